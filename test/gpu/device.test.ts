@@ -44,6 +44,12 @@ describe('gpu device layer', () => {
     const src = 'a\n#if X\nb {{N}}\n#else\nc\n#endif\n#ifdef Y\nd\n#endif\n#ifndef Y\ne\n#endif';
     expect(preprocessWgsl(src, { X: true, N: 3 })).toBe('a\nb 3\ne');
     expect(preprocessWgsl(src, { X: 0, N: 3, Y: 1 })).toBe('a\nc\nd');
+    const chain = '#if A\na\n#elif B\nb\n#elif C\nc\n#else\nd\n#endif';
+    expect(preprocessWgsl(chain, { A: 1, B: 1 })).toBe('a');
+    expect(preprocessWgsl(chain, { B: 1, C: 1 })).toBe('b');
+    expect(preprocessWgsl(chain, { C: 1 })).toBe('c');
+    expect(preprocessWgsl(chain, {})).toBe('d');
+    expect(() => preprocessWgsl('#elif A\n', {})).toThrow(/#elif without #if/);
     expect(() => preprocessWgsl('{{Q}}', {})).toThrow(/\{\{Q\}\} has no define/);
     expect(() => preprocessWgsl('#if A\n', {})).toThrow(/unterminated/);
   });

@@ -1,4 +1,4 @@
-// WGSL loading, a tiny preprocessor (#if/#ifdef/#ifndef/#else/#endif and {{NAME}} substitution) and the
+// WGSL loading, a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and {{NAME}} substitution) and the
 // pipeline cache keyed by kernel name + sorted defines, so each variant compiles once per device.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ export function preprocessWgsl(text: string, defines: Defines, name = 'kernel'):
   const stack: { active: boolean; taken: boolean }[] = [];
   const active = () => stack.every((f) => f.active);
   text.split('\n').forEach((line, index) => {
-    const directive = /^\s*#(ifdef|ifndef|if|else|endif)\b\s*(\w*)/.exec(line);
+    const directive = /^\s*#(ifdef|ifndef|if|elif|else|endif)\b\s*(\w*)/.exec(line);
     if (!directive) {
       if (active()) out.push(line);
       return;
@@ -44,6 +44,11 @@ export function preprocessWgsl(text: string, defines: Defines, name = 'kernel'):
     if (word === 'if' || word === 'ifdef' || word === 'ifndef') {
       const cond = word === 'if' ? isTruthy(defines[arg]) : word === 'ifdef' ? arg in defines : !(arg in defines);
       stack.push({ active: cond, taken: cond });
+    } else if (word === 'elif') {
+      const frame = stack[stack.length - 1];
+      if (!frame) throw new Error(`${name}.wgsl:${index + 1}: #elif without #if`);
+      frame.active = !frame.taken && isTruthy(defines[arg]);
+      frame.taken ||= frame.active;
     } else if (word === 'else') {
       const frame = stack[stack.length - 1];
       if (!frame) throw new Error(`${name}.wgsl:${index + 1}: #else without #if`);

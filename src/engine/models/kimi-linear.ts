@@ -15,6 +15,7 @@ import { gemmTiles, makeGroupedLinear, makeLinear } from '../../kernels/linalg/m
 import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
+import { EXPERT_GEMV_MAX_TOKENS, makeExpertGemv } from '../../kernels/moe/expert-gemv.js';
 import { shortConv } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
@@ -291,19 +292,35 @@ export class KimiLinearGraph {
       makeMoeRoute(ctx, v('router'), lw.bias, ids, rw, T, {
         topK: moe.topK, renormalize: moe.renormalize, routedScalingFactor: moe.routedScalingFactor,
       }),
-      makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM),
-      ...makeGroupedLinear(ctx, h, lw.w1, v('eg', cap), grouped, true),
-      ...makeGroupedLinear(ctx, h, lw.w3, v('eu', cap), grouped, true),
-      makeSwiGlu(ctx, v('eg', cap), v('eu', cap), v('em', cap)),
-      ...makeGroupedLinear(ctx, v('em', cap), lw.w2, v('ed', cap), grouped, false),
     ];
+    // Decode (a few tokens): per-slot GEMVs over the chosen experts only; the grouped GEMM would pad each
+    // chosen expert to a TM-row tile. Expert rows then sit in slot order, so the combine needs no slot map.
+    const direct = T <= EXPERT_GEMV_MAX_TOKENS;
+    if (direct) {
+      const S = T * moe.topK;
+      specs.push(
+        ...makeExpertGemv(ctx, h, lw.w1, ids, v('eg', S), S, moe.topK, true),
+        ...makeExpertGemv(ctx, h, lw.w3, ids, v('eu', S), S, moe.topK, true),
+        makeSwiGlu(ctx, v('eg', S), v('eu', S), v('em', S)),
+        ...makeExpertGemv(ctx, v('em', S), lw.w2, ids, v('ed', S), S, moe.topK, false),
+      );
+    } else {
+      specs.push(
+        makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM),
+        ...makeGroupedLinear(ctx, h, lw.w1, v('eg', cap), grouped, true),
+        ...makeGroupedLinear(ctx, h, lw.w3, v('eu', cap), grouped, true),
+        makeSwiGlu(ctx, v('eg', cap), v('eu', cap), v('em', cap)),
+        ...makeGroupedLinear(ctx, v('em', cap), lw.w2, v('ed', cap), grouped, false),
+      );
+    }
     if (lw.shared) {
       specs.push(
         ...makeLinear(ctx, h, lw.shared.gate, v('sg')), ...makeLinear(ctx, h, lw.shared.up, v('su')),
         makeSwiGlu(ctx, v('sg'), v('su'), v('sm')), ...makeLinear(ctx, v('sm'), lw.shared.down, v('so')),
       );
     }
-    specs.push(makeMoeCombine(ctx, x, v('ed', cap), rw, slots, T, moe.topK, lw.shared ? v('so') : undefined));
+    const expertRows = direct ? v('ed', T * moe.topK) : v('ed', cap);
+    specs.push(makeMoeCombine(ctx, x, expertRows, rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
     return specs;
   }
 }

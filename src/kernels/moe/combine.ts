@@ -1,4 +1,5 @@
 // Wrapper for combine.wgsl: weighted sum of each token's expert rows (+ shared expert) added to the residual.
+// slotPos null: the expert rows are in slot order (decode path, makeExpertGemv).
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
@@ -7,18 +8,18 @@ import { reductionWorkgroup } from '../norm/rmsnorm.js';
 const kernel = { name: 'moe/combine', url: new URL('./combine.wgsl', import.meta.url) };
 
 export function makeMoeCombine(
-  ctx: GpuContext, x: GpuTensor, expertOut: GpuTensor, weights: GpuTensor, slotPos: GpuTensor,
+  ctx: GpuContext, x: GpuTensor, expertOut: GpuTensor, weights: GpuTensor, slotPos: GpuTensor | null,
   tokens: number, topK: number, shared?: GpuTensor,
 ): DispatchSpec {
   const dim = x.shape[x.shape.length - 1];
-  requireDtype('moe combine', slotPos, 'u32');
+  if (slotPos) requireDtype('moe combine', slotPos, 'u32');
   if (expertOut.shape[expertOut.shape.length - 1] !== dim) throw new Error(`moe combine: ${expertOut.label} width ≠ ${dim}`);
   if (weights.shape[0] < tokens * topK) throw new Error('moe combine: weights buffer too small');
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim), SHARED: Boolean(shared) },
+    defines: { WG: reductionWorkgroup(ctx, dim), SHARED: Boolean(shared), DIRECT: !slotPos, SHARED_BINDING: slotPos ? 5 : 4 },
     params: [tokens, dim, topK, 0],
-    bindings: shared ? [x, expertOut, weights, slotPos, shared] : [x, expertOut, weights, slotPos],
+    bindings: [x, expertOut, weights, ...(slotPos ? [slotPos] : []), ...(shared ? [shared] : [])],
     workgroups: ctx.grid2d(tokens),
   });
 }

@@ -1,12 +1,16 @@
 // MoE combine into the residual stream: x[t] += Σ_j w[t, j] · expert_out[slot_pos[t, j]] (+ shared[t]).
+// DIRECT: expert_out holds one row per slot in slot order (the decode path), so slot_pos is the identity.
 struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> expert_out: array<f32>;
 @group(0) @binding(3) var<storage, read> weights: array<f32>;
+#if DIRECT
+#else
 @group(0) @binding(4) var<storage, read> slot_pos: array<u32>;
+#endif
 #if SHARED
-@group(0) @binding(5) var<storage, read> shared_out: array<f32>;
+@group(0) @binding({{SHARED_BINDING}}) var<storage, read> shared_out: array<f32>;
 #endif
 
 @compute @workgroup_size({{WG}})
@@ -18,7 +22,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
     var acc = 0.0;
     for (var j = 0u; j < params.top_k; j++) {
       let slot = t * params.top_k + j;
-      acc = fma(weights[slot], expert_out[slot_pos[slot] * params.dim + i], acc);
+#if DIRECT
+      let row = slot;
+#else
+      let row = slot_pos[slot];
+#endif
+      acc = fma(weights[slot], expert_out[row * params.dim + i], acc);
     }
 #if SHARED
     acc += shared_out[t * params.dim + i];
