@@ -23,6 +23,7 @@ interface InferOptions {
   json?: boolean;
   weights: string;
   piece: string;
+  progress?: boolean;
 }
 
 
@@ -58,6 +59,7 @@ export function registerInfer(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--weights <dtype>', 'matmul weight storage: f32 or f16', 'f32')
     .option('--piece <n>', 'longest prefill piece in tokens', '2048')
+    .option('--progress', 'print each finished prefill piece to stderr (tokens, seconds, tok/s)')
     .action(action(async (opts: InferOptions) => {
       if (Boolean(opts.model) === Boolean(opts.randomWeights)) throw new UsageError('give exactly one of --model DIR or --random-weights SHAPE');
       const promptSources = [opts.prompt, opts.ids, opts.randomPrompt].filter((x) => x !== undefined).length;
@@ -107,8 +109,13 @@ export function registerInfer(program: Command): void {
           writeFileSync(opts.logitsOut, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
         }
         const pieces: string[] = [];
+        const prefillStart = performance.now();
+        const onPrefillProgress = opts.progress ? (done: number, total: number) => {
+          const s = (performance.now() - prefillStart) / 1000;
+          process.stderr.write(`prefill ${done}/${total} tokens, ${s.toFixed(1)} s, ${(done / s).toFixed(0)} tok/s\n`);
+        } : undefined;
         const result = await engine.generate(ids, {
-          maxTokens, temperature, topP, seed,
+          maxTokens, temperature, topP, seed, onPrefillProgress,
           onToken: (id) => {
             if (!opts.json && tokenizer) process.stdout.write(tokenizer.decode([id]));
             pieces.push(String(id));

@@ -29,6 +29,11 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Sequence capacity (prompt + generation); default exactly what this request needs. */
   capacity?: number;
+  /**
+   * Called after each prefill piece has finished on the GPU (tokens done, prompt tokens). Setting it makes the
+   * prefill wait for each piece, so long runs show where they are (and how fast) even if they are cut off.
+   */
+  onPrefillProgress?: (done: number, total: number) => void;
 }
 
 export interface RequestStats {
@@ -124,6 +129,10 @@ export class Engine {
         const specs = graph.forward(seq, ids, at, T);
         if (at + T === N && opts.maxTokens > 0) specs.push(sampler.step(graph.logits, ids, graph.allLogits ? T - 1 : 0, N));
         ctx.run(specs);
+        if (opts.onPrefillProgress) {
+          await ctx.sync();
+          opts.onPrefillProgress(at + T, N);
+        }
         opts.signal?.throwIfAborted();
       }
       let token = opts.maxTokens > 0 ? await this.readToken(ids, N) : -1;

@@ -27,9 +27,13 @@ describe('ctxbench infer', () => {
     // Greedy: the first generated id is the argmax of the last prompt position.
     const last = Array.from(values.subarray(6 * 97));
     expect(report.ids[0]).toBe(last.indexOf(Math.max(...last)));
-    // Same seed, same weights, same ids.
-    const again = JSON.parse(cli('--random-weights', 'kimi-linear-tiny', '--ids', join(dir, 'ids.json'), '--max-tokens', '4', '--json').stdout.trim().split('\n').pop()!);
-    expect(again.ids).toEqual(report.ids);
+    // Same seed, same weights, same ids, also when the prompt runs in 3-token pieces with progress lines.
+    const pieced = cli('--random-weights', 'kimi-linear-tiny', '--ids', join(dir, 'ids.json'), '--max-tokens', '4', '--json', '--piece', '3', '--progress');
+    expect(pieced.status, pieced.stderr).toBe(0);
+    expect(JSON.parse(pieced.stdout.trim().split('\n').pop()!).ids).toEqual(report.ids);
+    const progress = pieced.stderr.split('\n').filter((l) => l.startsWith('prefill '));
+    expect(progress.map((l) => l.split(' ')[1])).toEqual(['3/7', '6/7', '7/7']);
+    expect(progress[2]).toMatch(/^prefill 7\/7 tokens, [\d.]+ s, \d+ tok\/s$/);
   });
 
   it('answers bad input with one line and exit 2', () => {
