@@ -14,7 +14,7 @@ if [ -z "$SKIP_PARITY" ]; then
 fi
 for n in ${LENGTHS:-8192 32768}; do
   timeout ${STEP_TIMEOUT:-200} node dist/cli.js infer --random-weights kimi-linear-48b --random-experts ${EXPERTS:-64} \
-    --weights f16 --random-prompt $n --max-tokens 32 --piece ${PIECE:-4096} --json > $OUT/speed-$n.json 2>$OUT/speed-$n.err
-  echo "len $n rc=$?"; cut -c1-2000 $OUT/speed-$n.json; grep -v Warning $OUT/speed-$n.err | tail -5
+    --weights f16 --random-prompt $n --max-tokens 32 --piece ${PIECE:-4096} --json --progress > $OUT/speed-$n.json 2>$OUT/speed-$n.err
+  echo "len $n rc=$?"; cut -c1-2000 $OUT/speed-$n.json; grep -v Warning $OUT/speed-$n.err | tail -8
   nvidia-smi --query-gpu=memory.used --format=csv
 done
