@@ -15,12 +15,16 @@ import torch
 from tokenizers import Tokenizer
 
 from chat_format import BOS, IM_END, render_chat
+from drills import key_value_recall, repeated_span
 from synth_tasks import GENERATORS, TaskVocabulary
 
-# Share of samples per kind (not of tokens). NIAH is the acceptance task; MRCR, vt and MC keep the formats alive.
-MIX = {'text': 0.2, 'niah': 0.4, 'mrcr': 0.15, 'vt': 0.1, 'mc': 0.15}
-WEIGHT_TARGET, WEIGHT_TEXT, WEIGHT_PROMPT = 1.0, 0.5, 0.1
+# Share of samples per kind (not of tokens). NIAH is the acceptance task; the two drills (drills.py) make most
+# target tokens lookups; MRCR, vt and MC keep the formats alive. The first run's mix (no drills, 40% NIAH, 20%
+# text) learned the formats but copied no needle.
+MIX = {'text': 0.08, 'niah': 0.32, 'kv': 0.25, 'span': 0.1, 'mrcr': 0.1, 'vt': 0.08, 'mc': 0.07}
+WEIGHT_TARGET, WEIGHT_TEXT, WEIGHT_PROMPT, WEIGHT_SPAN = 1.0, 0.5, 0.1, 0.5
 MIN_SAMPLE_TOKENS = 192
+CURRICULUM_START = 512  # longest sample at the first row; grows linearly to seq_len over curriculum_rows rows
 
 
 class SampleEncoder:
@@ -58,17 +62,28 @@ class SampleEncoder:
 
 
 class PackedRows(torch.utils.data.IterableDataset):
-    def __init__(self, data_dir, tokenizer_path, seq_len, seed):
+    def __init__(self, data_dir, tokenizer_path, seq_len, seed, curriculum_rows=0):
         self.data_dir, self.tokenizer_path, self.seq_len, self.seed = data_dir, tokenizer_path, seq_len, seed
+        self.curriculum_rows = curriculum_rows
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        worker = info.id if info else 0
+        worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
         rng = random.Random(self.seed * 1000003 + worker)
         enc = SampleEncoder(Tokenizer.from_file(self.tokenizer_path), TaskVocabulary(self.data_dir))
+        built = 0
         while True:
-            ids, weights = build_row(enc, rng, self.seq_len)
+            ids, weights = build_row(enc, rng, self.seq_len, self.longest_sample(built * n_workers))
+            built += 1
             yield torch.tensor(ids, dtype=torch.long), torch.tensor(weights, dtype=torch.float32)
+
+    def longest_sample(self, global_row):
+        # Short samples first: more answers per token while the copy circuit forms (workers interleave rows, so
+        # a worker's own count times the worker count is the global row index to within one batch).
+        if not self.curriculum_rows or global_row >= self.curriculum_rows:
+            return self.seq_len
+        start = min(CURRICULUM_START, self.seq_len)
+        return int(start + (self.seq_len - start) * global_row / self.curriculum_rows)
 
 
 def text_tokens(enc, rng, n_tokens):
@@ -78,9 +93,33 @@ def text_tokens(enc, rng, n_tokens):
     return enc.tok.encode(doc[start:start + n_chars], add_special_tokens=False).ids[:n_tokens]
 
 
+def encode_segments(enc, segments):
+    ids, weights = [], []
+    for piece, weight in segments:
+        toks = piece if isinstance(piece, list) else enc.tok.encode(piece, add_special_tokens=False).ids
+        ids += toks
+        weights += [weight] * len(toks)
+    return ids, weights
+
+
+def drill_tokens(enc, rng, kind, target, budget):
+    if kind == 'span':
+        return encode_segments(enc, repeated_span(rng, int(target), enc.tok.get_vocab_size(), 4, WEIGHT_SPAN))
+    n_pairs = max(4, int(target / 60))
+    for _ in range(4):  # about 60 tokens per pair with noise and queries; shrink until it fits
+        ids, weights = encode_segments(enc, key_value_recall(enc.vocab, rng, n_pairs, (WEIGHT_PROMPT, WEIGHT_TARGET)))
+        if len(ids) <= budget:
+            return ids, weights
+        n_pairs = max(2, n_pairs * budget // len(ids) - 1)
+    return None
+
+
 def synthetic_tokens(enc, rng, kind, budget):
     """Token ids and weights of one sample that fits budget, or None."""
     target = math.exp(rng.uniform(math.log(MIN_SAMPLE_TOKENS), math.log(budget)))
+    if kind in ('kv', 'span'):
+        piece = drill_tokens(enc, rng, kind, target, budget)
+        return piece if piece and len(piece[0]) <= budget else None
     if kind == 'mc':
         sample = enc.generate('mc', rng, rng.randint(0, 5))
     elif kind == 'mrcr':
@@ -94,7 +133,7 @@ def synthetic_tokens(enc, rng, kind, budget):
     return p + t, [WEIGHT_PROMPT] * len(p) + [WEIGHT_TARGET] * len(t)
 
 
-def build_row(enc, rng, seq_len):
+def build_row(enc, rng, seq_len, longest=None):
     ids, weights = [enc.bos], [0.0]
     kinds, probs = list(MIX), list(MIX.values())
     while len(ids) < seq_len:
@@ -102,7 +141,7 @@ def build_row(enc, rng, seq_len):
         kind = rng.choices(kinds, probs)[0]
         piece = None
         if kind != 'text' and budget >= MIN_SAMPLE_TOKENS:
-            piece = synthetic_tokens(enc, rng, kind, budget)
+            piece = synthetic_tokens(enc, rng, kind, min(budget, longest or seq_len))
         if piece is None:
             n = min(budget, int(math.exp(rng.uniform(math.log(64), math.log(seq_len)))))
             toks = text_tokens(enc, rng, max(n, 1))
@@ -112,8 +151,8 @@ def build_row(enc, rng, seq_len):
     return ids[:seq_len], weights[:seq_len]
 
 
-def make_loader(data_dir, tokenizer_path, seq_len, batch_size, seed, workers):
-    dataset = PackedRows(data_dir, tokenizer_path, seq_len, seed)
+def make_loader(data_dir, tokenizer_path, seq_len, batch_size, seed, workers, curriculum_rows=0):
+    dataset = PackedRows(data_dir, tokenizer_path, seq_len, seed, curriculum_rows)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=True,
                                        persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
@@ -125,9 +164,10 @@ if __name__ == '__main__':  # quick look: python3 data_stream.py .train-data mod
     print('calibration (intercept, tokens per unit):', enc.slope)
     rng = random.Random(0)
     t0 = time.time()
-    rows = [build_row(enc, rng, 4096) for _ in range(8)]
+    seq_len = int(sys.argv[3]) if len(sys.argv) > 3 else 2048
+    rows = [build_row(enc, rng, seq_len) for _ in range(8)]
     dt = time.time() - t0
-    print(f'{8 * 4096 / dt:.0f} tokens/s per worker')
+    print(f'{8 * seq_len / dt:.0f} tokens/s per worker')
     ids, w = rows[0]
     print(enc.tok.decode(ids[:400], skip_special_tokens=False))
-    print('weights share target', sum(x == 1.0 for r in rows for x in r[1]) / (8 * 4096))
+    print('weights share target', sum(x == 1.0 for r in rows for x in r[1]) / (8 * seq_len))

@@ -6,9 +6,13 @@
 #   env TRAIN_EXTRA (extra train.py flags, e.g. a small --batch for a CPU dry run),
 #   EVAL_N (32), EVAL_LENGTHS (1024,2048,4096,8192), EVAL_TIMEOUT (120 s)
 #   FINAL=1 saves bf16 weights only and runs eval_longctx.py on both models afterwards.
+#   INIT_FROM (a folder of <model>_weights.pt): warm start both models there, fresh optimizer and schedule.
+#   TRAIN_DATA (default .train-data): the text + word lists, e.g. a carried copy holding only those files.
 set -u
 VERIFY=$1; MINUTES=$2; TOTAL=$3; FINAL=$4; CKPT_IN=${5:-}
 export PYTHONUNBUFFERED=1
+[ -n "${TRAIN_DATA:-}" ] && export TRAIN_DATA=$(readlink -f "$TRAIN_DATA")
+[ -n "${INIT_FROM:-}" ] && INIT_FROM=$(readlink -f "$INIT_FROM")
 cd tools/train
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
 if [ "$VERIFY" = 1 ]; then
@@ -17,7 +21,7 @@ if [ "$VERIFY" = 1 ]; then
 fi
 mkdir -p "$OUT/ck"
 PUB=/tmp/hybrid_steps.txt; rm -f $PUB
-IN=${CKPT_IN:+--ckpt-in $CKPT_IN}
+IN="${CKPT_IN:+--ckpt-in $CKPT_IN} ${INIT_FROM:+--init-from $INIT_FROM}"
 EXTRA=""; [ "$FINAL" = 1 ] && EXTRA="--weights-only"
 python3 train.py --model hybrid $IN --ckpt-out "$OUT/ck" --minutes "$MINUTES" --total-minutes "$TOTAL" $EXTRA \
   ${TRAIN_EXTRA:-} --publish $PUB --log "$OUT/train_hybrid.log" > /tmp/hybrid.out 2>&1 &

@@ -22,6 +22,8 @@ from model_config import CONFIGS
 from synth_tasks import TaskVocabulary
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+# Text + word lists (extract_text.py); on the GPU machine a carried copy (device_run.sh's TRAIN_DATA).
+DATA_DIR = os.environ.get('TRAIN_DATA', os.path.join(ROOT, '.train-data'))
 # Tokens the reference keeps for generation when sizing a sample to a target length (RULER's budgets).
 GEN_BUDGET = {'niah_single_1': 128, 'vt': 30, 'mrcr': 0}
 
@@ -91,7 +93,7 @@ def main():
         model = model.float()
     model = model.to(device).eval()
     tok_path = os.path.join(ROOT, 'models', 'ctxbench-hybrid', 'tokenizer.json')
-    enc = SampleEncoder(Tokenizer.from_file(tok_path), TaskVocabulary(os.path.join(ROOT, '.train-data')))
+    enc = SampleEncoder(Tokenizer.from_file(tok_path), TaskVocabulary(DATA_DIR))
     pad_id = enc.tok.token_to_id('<|pad|>')
     report = {'model': args.model, 'step': blob['state']['step'], 'tokens': blob['state']['tokens'], 'rows': []}
     for length in [int(x) for x in args.lengths.split(',')]:

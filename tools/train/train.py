@@ -29,12 +29,17 @@ from data_stream import make_loader
 from model_config import CONFIGS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+# Text + word lists (extract_text.py); on the GPU machine a carried copy (device_run.sh's TRAIN_DATA).
+DATA_DIR = os.environ.get('TRAIN_DATA', os.path.join(ROOT, '.train-data'))
 
 
 def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument('--model', choices=list(CONFIGS), required=True)
     p.add_argument('--ckpt-in', default=None)
+    p.add_argument('--init-from', default=None,
+                   help='warm start: weights from DIR/<model>_weights.pt (bf16 ok), fresh optimizer and schedule')
+    p.add_argument('--curriculum-rows', type=int, default=0, help='rows over which the longest sample grows to seq-len')
     p.add_argument('--ckpt-out', required=True)
     p.add_argument('--minutes', type=float, required=True, help='training time for this command')
     p.add_argument('--total-minutes', type=float, required=True, help='planned training time over all commands')
@@ -149,6 +154,18 @@ def load_checkpoint(path, name, model, opt):
     return blob['state']
 
 
+def warm_start(path, name, model):
+    """Loads a (possibly bf16, weights-only) save into the fp32 model; returns the earlier stages' summaries.
+
+    The step counter and schedule restart at 0 (a new stage with its own warmup and decay); the seed should
+    differ from the earlier stage's so the rows differ too."""
+    blob = torch.load(os.path.join(path, f'{name}_weights.pt'), map_location='cpu')
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob['weights'].items()})
+    prior = blob['state']
+    stages = prior.get('stages', [])
+    return stages + [{k: prior[k] for k in ('step', 'tokens', 'train_seconds', 'history')}]
+
+
 def build_model(name, device):
     torch.manual_seed(1234)  # same init recipe for both models
     model = KimiLinearForCausalLM(CONFIGS[name]()).to(device)
@@ -172,6 +189,8 @@ def main():
     state = {'model': args.model, 'step': 0, 'train_seconds': 0.0, 'tokens': 0, 'history': []}
     if args.ckpt_in and os.path.exists(os.path.join(args.ckpt_in, f'{args.model}_weights.pt')):
         state = load_checkpoint(args.ckpt_in, args.model, model, opt)
+    elif args.init_from:
+        state['stages'] = warm_start(args.init_from, args.model, model)
     balancer = RouterBalancer(model)
     n_params = sum(p.numel() for p in model.parameters())
     log = open(args.log, 'a') if args.log else None
@@ -185,9 +204,9 @@ def main():
 
     emit({'event': 'start', 'model': args.model, 'params': n_params, 'resumed_step': state['step'],
           'train_seconds': state['train_seconds']})
-    loader = iter(make_loader(os.path.join(ROOT, '.train-data'), os.path.join(ROOT, 'models', 'ctxbench-hybrid',
+    loader = iter(make_loader(DATA_DIR, os.path.join(ROOT, 'models', 'ctxbench-hybrid',
                               'tokenizer.json'), args.seq_len, args.batch, args.seed * 100 + state['step'],
-                              args.workers))
+                              args.workers, args.curriculum_rows))
     budget = args.minutes * 60.0
     start_wall = time.time()
     spent = 0.0
