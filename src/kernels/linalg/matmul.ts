@@ -13,16 +13,34 @@ export function weightParts(w: GpuWeight): { part: GpuTensor; rowStart: number }
   return 'parts' in w ? w.parts.map((part, i) => ({ part, rowStart: w.rowStarts[i] })) : [{ part: w, rowStart: 0 }];
 }
 
-/** The GEMM tile decision: 4×4 outputs per thread, as many threads as the device allows up to 256. */
-export interface GemmTiles { TM: number; TN: number; TK: number }
+/**
+ * The scalar GEMM tile decision: a TM×TN output tile per workgroup, RM×RN outputs per thread, K tiles of TK.
+ * GPUs with more than 32 KiB of workgroup memory (a discrete-GPU class: the H100 has 48 KiB) get 128×128
+ * tiles of 8×8 per thread; lavapipe (32 KiB, a CPU) keeps 64×64 of 4×4, whose tiny test shapes waste less.
+ */
+export interface GemmTiles { TM: number; TN: number; TK: number; RM: number; RN: number }
+
+export const BIG_GEMM_TILES: GemmTiles = { TM: 128, TN: 128, TK: 16, RM: 8, RN: 8 };
 
 export function gemmTiles(ctx: GpuContext): GemmTiles {
-  const big = ctx.caps.maxInvocationsPerWorkgroup >= 256;
-  const TM = big ? 64 : 32;
-  const TN = TM;
-  // Deeper K tiles when workgroup memory allows two TM×TK f32 tiles of 32.
-  const TK = (TM + TN) * 32 * 4 <= ctx.caps.maxWorkgroupStorageBytes / 2 ? 32 : 16;
-  return { TM, TN, TK };
+  const threads = ctx.caps.maxInvocationsPerWorkgroup;
+  if (threads >= 256 && ctx.caps.maxWorkgroupStorageBytes > 32 * 1024) return BIG_GEMM_TILES;
+  return threads >= 256 ? { TM: 64, TN: 64, TK: 16, RM: 4, RN: 4 } : { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 };
+}
+
+/** Workgroup bytes of a tile choice (k-major tiles padded by one vec4 per k row). */
+export function gemmTileBytes(t: GemmTiles): number {
+  return 16 * t.TK * (t.TM / 4 + 1 + t.TN / 4 + 1) + 8;
+}
+
+function checkTiles(ctx: GpuContext, t: GemmTiles): void {
+  const threads = (t.TM / t.RM) * (t.TN / t.RN);
+  if (t.RM % 4 || t.RN % 4 || t.TM % t.RM || t.TN % t.RN || (t.TM * t.TK) % threads || (t.TN * t.TK) % threads) {
+    throw new Error(`linear: tiles ${JSON.stringify(t)} do not divide evenly`);
+  }
+  if (threads > ctx.caps.maxInvocationsPerWorkgroup || gemmTileBytes(t) > ctx.caps.maxWorkgroupStorageBytes) {
+    throw new Error(`linear: tiles ${JSON.stringify(t)} exceed this device's workgroup limits`);
+  }
 }
 
 function gemvWorkgroup(ctx: GpuContext): number {
@@ -37,7 +55,7 @@ function gemvWorkgroup(ctx: GpuContext): number {
  * own column range. One activation row uses the GEMV kernel.
  */
 export function makeLinear(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, opts: { xRowStride?: number } = {},
+  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, opts: { xRowStride?: number; tiles?: GemmTiles } = {},
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
   const M = x.shape.length === 1 ? 1 : x.shape[0];
@@ -66,10 +84,12 @@ export function makeLinear(
         workgroups: ctx.grid2d(n),
       }));
     } else {
-      const { TM, TN, TK } = gemmTiles(ctx);
+      const tiles = opts.tiles ?? gemmTiles(ctx);
+      checkTiles(ctx, tiles);
+      const { TM, TN } = tiles;
       specs.push(ctx.dispatch({
         kernel: gemmKernel,
-        defines: { TM, TN, TK, W_F16: f16, MOE: false, GATHER: false },
+        defines: { ...tiles, W_F16: f16, MOE: false, GATHER: false },
         params: [M, n, K, N, rowStart, xStride, 0, 0],
         bindings: [x, part, out],
         workgroups: [Math.ceil(n / TN), Math.ceil(M / TM)],
@@ -95,9 +115,11 @@ export interface GroupedRows {
  */
 export function makeGroupedLinear(
   ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, grouped: GroupedRows, gather: boolean,
+  tiles = gemmTiles(ctx),
 ): DispatchSpec[] {
   const [, N, K] = weight.shape;
-  const { TM, TN, TK } = gemmTiles(ctx);
+  checkTiles(ctx, tiles);
+  const { TM, TN } = tiles;
   if (grouped.capacity % TM !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of TM=${TM}`);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`grouped linear: ${x.label} has ${x.shape[1]} columns, expected ${K}`);
   if (out.shape[0] !== grouped.capacity || out.shape[1] !== N) {
@@ -105,7 +127,7 @@ export function makeGroupedLinear(
   }
   return weightParts(weight).map(({ part, rowStart }) => ctx.dispatch({
     kernel: gemmKernel,
-    defines: { TM, TN, TK, W_F16: weight.dtype === 'f16', MOE: true, GATHER: gather },
+    defines: { ...tiles, W_F16: weight.dtype === 'f16', MOE: true, GATHER: gather },
     params: [grouped.capacity, N, K, N, 0, K, rowStart, rowStart + part.shape[0]],
     bindings: [x, part, out, grouped.rows, grouped.tileExpert],
     workgroups: [Math.ceil(N / TN), grouped.capacity / TM],

@@ -1,7 +1,10 @@
-// Tiled GEMM for PyTorch linears: out[m, col_offset + n] = Σ_k x[src(m), k] · W[n, k], accumulated in f32.
+// Register-tiled GEMM for PyTorch linears: out[m, col_offset + n] = Σ_k x[src(m), k] · W[n, k], in f32.
 // W is f32 or packed f16 (two halves per u32, widened in the shader so shader-f16 is not needed).
 // MOE: rows come from a sort-and-pad list (one expert per row tile) and W is the stacked [E, N, K] experts
 // tensor (or the slice of experts this binding holds); padding rows produce zeros.
+// Each thread owns RM consecutive rows × RN columns (RN/4 groups of 4, one group per TN*4/RN columns), so
+// the inner loop reads workgroup memory as vec4s that neighbouring lanes take from neighbouring banks.
+// Tiles are stored k-major with one vec4 of padding per k row: the transposing stores then spread over banks.
 struct Params {
   M: u32, N: u32, K: u32, out_stride: u32,
   col_offset: u32, x_stride: u32, expert_lo: u32, expert_hi: u32,
@@ -22,13 +25,20 @@ struct Params {
 const TM = {{TM}}u;
 const TN = {{TN}}u;
 const TK = {{TK}}u;
-const RM = 4u;
-const RN = 4u;
+const RM = {{RM}}u;
+const RN = {{RN}}u;
+const THREADS = (TM / RM) * (TN / RN);
+const COLS_PER_GROUP = TN * 4u / RN;
+const XV = TM / 4u + 1u; // vec4s per k row of tile_x (one of padding)
+const WV = TN / 4u + 1u;
+const X_LOADS = TM * TK / THREADS;
+const W_LOADS = TN * TK / THREADS;
 const NONE = 0xffffffffu;
 
-var<workgroup> tile_x: array<f32, {{TM}} * {{TK}}>;
-var<workgroup> tile_w: array<f32, {{TN}} * {{TK}}>;
+var<workgroup> tile_x: array<vec4<f32>, TK * XV>;
+var<workgroup> tile_w: array<vec4<f32>, TK * WV>;
 var<workgroup> shared_expert: u32;
+var<workgroup> shared_valid: atomic<u32>;
 
 fn weight_at(i: u32) -> f32 {
 #if W_F16
@@ -38,66 +48,101 @@ fn weight_at(i: u32) -> f32 {
 #endif
 }
 
-@compute @workgroup_size({{TN}} / 4 * {{TM}} / 4)
+// Staged element e of a K tile: x row e / TK (through its source row), column k0 + e % TK.
+fn load_x(src_row: u32, e: u32, k0: u32) -> f32 {
+  let k = k0 + e % TK;
+  if (src_row == NONE || k >= params.K) { return 0.0; }
+  return x[src_row * params.x_stride + k];
+}
+
+fn load_w(w_base: u32, n0: u32, e: u32, k0: u32) -> f32 {
+  let n = n0 + e / TK;
+  let k = k0 + e % TK;
+  if (n >= params.N || k >= params.K) { return 0.0; }
+  return weight_at(w_base + n * params.K + k);
+}
+
+@compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let m0 = wg.y * TM;
   let n0 = wg.x * TN;
   if (m0 >= params.M) { return; }
-  let threads = (TN / RN) * (TM / RM);
   var w_base = 0u;
+  // Source row of each staged x element (NONE: padding or past M); fixed across the K loop.
+  var src: array<u32, X_LOADS>;
 #if MOE
   if (li == 0u) { shared_expert = tile_expert[wg.y]; }
   let expert = workgroupUniformLoad(&shared_expert);
   if (expert == NONE || expert < params.expert_lo || expert >= params.expert_hi) { return; }
   w_base = (expert - params.expert_lo) * params.N * params.K;
+  // Valid rows form a prefix of the tile (sort-and-pad); rows past it are only computed as zeros.
+  for (var r = li; r < TM; r += THREADS) {
+    if (rows[m0 + r] != NONE) { atomicMax(&shared_valid, r + 1u); }
+  }
+  for (var s = 0u; s < X_LOADS; s++) {
+    let m = m0 + (li + s * THREADS) / TK;
+#if GATHER
+    src[s] = rows[m];
+#else
+    src[s] = select(m, NONE, rows[m] == NONE);
 #endif
+  }
+#else
+  if (li == 0u) { atomicStore(&shared_valid, min(TM, params.M - m0)); }
+  for (var s = 0u; s < X_LOADS; s++) {
+    let m = m0 + (li + s * THREADS) / TK;
+    src[s] = select(NONE, m, m < params.M);
+  }
+#endif
+  workgroupBarrier();
+  let valid = atomicLoad(&shared_valid);
   let tx = li % (TN / RN);
   let ty = li / (TN / RN);
-  var acc: array<f32, 16>;
+  // Whole warps whose rows are all padding skip the arithmetic (most of a decode-time MoE tile).
+  let busy = ty * RM < valid;
+
+  // Register prefetch: the next K tile's global loads are in flight while this tile is multiplied.
+  var px: array<f32, X_LOADS>;
+  var pw: array<f32, W_LOADS>;
+  for (var s = 0u; s < X_LOADS; s++) { px[s] = load_x(src[s], li + s * THREADS, 0u); }
+  for (var s = 0u; s < W_LOADS; s++) { pw[s] = load_w(w_base, n0, li + s * THREADS, 0u); }
+  var acc: array<array<f32, RN>, RM>;
   for (var k0 = 0u; k0 < params.K; k0 += TK) {
-    for (var i = li; i < TM * TK; i += threads) {
-      let m = m0 + i / TK;
-      let k = k0 + i % TK;
-      var v = 0.0;
-      if (m < params.M && k < params.K) {
-#if MOE
-#if GATHER
-        let src = rows[m];
-#else
-        let src = select(m, NONE, rows[m] == NONE);
-#endif
-        if (src != NONE) { v = x[src * params.x_stride + k]; }
-#else
-        v = x[m * params.x_stride + k];
-#endif
-      }
-      tile_x[i] = v;
+    workgroupBarrier();
+    for (var s = 0u; s < X_LOADS; s++) {
+      let e = li + s * THREADS;
+      let r = e / TK;
+      tile_x[(e % TK) * XV + r / 4u][r % 4u] = px[s];
     }
-    for (var i = li; i < TN * TK; i += threads) {
-      let n = n0 + i / TK;
-      let k = k0 + i % TK;
-      var v = 0.0;
-      if (n < params.N && k < params.K) { v = weight_at(w_base + n * params.K + k); }
-      tile_w[i] = v;
+    for (var s = 0u; s < W_LOADS; s++) {
+      let e = li + s * THREADS;
+      let c = e / TK;
+      tile_w[(e % TK) * WV + c / 4u][c % 4u] = pw[s];
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < RM; i++) { a[i] = tile_x[(ty * RM + i) * TK + kk]; }
-      for (var j = 0u; j < RN; j++) { b[j] = tile_w[(tx * RN + j) * TK + kk]; }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) { acc[i * RN + j] = fma(a[i], b[j], acc[i * RN + j]); }
+    if (k0 + TK < params.K) {
+      for (var s = 0u; s < X_LOADS; s++) { px[s] = load_x(src[s], li + s * THREADS, k0 + TK); }
+      for (var s = 0u; s < W_LOADS; s++) { pw[s] = load_w(w_base, n0, li + s * THREADS, k0 + TK); }
+    }
+    if (busy) {
+      for (var kk = 0u; kk < TK; kk++) {
+        var a: array<vec4<f32>, RM / 4u>;
+        var b: array<vec4<f32>, RN / 4u>;
+        for (var i = 0u; i < RM / 4u; i++) { a[i] = tile_x[kk * XV + ty * (RM / 4u) + i]; }
+        for (var g = 0u; g < RN / 4u; g++) { b[g] = tile_w[kk * WV + g * (COLS_PER_GROUP / 4u) + tx]; }
+        for (var i = 0u; i < RM; i++) {
+          let av = a[i / 4u][i % 4u];
+          for (var j = 0u; j < RN; j++) { acc[i][j] = fma(av, b[j / 4u][j % 4u], acc[i][j]); }
+        }
       }
     }
-    workgroupBarrier();
   }
   for (var i = 0u; i < RM; i++) {
     let m = m0 + ty * RM + i;
     if (m >= params.M) { continue; }
     for (var j = 0u; j < RN; j++) {
-      let n = n0 + tx * RN + j;
-      if (n < params.N) { out[m * params.out_stride + params.col_offset + n] = acc[i * RN + j]; }
+      let n = n0 + (j / 4u) * COLS_PER_GROUP + tx * 4u + j % 4u;
+      if (n < params.N) { out[m * params.out_stride + params.col_offset + n] = acc[i][j]; }
     }
   }
 }
