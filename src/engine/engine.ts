@@ -6,6 +6,7 @@ import type { GpuTensor } from './gpu/arena.js';
 import { KimiLinearGraph, type SequenceState } from './models/kimi-linear.js';
 import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights } from './models/kimi-linear-weights.js';
 import { GpuSampler, type SamplingOptions } from './sampling.js';
+import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 
 export interface EngineOptions {
   /** Storage of the big matmul weights: f32 (parity path) or f16 (half the memory). */
@@ -62,6 +63,8 @@ export class Engine {
 
   static async load(source: ModelSource, opts: EngineOptions = {}): Promise<Engine> {
     const ctx = await GpuContext.create();
+    // Decides once whether f16-weight linears may use the tensor-core GEMM (compiled under an error scope).
+    await probeTensorCoreGemm(ctx);
     const config = 'checkpoint' in source ? source.checkpoint.config : source.randomConfig;
     const weightSource = 'checkpoint' in source ? checkpointSource(ctx, source.checkpoint) : randomSource(ctx, source.seed);
     const weights = loadKimiWeights(ctx, config, weightSource, opts.matmulDtype ?? 'f32');

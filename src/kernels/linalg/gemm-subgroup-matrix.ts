@@ -1,19 +1,30 @@
 // Wrapper for gemm-subgroup-matrix.wgsl: y = x · Wᵀ on tensor cores where the device offers f16→f32 subgroup
-// matrices of 16×16×16, and the existing scalar tiled matmul (matmul.wgsl through makeLinear) everywhere else
-// (lavapipe has no subgroup matrices). `probeTensorCoreGemm` compiles the kernel once inside an error scope,
-// so a Dawn that rejects the shader falls back with the reason instead of failing the device.
+// matrices of 16×16×16 (dense and grouped MoE forms). makeLinear / makeGroupedLinear in matmul.ts choose it
+// for f16 weights once `probeTensorCoreGemm` has compiled the kernel inside an error scope, so a Dawn that
+// rejects the shader keeps the scalar kernels with the reason instead of failing the device. lavapipe has no
+// subgroup matrices: this path is only exercised on the GPU machine.
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
-import { requireDtype } from '../elementwise/shapes.js';
-import { makeLinear } from './matmul.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 
 const kernel = { name: 'linalg/gemm-subgroup-matrix', url: new URL('./gemm-subgroup-matrix.wgsl', import.meta.url) };
 
-export interface TensorCoreTiles { TILE_M: number; TILE_N: number; TILE_K: number; SG_M: number; SG_N: number; PAD: number }
+/** Tile decision: TILE_M × TILE_N per workgroup from SG_M × SG_N subgroups; W staged or read directly. */
+export interface TensorCoreTiles {
+  TILE_M: number; TILE_N: number; TILE_K: number; SG_M: number; SG_N: number; PAD: number; W_DIRECT: boolean;
+}
 
 /** 128×128 outputs per workgroup from 2×4 subgroups (64×32 each, 4×2 result matrices), K step 32. */
-export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 32, SG_M: 2, SG_N: 4, PAD: 8 };
+export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 32, SG_M: 2, SG_N: 4, PAD: 8, W_DIRECT: true };
+
+/** Variants the bench times side by side (same TILE_M, so all serve the MoE plan's row tiles). */
+export const TENSOR_CORE_VARIANTS: Record<string, TensorCoreTiles> = {
+  'direct-128x128-2x4': TENSOR_CORE_TILES,
+  'staged-128x128-2x4': { ...TENSOR_CORE_TILES, W_DIRECT: false },
+  'direct-128x128-4x2': { ...TENSOR_CORE_TILES, SG_M: 4, SG_N: 2 },
+  'direct-128x256-2x4': { ...TENSOR_CORE_TILES, TILE_N: 256 },
+  'staged-128x256-2x4': { ...TENSOR_CORE_TILES, TILE_N: 256, W_DIRECT: false },
+};
 
 export type GemmPath = 'subgroup-matrix' | 'scalar';
 
@@ -21,6 +32,7 @@ export interface GemmPathChoice {
   path: GemmPath;
   /** Why the scalar path was chosen (absent on the tensor-core path). */
   reason?: string;
+  tiles?: TensorCoreTiles;
 }
 
 interface MatrixConfig { M?: number; N?: number; K?: number; componentType?: string; resultComponentType?: string }
@@ -32,65 +44,106 @@ export function hasF16MatrixConfig(ctx: GpuContext): boolean {
 }
 
 function workgroupBytes(t: TensorCoreTiles): number {
-  return 2 * (t.TILE_M + t.TILE_N) * (t.TILE_K + t.PAD) + 4 * t.SG_M * t.SG_N * 256;
+  return 2 * (t.TILE_M + (t.W_DIRECT ? 0 : t.TILE_N)) * (t.TILE_K + t.PAD) + 4 * t.SG_M * t.SG_N * 256 + 8;
+}
+
+/** Why these tiles cannot run here, or undefined. */
+function tilesProblem(ctx: GpuContext, t: TensorCoreTiles): string | undefined {
+  const threads = t.SG_M * t.SG_N * ctx.caps.subgroupSize;
+  if (t.TILE_M % (16 * t.SG_M) || t.TILE_N % (16 * t.SG_N) || t.TILE_K % 16) return 'tiles not multiples of 16 per subgroup';
+  if ((t.TILE_M * t.TILE_K / 4) % threads || (t.TILE_N * t.TILE_K / 4) % threads) return 'staging does not divide over the threads';
+  if (workgroupBytes(t) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
+  if (threads > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
+  return undefined;
 }
 
 const probed = new WeakMap<GpuContext, GemmPathChoice>();
 
-/** Decides the path once per context; compiles the tensor-core pipeline under an error scope. */
+/** The probed choice for this context, or undefined before `probeTensorCoreGemm` ran (scalar then). */
+export function tensorCoreChoice(ctx: GpuContext): GemmPathChoice | undefined {
+  return probed.get(ctx);
+}
+
+/**
+ * Decides the path once per context: compiles every define combination the linears use under an error
+ * scope. CTXBENCH_GEMM_PATH=scalar forces the scalar kernels (for before/after runs on one machine).
+ */
 export async function probeTensorCoreGemm(ctx: GpuContext, tiles = TENSOR_CORE_TILES): Promise<GemmPathChoice> {
   const known = probed.get(ctx);
   if (known) return known;
   let choice: GemmPathChoice;
-  if (!ctx.caps.hasF16) choice = { path: 'scalar', reason: 'no shader-f16' };
+  const problem = tilesProblem(ctx, tiles);
+  if (process.env.CTXBENCH_GEMM_PATH === 'scalar') choice = { path: 'scalar', reason: 'forced by CTXBENCH_GEMM_PATH=scalar' };
+  else if (!ctx.caps.hasF16) choice = { path: 'scalar', reason: 'no shader-f16' };
   else if (!hasF16MatrixConfig(ctx)) choice = { path: 'scalar', reason: 'no f16→f32 16×16×16 subgroup-matrix config' };
-  else if (workgroupBytes(tiles) > ctx.caps.maxWorkgroupStorageBytes) choice = { path: 'scalar', reason: 'tiles exceed workgroup memory' };
-  else if (ctx.caps.maxInvocationsPerWorkgroup < tiles.SG_M * tiles.SG_N * ctx.caps.subgroupSize) choice = { path: 'scalar', reason: 'workgroup too large' };
+  else if (problem) choice = { path: 'scalar', reason: problem };
   else {
     ctx.device.pushErrorScope('validation');
-    ctx.pipelines.get(kernel, { ...tiles });
+    for (const VEC4 of [false, true]) {
+      for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tiles, VEC4, MOE, GATHER });
+    }
     const error = await ctx.device.popErrorScope();
-    choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix' };
+    choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix', tiles };
   }
   probed.set(ctx, choice);
   return choice;
 }
 
+/** One binding's worth of a tensor-core linear (the matmul.wgsl parameter layout). */
+export interface TensorCoreDispatch {
+  x: GpuTensor; w: GpuTensor; out: GpuTensor;
+  M: number; N: number; K: number; outStride: number; colOffset: number; xStride: number;
+  grouped?: { rows: GpuTensor; tileExpert: GpuTensor; gather: boolean; expertLo: number; expertHi: number };
+}
+
+/** Can this shape run on the tensor-core kernel with these tiles? (W read directly needs K % 16 == 0.) */
+export function tensorCoreFits(t: TensorCoreTiles, K: number): boolean {
+  return !t.W_DIRECT || K % 16 === 0;
+}
+
+export function tensorCoreDispatch(ctx: GpuContext, d: TensorCoreDispatch, tiles: TensorCoreTiles): DispatchSpec {
+  const problem = tilesProblem(ctx, tiles);
+  if (problem) throw new Error(`tensor-core linear: ${problem}`);
+  if (!tensorCoreFits(tiles, d.K)) throw new Error(`tensor-core linear: K=${d.K} is not a multiple of 16 (W read directly)`);
+  requireF16(d.w);
+  const VEC4 = d.K % 4 === 0 && d.xStride % 4 === 0;
+  const g = d.grouped;
+  return ctx.dispatch({
+    kernel,
+    defines: { ...tiles, VEC4, MOE: Boolean(g), GATHER: Boolean(g?.gather) },
+    params: [d.M, d.N, d.K, d.outStride, d.colOffset, d.xStride, g?.expertLo ?? 0, g?.expertHi ?? 0],
+    bindings: g ? [d.x, d.w, d.out, g.rows, g.tileExpert] : [d.x, d.w, d.out],
+    workgroups: [Math.ceil(d.N / tiles.TILE_N), Math.ceil(d.M / tiles.TILE_M)],
+  });
+}
+
+function requireF16(w: GpuTensor): void {
+  if (w.dtype !== 'f16') throw new Error(`tensor-core linear: ${w.label} is ${w.dtype}, expected f16`);
+}
+
 /**
- * out[M, N] = x[M, K] · W[N, K]ᵀ with f32 x and out and f16 W (one binding). Tensor cores when `choice`
- * says so; otherwise the scalar matmul. Activations beyond ±65504 overflow f16 on the tensor-core path.
+ * out[M, N] = x[M, K] · W[N, K]ᵀ forced onto the tensor-core kernel (bench and tests; the model goes through
+ * makeLinear, which decides). Activations beyond ±65504 overflow f16 on this path.
  */
 export function makeTensorCoreLinear(
-  ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, choice: GemmPathChoice, tiles = TENSOR_CORE_TILES,
+  ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, choice: GemmPathChoice, tiles = choice.tiles ?? TENSOR_CORE_TILES,
 ): DispatchSpec[] {
   const [N, K] = w.shape;
   const M = x.shape.length === 1 ? 1 : x.shape[0];
-  requireDtype('tensor-core linear', x, 'f32');
-  requireDtype('tensor-core linear', out, 'f32');
-  requireDtype('tensor-core linear', w, 'f16');
+  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new Error('tensor-core linear: x and out must be f32');
+  requireF16(w);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`tensor-core linear: ${x.label} has ${x.shape[x.shape.length - 1]} columns, ${w.label} expects ${K}`);
   if (out.shape.length !== 2 || out.shape[0] !== M || out.shape[1] !== N) {
     throw new Error(`tensor-core linear: ${out.label} is [${out.shape.join(', ')}], expected [${M}, ${N}]`);
   }
-  if (choice.path === 'scalar') return makeLinear(ctx, x, w, out);
-  return [ctx.dispatch({
-    kernel,
-    defines: { ...tiles },
-    params: [M, N, K, 0],
-    bindings: [x, w, out],
-    workgroups: [Math.ceil(N / tiles.TILE_N), Math.ceil(M / tiles.TILE_M)],
-  })];
+  if (choice.path !== 'subgroup-matrix') throw new Error(`tensor-core linear: not available here (${choice.reason})`);
+  return [tensorCoreDispatch(ctx, { x, w, out, M, N, K, outStride: N, colOffset: 0, xStride: K }, tiles)];
 }
 
-/**
- * Scalar reference for either path, summed in f64: W is rounded to f16 (its storage); x too on the
- * tensor-core path (the kernel stages it as f16), not on the scalar path (which reads f32 activations).
- */
-export function tensorCoreLinearReference(
-  x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number, path: GemmPath,
-): Float32Array {
+/** Scalar reference of the tensor-core path, summed in f64: x and W rounded to f16 as the kernel stages them. */
+export function tensorCoreLinearReference(x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number): Float32Array {
   const half = (v: number) => f16BitsToF32(f32ToF16Bits(v));
-  const xs = Float64Array.from(x as ArrayLike<number>, path === 'subgroup-matrix' ? half : (v) => Math.fround(v));
+  const xs = Float64Array.from(x as ArrayLike<number>, half);
   const ws = Float64Array.from(w as ArrayLike<number>, half);
   const out = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {

@@ -3,6 +3,7 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
+import { tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
 
 const gemmKernel = { name: 'linalg/matmul', url: new URL('./matmul.wgsl', import.meta.url) };
 const gemvKernel = { name: 'linalg/gemv', url: new URL('./gemv.wgsl', import.meta.url) };
@@ -43,6 +44,16 @@ function checkTiles(ctx: GpuContext, t: GemmTiles): void {
   }
 }
 
+/** Fewest rows for the tensor-core path: below this a 128-row tile is mostly padding and the GEMV/scalar path does. */
+export const TENSOR_CORE_MIN_ROWS = 64;
+
+/** Tensor-core tiles for an f16 weight of K columns and M rows, when probed and fitting; else undefined (scalar). */
+function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number): TensorCoreTiles | undefined {
+  const choice = tensorCoreChoice(ctx);
+  if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !choice.tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
+  return tensorCoreFits(choice.tiles, K) ? choice.tiles : undefined;
+}
+
 function gemvWorkgroup(ctx: GpuContext): number {
   // Power of two for the tree reduction; a few subgroups wide.
   let wg = 1;
@@ -73,9 +84,13 @@ export function makeLinear(
   const f16 = weight.dtype === 'f16';
   if (!f16 && weight.dtype !== 'f32') throw new Error(`linear: weight ${weight.label} must be f32 or f16`);
   const specs: DispatchSpec[] = [];
+  // Tests pass explicit scalar tiles to pin the scalar kernel on any device.
+  const tc = opts.tiles ? undefined : tensorCoreTiles(ctx, weight, M, K);
   for (const { part, rowStart } of weightParts(weight)) {
     const n = part.shape[0];
-    if (M === 1 && xStride === K && (!f16 || K % 2 === 0)) {
+    if (tc) {
+      specs.push(tensorCoreDispatch(ctx, { x, w: part, out, M, N: n, K, outStride: N, colOffset: rowStart, xStride }, tc));
+    } else if (M === 1 && xStride === K && (!f16 || K % 2 === 0)) {
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
         defines: { WG: gemvWorkgroup(ctx), W_F16: f16 },
@@ -115,15 +130,26 @@ export interface GroupedRows {
  */
 export function makeGroupedLinear(
   ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, grouped: GroupedRows, gather: boolean,
-  tiles = gemmTiles(ctx),
+  scalarTiles?: GemmTiles,
 ): DispatchSpec[] {
   const [, N, K] = weight.shape;
+  const tiles = scalarTiles ?? gemmTiles(ctx);
   checkTiles(ctx, tiles);
   const { TM, TN } = tiles;
+  // The tensor-core kernel serves the grouped form only when its row tile is the MoE plan's (TM); explicit
+  // scalar tiles pin the scalar kernel.
+  const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K);
+  const tc = tcTiles && tcTiles.TILE_M === TM ? tcTiles : undefined;
   if (grouped.capacity % TM !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of TM=${TM}`);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`grouped linear: ${x.label} has ${x.shape[1]} columns, expected ${K}`);
   if (out.shape[0] !== grouped.capacity || out.shape[1] !== N) {
     throw new Error(`grouped linear: ${out.label} is [${out.shape.join(', ')}], expected [${grouped.capacity}, ${N}]`);
+  }
+  if (tc) {
+    return weightParts(weight).map(({ part, rowStart }) => tensorCoreDispatch(ctx, {
+      x, w: part, out, M: grouped.capacity, N, K, outStride: N, colOffset: 0, xStride: K,
+      grouped: { rows: grouped.rows, tileExpert: grouped.tileExpert, gather, expertLo: rowStart, expertHi: rowStart + part.shape[0] },
+    }, tc));
   }
   return weightParts(weight).map(({ part, rowStart }) => ctx.dispatch({
     kernel: gemmKernel,
