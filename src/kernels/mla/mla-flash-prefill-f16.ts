@@ -1,0 +1,120 @@
+// Wrapper for mla-flash-prefill-f16.wgsl: causal NoPE MLA prefill on tensor cores (subgroup matrices, f16
+// operands from mla-pack-f16, f32 accumulation). Used where the adapter offers f16 16×16×16 → f32 subgroup
+// matrices and the model's weights are f16 anyway; everywhere else (lavapipe, f32 parity runs) the exact f32
+// kernel mla-flash-prefill stays the path.
+import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
+import { f32 } from '../../engine/gpu/context.js';
+import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
+import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
+import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
+
+const kernel = { name: 'mla/mla-flash-prefill-f16', url: new URL('./mla-flash-prefill-f16.wgsl', import.meta.url) };
+
+export interface MlaFlashF16Plan {
+  /** Subgroups per workgroup; each owns 16 query rows. */
+  subgroups: number;
+  /** Keys per block (a multiple of 16). */
+  keyRows: number;
+  /** A row may keep its running max until a block's max exceeds it by this much (log2 units). */
+  tau: number;
+}
+
+/** 64 query rows (4 subgroups) against 64-key blocks: 26.6 KiB of workgroup memory. */
+export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 4, keyRows: 64, tau: 8 };
+
+/** Rows every packed operand must be padded to: whole query tiles and key blocks of any plan used. */
+export const MLA_F16_ROW_MULTIPLE = 128;
+
+export const queryRowsOf = (plan: MlaFlashF16Plan) => 16 * plan.subgroups;
+export const roundUpRows = (n: number, multiple = MLA_F16_ROW_MULTIPLE) => Math.ceil(n / multiple) * multiple;
+
+export function mlaFlashF16WorkgroupBytes(plan: MlaFlashF16Plan): number {
+  const bq = queryRowsOf(plan);
+  return 4 * bq * (plan.keyRows + 4) + 2 * bq * (plan.keyRows + 8) + 4;
+}
+
+/** Why the tensor-core prefill cannot run here for these head dims, or undefined when it can. */
+export function mlaFlashF16Unsupported(ctx: GpuContext, Dn: number, Dr: number, Dv: number, plan = MLA_FLASH_F16_PLAN): string | undefined {
+  const sg = ctx.caps.subgroupSize;
+  if (!ctx.caps.hasF16) return 'no shader-f16';
+  if (!ctx.caps.hasSubgroups) return 'no subgroups';
+  if (!hasF16MatrixConfig(ctx)) return 'no f16→f32 16×16×16 subgroup-matrix config';
+  if (sg < 16 || sg % 16 !== 0 || (sg / 16) & (sg / 16 - 1)) return `subgroup size ${sg} is not 16·2^k`;
+  if ([Dn, Dr, Dv].some((d) => d % 16 !== 0) || Dn < 16 || Dv < 16) return `head dims ${Dn}/${Dr}/${Dv} are not multiples of 16`;
+  if (plan.keyRows % 16 !== 0 || MLA_F16_ROW_MULTIPLE % plan.keyRows !== 0 || MLA_F16_ROW_MULTIPLE % queryRowsOf(plan) !== 0) {
+    return `plan ${queryRowsOf(plan)}×${plan.keyRows} does not tile ${MLA_F16_ROW_MULTIPLE} rows`;
+  }
+  if ((plan.keyRows / (sg / 16)) < 1) return 'key block narrower than the lanes of a row';
+  if (mlaFlashF16WorkgroupBytes(plan) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
+  if (plan.subgroups * sg > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
+  return undefined;
+}
+
+/** Compiles the kernel once under an error scope: a Dawn that rejects it gets the reason, not a lost device. */
+export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, Dv: number, plan = MLA_FLASH_F16_PLAN): Promise<string | undefined> {
+  const why = mlaFlashF16Unsupported(ctx, Dn, Dr, Dv, plan);
+  if (why) return why;
+  ctx.device.pushErrorScope('validation');
+  ctx.pipelines.get(kernel, definesOf(Dn, Dr, Dv, plan));
+  const error = await ctx.device.popErrorScope();
+  return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
+}
+
+function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan) {
+  return {
+    DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1),
+    V_BINDING: Dr > 0 ? 4 : 3, OUT_BINDING: Dr > 0 ? 5 : 4,
+  };
+}
+
+export interface MlaFlashPrefillF16Args {
+  /** f16 [≥ roundUpRows(Tq), H, Dn+Dr]. */
+  q: GpuTensor;
+  /** f16 [≥ roundUpRows(Tk), H, Dn]. */
+  kNope: GpuTensor;
+  /** f16 [≥ roundUpRows(Tk), Dr], shared by heads; absent when Dr = 0. */
+  kRope?: GpuTensor;
+  /** f16 [≥ roundUpRows(Tk), H, Dv]. */
+  v: GpuTensor;
+  /** f32 [Tq, H, Dv]. */
+  out: GpuTensor;
+  Tq: number;
+  /** Keys: all earlier tokens plus these Tq (query i sits at position Tk − Tq + i). */
+  Tk: number;
+  H: number;
+  Dn: number;
+  Dr: number;
+  Dv: number;
+  scale?: number;
+}
+
+export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, plan = MLA_FLASH_F16_PLAN): DispatchSpec {
+  const name = 'mlaFlashPrefillF16';
+  requirePositiveInts(name, { Tq: a.Tq, Tk: a.Tk, H: a.H, Dn: a.Dn, Dv: a.Dv });
+  if (a.Tk < a.Tq) throw new Error(`${name}: ${a.Tk} keys cannot serve ${a.Tq} causal queries`);
+  const why = mlaFlashF16Unsupported(ctx, a.Dn, a.Dr, a.Dv, plan);
+  if (why) throw new Error(`${name}: unavailable here (${why})`);
+  if (a.Dr > 0 && !a.kRope) throw new Error(`${name}: Dr = ${a.Dr} needs kRope`);
+  const Dq = a.Dn + a.Dr;
+  const qRows = Math.ceil(a.Tq / queryRowsOf(plan)) * queryRowsOf(plan);
+  const kRows = Math.ceil(a.Tk / plan.keyRows) * plan.keyRows;
+  const need = (label: string, t: GpuTensor, halves: number) => {
+    if (t.dtype !== 'f16') throw new Error(`${name}: ${label} (${t.label}) is ${t.dtype}, expected f16`);
+    if (numel(t.shape) < halves) throw new Error(`${name}: ${label} (${t.label}) holds ${numel(t.shape)} halves, padded rows need ${halves}`);
+  };
+  need('q', a.q, qRows * a.H * Dq);
+  need('kNope', a.kNope, kRows * a.H * a.Dn);
+  if (a.kRope && a.Dr > 0) need('kRope', a.kRope, kRows * a.Dr);
+  need('v', a.v, kRows * a.H * a.Dv);
+  requireF32Elements(name, 'out', a.out, a.Tq * a.H * a.Dv);
+  const qTiles = qRows / queryRowsOf(plan);
+  if (qTiles > ctx.caps.maxWorkgroupsPerDimension) throw new Error(`${name}: ${a.Tq} queries exceed one dispatch; split the prefill`);
+  const scale = a.scale ?? 1 / Math.sqrt(Dq);
+  return ctx.dispatch({
+    kernel,
+    defines: definesOf(a.Dn, a.Dr, a.Dv, plan),
+    params: [a.Tq, a.Tk, a.H, a.Tk - a.Tq, f32(scale * Math.LOG2E), 0, 0, 0],
+    bindings: [a.q, a.kNope, ...(a.Dr > 0 && a.kRope ? [a.kRope] : []), a.v, a.out],
+    workgroups: [qTiles, a.H],
+  });
+}

@@ -1,0 +1,172 @@
+// Causal NoPE MLA prefill attention on tensor cores (subgroup matrices, f16 operands, f32 accumulation).
+// Inputs are dense f16 rows packed by mla-pack-f16: q [rowsQ, H, DN+DR], kNope [rowsK, H, DN], the shared
+// kRope [rowsK, DR] and v [rowsK, H, DV], each padded to whole tiles so fragments never read past a buffer.
+// A workgroup owns BQ = 16·SGS query rows of one head; subgroup s owns rows 16s..16s+15 and keeps its Q
+// fragments and its 16×DV output accumulator in registers for the whole key loop. K and V fragments come
+// straight from storage (the workgroup's subgroups share them through the cache), so per key block of BK
+// only the scores make a round trip through workgroup memory: S = Q·Kᵀ is stored as f32, each query row's
+// LPR lanes turn it into f16 weights P, and O += P·V reads P back as a left fragment.
+// Lazy rescaling: a row keeps using its old running max until a block's max exceeds it by TAU (log2 units,
+// so weights stay ≤ 2^TAU, well inside f16); only then does the opaque accumulator go through workgroup
+// memory to be rescaled, which for most blocks never happens. The row sum uses the same f16-rounded weights.
+enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+// Subgroup index comes from local_invocation_index and every subgroup-matrix call sits in workgroup-uniform
+// control flow, which the analysis cannot see.
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+
+struct Params { Tq: u32, Tk: u32, H: u32, qPos0: u32, scaleLog2: f32, pad0: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<f16>;
+@group(0) @binding(2) var<storage, read> kNope: array<f16>;
+#if DR
+@group(0) @binding(3) var<storage, read> kRope: array<f16>;
+#endif
+@group(0) @binding({{V_BINDING}}) var<storage, read> v: array<f16>;
+@group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<f32>;
+
+const DN = {{DN}}u;
+const DR = {{DR}}u;
+const DV = {{DV}}u;
+const DQ = DN + DR;
+const SGS = {{SGS}}u;
+const SG = {{SUBGROUP_SIZE}}u;
+const BK = {{BK}}u;
+const BQ = 16u * SGS;
+// Softmax: LPR lanes share a query row, each taking every LPR-th column of the block.
+const LPR = SG / 16u;
+const COLS = BK / LPR;
+// Row pads keep fragment rows 16-byte aligned while moving neighbouring rows to other banks.
+const SROW = BK + 4u;
+const PROW = BK + 8u;
+const NK = BK / 16u;
+const NV = DV / 16u;
+const NQ = DQ / 16u;
+const MASKED: f32 = -3.0e38;
+const TAU: f32 = {{TAU}};
+
+var<workgroup> scores: array<f32, BQ * SROW>;
+var<workgroup> pTile: array<f16, BQ * PROW>;
+// The key block (1-based) in which some row asked for a rescale; read back uniformly by every subgroup.
+var<workgroup> rescaleBlock: u32;
+
+@compute @workgroup_size(SGS * SG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = wg.y;
+  let q0 = wg.x * BQ;
+  let sg = li / SG;
+  let lane = li % SG;
+  let rowBase = sg * 16u;
+  let r = rowBase + lane / LPR;
+  let part = lane % LPR;
+  let qi = q0 + r;
+  let rowLive = qi < params.Tq;
+  let qPos = params.qPos0 + qi;
+  let qStride = params.H * DQ;
+  let knStride = params.H * DN;
+  let vStride = params.H * DV;
+
+  var qf: array<subgroup_matrix_left<f16, 16, 16>, NQ>;
+  for (var d = 0u; d < NQ; d++) {
+    qf[d] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&q, (q0 + rowBase) * qStride + h * DQ + d * 16u, false, qStride);
+  }
+  var o: array<subgroup_matrix_result<f32, 16, 16>, NV>;
+  for (var e = 0u; e < NV; e++) { o[e] = subgroup_matrix_result<f32, 16, 16>(); }
+  var mUsed = MASKED;
+  var rowSum = 0.0;
+
+  let nq = min(BQ, params.Tq - q0);
+  let keyEnd = min(params.Tk, params.qPos0 + q0 + nq);
+  var blk = 0u;
+  for (var k0 = 0u; k0 < keyEnd; k0 += BK) {
+    blk += 1u;
+    var s: array<subgroup_matrix_result<f32, 16, 16>, NK>;
+    for (var j = 0u; j < NK; j++) { s[j] = subgroup_matrix_result<f32, 16, 16>(); }
+    for (var d = 0u; d < DN / 16u; d++) {
+      for (var j = 0u; j < NK; j++) {
+        // Kᵀ as a d × key fragment: each key's row is a column, contiguous in d.
+        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kNope, (k0 + j * 16u) * knStride + h * DN + d * 16u, true, knStride);
+        s[j] = subgroupMatrixMultiplyAccumulate(qf[d], kf, s[j]);
+      }
+    }
+#if DR
+    for (var d = 0u; d < DR / 16u; d++) {
+      for (var j = 0u; j < NK; j++) {
+        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kRope, (k0 + j * 16u) * DR + d * 16u, true, DR);
+        s[j] = subgroupMatrixMultiplyAccumulate(qf[DN / 16u + d], kf, s[j]);
+      }
+    }
+#endif
+    for (var j = 0u; j < NK; j++) {
+      subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, s[j], false, SROW);
+    }
+    workgroupBarrier();
+
+    var tileMax = MASKED;
+    for (var c = 0u; c < COLS; c++) {
+      let col = part + c * LPR;
+      if (rowLive && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
+    }
+    for (var m = 1u; m < LPR; m <<= 1u) { tileMax = max(tileMax, subgroupShuffleXor(tileMax, m)); }
+    var rescale = 1.0;
+    if (tileMax > mUsed + TAU) {
+      // A row's first live block only sets the max: its accumulator and sum are still zero.
+      if (mUsed > MASKED) {
+        rescale = exp2(mUsed - tileMax);
+        rescaleBlock = blk;
+      }
+      mUsed = tileMax;
+    }
+    var sum = 0.0;
+    for (var c = 0u; c < COLS; c++) {
+      let col = part + c * LPR;
+      var w = 0.0;
+      if (rowLive && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
+      let wh = f16(w);
+      pTile[r * PROW + col] = wh;
+      sum += f32(wh);
+    }
+    for (var m = 1u; m < LPR; m <<= 1u) { sum += subgroupShuffleXor(sum, m); }
+    rowSum = rowSum * rescale + sum;
+
+    // Also the barrier that publishes pTile and frees the scores for reuse.
+    if (workgroupUniformLoad(&rescaleBlock) == blk) {
+      for (var c0 = 0u; c0 < NV; c0 += NK) {
+        for (var j = 0u; j < NK; j++) {
+          if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
+        }
+        workgroupBarrier();
+        for (var c = 0u; c < COLS; c++) { scores[r * SROW + part + c * LPR] *= rescale; }
+        workgroupBarrier();
+        for (var j = 0u; j < NK; j++) {
+          if (c0 + j < NV) { o[c0 + j] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + j * 16u, false, SROW); }
+        }
+        workgroupBarrier();
+      }
+    }
+
+    for (var kk = 0u; kk < NK; kk++) {
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + kk * 16u, false, PROW);
+      for (var e = 0u; e < NV; e++) {
+        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&v, (k0 + kk * 16u) * vStride + h * DV + e * 16u, false, vStride);
+        o[e] = subgroupMatrixMultiplyAccumulate(pf, vf, o[e]);
+      }
+    }
+  }
+
+  // Normalise on the way out, BK columns of the accumulator at a time through the scores tile.
+  let inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+  for (var c0 = 0u; c0 < NV; c0 += NK) {
+    for (var j = 0u; j < NK; j++) {
+      if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < COLS; c++) {
+      let col = part + c * LPR;
+      let e = c0 * 16u + col;
+      if (rowLive && e < DV) { out[(qi * params.H + h) * DV + e] = scores[r * SROW + col] * inv; }
+    }
+    workgroupBarrier();
+  }
+}
