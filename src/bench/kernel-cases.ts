@@ -4,11 +4,14 @@
 import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
 import type { GpuTensor } from '../engine/gpu/arena.js';
 import { makeRandomFill } from '../kernels/elementwise/random-fill.js';
-import { makeLinear } from '../kernels/linalg/matmul.js';
-import { makeTensorCoreLinear, probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
+import { gemmTiles, makeGroupedLinear, makeLinear } from '../kernels/linalg/matmul.js';
+import { TENSOR_CORE_VARIANTS, makeTensorCoreLinear, probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 import { makeGemvF16, planGemvF16 } from '../kernels/linalg/gemv-f16.js';
 import { f16BitsToF32, f32ToF16Bits } from '../engine/gpu/half.js';
 import { mlaFlashPrefill } from '../kernels/mla/mla-flash-prefill.js';
+import { MLA_FLASH_F16_PLAN, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan } from '../kernels/mla/mla-flash-prefill-f16.js';
+import { mlaPackF16 } from '../kernels/mla/mla-pack-f16.js';
+import { mlaAttentionReference } from '../kernels/mla/mla-reference.js';
 import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk } from '../kernels/kda/kda-chunk.js';
 
 export type SizeClass = 'small' | '48b';
@@ -53,8 +56,10 @@ export const COPY_ANCHOR = 'device-copy 1GiB';
 export const SDPA_ANCHOR = (t: number, dq: number, dv: number) => `sdpa-causal d${dq}/${dv} T=${t} H=32`;
 
 async function gemmCases(ctx: GpuContext, size: SizeClass): Promise<KernelCase[]> {
-  const shapes: [number, number, number][] = size === 'small' ? [[64, 72, 40]] : [[4096, 4096, 4096], [4096, 4096, 2304]];
+  // 48B: the 4096³ anchor shape and one 8192-token piece through the KDA/MLA projections (2304 → 4096 → 2304).
+  const shapes: [number, number, number][] = size === 'small' ? [[64, 72, 40]] : [[4096, 4096, 4096], [8192, 4096, 2304], [8192, 2304, 4096]];
   const choice = await probeTensorCoreGemm(ctx);
+  const variants = choice.path === 'subgroup-matrix' ? Object.entries(TENSOR_CORE_VARIANTS) : [];
   const cases: KernelCase[] = [];
   for (const [M, N, K] of shapes) {
     const x = filled(ctx, [M, K], 'f32', 'bench.x', 1);
@@ -63,17 +68,89 @@ async function gemmCases(ctx: GpuContext, size: SizeClass): Promise<KernelCase[]
     const flops = 2 * M * N * K;
     const shape = `${M}x${N}x${K}`;
     const anchor = size === '48b' ? GEMM_ANCHOR(M, N, K) : undefined;
+    const last = variants.length === 0;
     cases.push({
-      kernel: 'gemm', name: `gemm-scalar ${shape}`, dtype: 'f32 x · f16 W → f32', specs: makeLinear(ctx, x, w, out),
-      flops, anchor, params: { M, N, K, path: 'scalar' }, release: () => undefined,
+      kernel: 'gemm', name: `gemm-scalar ${shape}`, dtype: 'f32 x · f16 W → f32', specs: makeLinear(ctx, x, w, out, { tiles: gemmTiles(ctx) }),
+      flops, anchor, params: { M, N, K, path: 'scalar', tiles: gemmTiles(ctx), tensorCoreReason: choice.reason },
+      release: last ? releaser(ctx, [x, w, out]) : () => undefined,
+      verify: () => sampledError(ctx, x, w, out, M, N, K, false),
     });
+    variants.forEach(([variant, tiles], i) => cases.push({
+      kernel: 'gemm', name: `gemm-tensor-core ${variant} ${shape}`, dtype: 'f16 · f16 → f32 acc', specs: makeTensorCoreLinear(ctx, x, w, out, choice, tiles),
+      flops, anchor, params: { M, N, K, path: choice.path, variant, tiles },
+      release: i === variants.length - 1 ? releaser(ctx, [x, w, out]) : () => undefined,
+      verify: () => sampledError(ctx, x, w, out, M, N, K, true),
+    }));
+  }
+  if (size === '48b') cases.push(...groupedGemmCases(ctx, choice.path === 'subgroup-matrix'));
+  return cases;
+}
+
+/**
+ * The 48B MoE experts of one 8192-token piece: 64 experts, top-8, sort-and-pad rows (a random routing planned
+ * on the CPU), gate 2304 → 1024 gathered from the hidden states, down 1024 → 2304 in padded order. FLOPs count
+ * the routed rows only; padding is part of the cost measured.
+ */
+function groupedGemmCases(ctx: GpuContext, tensorCores: boolean): KernelCase[] {
+  const T = 8192, E = 64, topK = 8, H = 2304, I = 1024;
+  const { TM } = gemmTiles(ctx);
+  const perExpert: number[][] = Array.from({ length: E }, () => []);
+  let seed = 12345;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let t = 0; t < T; t++) {
+    const picked = new Set<number>();
+    while (picked.size < topK) picked.add(Math.floor(next() * E));
+    for (const e of picked) perExpert[e].push(t);
+  }
+  const rowList: number[] = [];
+  const tileList: number[] = [];
+  perExpert.forEach((tokens, e) => {
+    const tiles = Math.ceil(tokens.length / TM);
+    for (let i = 0; i < tiles * TM; i++) rowList.push(i < tokens.length ? tokens[i] : 0xffffffff);
+    for (let i = 0; i < tiles; i++) tileList.push(e);
+  });
+  const capacity = rowList.length;
+  const grouped = {
+    rows: ctx.tensor([capacity], 'u32', 'bench.moe.rows', rowList), tileExpert: ctx.tensor([tileList.length], 'u32', 'bench.moe.tiles', tileList), capacity,
+  };
+  const cases: KernelCase[] = [];
+  for (const [name, N, K, gather] of [['gate', I, H, true], ['down', H, I, false]] as const) {
+    const x = filled(ctx, [gather ? T : capacity, K], 'f32', `bench.moe.x.${name}`, 21);
+    const w = filled(ctx, [E, N, K], 'f16', `bench.moe.w.${name}`, 22, 0.05);
+    const outScalar = ctx.tensor([capacity, N], 'f32', 'bench.moe.out.scalar');
+    const outTc = ctx.tensor([capacity, N], 'f32', 'bench.moe.out.tc');
+    ctx.fill(outScalar, 0);
+    ctx.fill(outTc, 0);
+    const flops = 2 * T * topK * N * K;
+    const shape = `${name} E=${E} top${topK} T=${T} ${K}->${N} (${capacity} padded rows)`;
+    const params = { T, E, topK, N, K, capacity, gather };
+    const tensors = [x, w, outScalar, outTc, ...(name === 'down' ? [grouped.rows, grouped.tileExpert] : [])];
     cases.push({
-      kernel: 'gemm', name: `gemm-tensor-core ${shape}`, dtype: 'f16 · f16 → f32 acc', specs: makeTensorCoreLinear(ctx, x, w, out, choice),
-      flops, anchor, params: { M, N, K, path: choice.path, fallbackReason: choice.reason }, release: releaser(ctx, [x, w, out]),
-      verify: () => sampledError(ctx, x, w, out, M, N, K, choice.path === 'subgroup-matrix'),
+      kernel: 'gemm', name: `moe-grouped-scalar ${shape}`, dtype: 'f32 x · f16 W → f32', flops,
+      specs: makeGroupedLinear(ctx, x, w, outScalar, grouped, gather, gemmTiles(ctx)), params: { ...params, path: 'scalar' },
+      release: tensorCores ? () => undefined : releaser(ctx, tensors),
+    });
+    if (!tensorCores) continue;
+    cases.push({
+      kernel: 'gemm', name: `moe-grouped-tensor-core ${shape}`, dtype: 'f16 · f16 → f32 acc', flops,
+      specs: makeGroupedLinear(ctx, x, w, outTc, grouped, gather), params: { ...params, path: 'subgroup-matrix' },
+      release: releaser(ctx, tensors),
+      // Against the scalar kernel's output (f32 x): the error includes x's rounding to f16.
+      verify: async () => maxRelDiff(await ctx.readF32(outTc), await ctx.readF32(outScalar)),
     });
   }
   return cases;
+}
+
+function maxRelDiff(got: Float32Array, ref: Float32Array): number {
+  let diff = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return diff / scale;
 }
 
 function gemvCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
@@ -94,21 +171,76 @@ function gemvCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   ];
 }
 
-function mlaPrefillCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
-  const d = size === 'small' ? { T: 32, H: 2, Dn: 8, Dr: 4, Dv: 6 } : { T: 8192, H: 32, Dn: 128, Dr: 64, Dv: 128 };
-  const { T, H, Dn, Dr, Dv } = d;
-  const q = filled(ctx, [T, H, Dn + Dr], 'f32', 'bench.mla.q', 5);
-  const kNope = filled(ctx, [T, H, Dn], 'f32', 'bench.mla.k', 6);
-  const kRope = filled(ctx, [T, Dr], 'f32', 'bench.mla.kr', 7);
-  const v = filled(ctx, [T, H, Dv], 'f32', 'bench.mla.v', 8);
-  const out = ctx.tensor([T, H, Dv], 'f32', 'bench.mla.out');
-  const spec = mlaFlashPrefill(ctx, { q, kNope, kRope, v, out, Tq: T, Tk: T, H, Dn, Dr, Dv });
-  // Causal: half of the T×T score and value products, 2 FLOPs each.
-  const flops = H * T * T * (Dn + Dr + Dv);
-  return [{
-    kernel: 'mla-prefill', name: `mla-flash-prefill T=${T} H=${H} d=${Dn + Dr}/${Dv}`, dtype: 'f32', specs: [spec], flops, tokens: T,
-    anchor: size === '48b' ? SDPA_ANCHOR(T, Dn + Dr, Dv) : undefined, params: d, release: releaser(ctx, [q, kNope, kRope, v, out]),
-  }];
+async function mlaPrefillCases(ctx: GpuContext, size: SizeClass): Promise<KernelCase[]> {
+  const d = size === 'small' ? { H: 2, Dn: 8, Dr: 4, Dv: 6 } : { H: 32, Dn: 128, Dr: 64, Dv: 128 };
+  const { H, Dn, Dr, Dv } = d;
+  const lengths = size === 'small' ? [32] : [8192, 16384];
+  // Tensor-core variants (f16 operands packed once outside the timing): default plan first, then tile trials.
+  const plans: MlaFlashF16Plan[] = [MLA_FLASH_F16_PLAN, { subgroups: 8, keyRows: 32, tau: 8 }, { subgroups: 4, keyRows: 32, tau: 8 }, { subgroups: 2, keyRows: 64, tau: 8 }];
+  const unsupported = await probeMlaFlashF16(ctx, Dn, Dr, Dv);
+  const cases: KernelCase[] = [];
+  for (const T of lengths) {
+    const q = filled(ctx, [T, H, Dn + Dr], 'f32', 'bench.mla.q', 5);
+    const kNope = filled(ctx, [T, H, Dn], 'f32', 'bench.mla.k', 6);
+    const kRope = filled(ctx, [T, Dr], 'f32', 'bench.mla.kr', 7);
+    const v = filled(ctx, [T, H, Dv], 'f32', 'bench.mla.v', 8);
+    const out = ctx.tensor([T, H, Dv], 'f32', 'bench.mla.out');
+    // Causal: half of the T×T score and value products, 2 FLOPs each.
+    const flops = H * T * T * (Dn + Dr + Dv);
+    const anchor = size === '48b' ? SDPA_ANCHOR(T, Dn + Dr, Dv) : undefined;
+    const shape = `T=${T} H=${H} d=${Dn + Dr}/${Dv}`;
+    cases.push({
+      kernel: 'mla-prefill', name: `mla-flash-prefill ${shape}`, dtype: 'f32', specs: [mlaFlashPrefill(ctx, { q, kNope, kRope, v, out, Tq: T, Tk: T, H, Dn, Dr, Dv })],
+      flops, tokens: T, anchor, params: { T, ...d, path: 'scalar' }, release: releaser(ctx, [q, kNope, kRope, v]),
+    });
+    if (unsupported) {
+      cases.push({ kernel: 'mla-prefill', name: `mla-flash-prefill-f16 ${shape}`, dtype: 'f16 · f16 → f32 acc', specs: [], flops, tokens: T, anchor,
+        params: { T, ...d, path: 'scalar', fallbackReason: unsupported }, release: releaser(ctx, [out]) });
+      continue;
+    }
+    const rows = roundUpRows(T);
+    const q16 = ctx.tensor([rows, H, Dn + Dr], 'f16', 'bench.mla.q16'), kn16 = ctx.tensor([rows, H, Dn], 'f16', 'bench.mla.kn16');
+    const kr16 = ctx.tensor([rows, Dr], 'f16', 'bench.mla.kr16'), v16 = ctx.tensor([rows, H, Dv], 'f16', 'bench.mla.v16');
+    ctx.run([
+      mlaPackF16(ctx, { src: q, dst: q16, T, H, D: Dn + Dr, padRows: rows - T }),
+      mlaPackF16(ctx, { src: kNope, dst: kn16, T, H, D: Dn, padRows: rows - T }),
+      mlaPackF16(ctx, { src: { tensor: kRope, tokenStride: Dr, headStride: 0 }, dst: kr16, T, H: 1, D: Dr, padRows: rows - T }),
+      mlaPackF16(ctx, { src: v, dst: v16, T, H, D: Dv, padRows: rows - T }),
+    ]);
+    plans.forEach((plan, n) => {
+      const last = n === plans.length - 1;
+      cases.push({
+        kernel: 'mla-prefill', name: `mla-flash-prefill-f16 ${shape} ${16 * plan.subgroups}x${plan.keyRows}`, dtype: 'f16 · f16 → f32 acc',
+        specs: [mlaFlashPrefillF16(ctx, { q: q16, kNope: kn16, kRope: kr16, v: v16, out, Tq: T, Tk: T, H, Dn, Dr, Dv }, plan)],
+        flops, tokens: T, anchor, params: { T, ...d, path: 'subgroup-matrix', queryRows: 16 * plan.subgroups, keyRows: plan.keyRows, tau: plan.tau },
+        verify: () => mlaF16SampledError(ctx, { q16, kn16, kr16, v16, out }, T, d),
+        release: last ? releaser(ctx, [q16, kn16, kr16, v16, out]) : () => undefined,
+      });
+    });
+  }
+  return cases;
+}
+
+/** Max relative error of a few sampled query rows (all heads) against the f64 reference on the packed halves. */
+async function mlaF16SampledError(ctx: GpuContext, t: Record<'q16' | 'kn16' | 'kr16' | 'v16' | 'out', GpuTensor>, T: number, d: { H: number; Dn: number; Dr: number; Dv: number }): Promise<number> {
+  const { H, Dn, Dr, Dv } = d, Dq = Dn + Dr;
+  const [q, kNope, kRope, v, out] = await Promise.all([t.q16, t.kn16, t.kr16, t.v16, t.out].map((x) => ctx.readF32(x)));
+  let worst = 0;
+  for (const i of [0, 1, 63, 64, Math.floor(T / 3), T - 2, T - 1]) {
+    const ref = mlaAttentionReference(q.subarray(i * H * Dq, (i + 1) * H * Dq), { kNope, kRope, v }, 1, i, H, Dn, Dr, Dv, 1 / Math.sqrt(Dq));
+    worst = Math.max(worst, relativeErrorOf(out.subarray(i * H * Dv, (i + 1) * H * Dv), ref));
+  }
+  return worst;
+}
+
+function relativeErrorOf(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0, ref = 1e-6;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.abs(actual[i] - expected[i]);
+    diff = Number.isNaN(e) ? Infinity : Math.max(diff, e);
+    ref = Math.max(ref, Math.abs(expected[i]));
+  }
+  return diff / ref;
 }
 
 function kdaCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
