@@ -191,13 +191,10 @@ async function mlaPrefillCases(ctx: GpuContext, size: SizeClass): Promise<Kernel
     const shape = `T=${T} H=${H} d=${Dn + Dr}/${Dv}`;
     cases.push({
       kernel: 'mla-prefill', name: `mla-flash-prefill ${shape}`, dtype: 'f32', specs: [mlaFlashPrefill(ctx, { q, kNope, kRope, v, out, Tq: T, Tk: T, H, Dn, Dr, Dv })],
-      flops, tokens: T, anchor, params: { T, ...d, path: 'scalar' }, release: releaser(ctx, [q, kNope, kRope, v]),
+      flops, tokens: T, anchor, params: { T, ...d, path: 'scalar', tensorCoreUnavailable: unsupported },
+      release: releaser(ctx, unsupported ? [q, kNope, kRope, v, out] : [q, kNope, kRope, v]),
     });
-    if (unsupported) {
-      cases.push({ kernel: 'mla-prefill', name: `mla-flash-prefill-f16 ${shape}`, dtype: 'f16 · f16 → f32 acc', specs: [], flops, tokens: T, anchor,
-        params: { T, ...d, path: 'scalar', fallbackReason: unsupported }, release: releaser(ctx, [out]) });
-      continue;
-    }
+    if (unsupported) continue;
     const rows = roundUpRows(T);
     const q16 = ctx.tensor([rows, H, Dn + Dr], 'f16', 'bench.mla.q16'), kn16 = ctx.tensor([rows, H, Dn], 'f16', 'bench.mla.kn16');
     const kr16 = ctx.tensor([rows, Dr], 'f16', 'bench.mla.kr16'), v16 = ctx.tensor([rows, H, Dv], 'f16', 'bench.mla.v16');
@@ -207,13 +204,15 @@ async function mlaPrefillCases(ctx: GpuContext, size: SizeClass): Promise<Kernel
       mlaPackF16(ctx, { src: { tensor: kRope, tokenStride: Dr, headStride: 0 }, dst: kr16, T, H: 1, D: Dr, padRows: rows - T }),
       mlaPackF16(ctx, { src: v, dst: v16, T, H, D: Dv, padRows: rows - T }),
     ]);
+    let inputs: Promise<Float32Array[]> | undefined;
+    const readInputs = () => (inputs ??= Promise.all([q16, kn16, kr16, v16].map((x) => ctx.readF32(x))));
     plans.forEach((plan, n) => {
       const last = n === plans.length - 1;
       cases.push({
         kernel: 'mla-prefill', name: `mla-flash-prefill-f16 ${shape} ${16 * plan.subgroups}x${plan.keyRows}`, dtype: 'f16 · f16 → f32 acc',
         specs: [mlaFlashPrefillF16(ctx, { q: q16, kNope: kn16, kRope: kr16, v: v16, out, Tq: T, Tk: T, H, Dn, Dr, Dv }, plan)],
         flops, tokens: T, anchor, params: { T, ...d, path: 'subgroup-matrix', queryRows: 16 * plan.subgroups, keyRows: plan.keyRows, tau: plan.tau },
-        verify: () => mlaF16SampledError(ctx, { q16, kn16, kr16, v16, out }, T, d),
+        verify: async () => mlaF16SampledError(await readInputs(), await ctx.readF32(out), T, d),
         release: last ? releaser(ctx, [q16, kn16, kr16, v16, out]) : () => undefined,
       });
     });
@@ -222,11 +221,10 @@ async function mlaPrefillCases(ctx: GpuContext, size: SizeClass): Promise<Kernel
 }
 
 /** Max relative error of a few sampled query rows (all heads) against the f64 reference on the packed halves. */
-async function mlaF16SampledError(ctx: GpuContext, t: Record<'q16' | 'kn16' | 'kr16' | 'v16' | 'out', GpuTensor>, T: number, d: { H: number; Dn: number; Dr: number; Dv: number }): Promise<number> {
+function mlaF16SampledError([q, kNope, kRope, v]: Float32Array[], out: Float32Array, T: number, d: { H: number; Dn: number; Dr: number; Dv: number }): number {
   const { H, Dn, Dr, Dv } = d, Dq = Dn + Dr;
-  const [q, kNope, kRope, v, out] = await Promise.all([t.q16, t.kn16, t.kr16, t.v16, t.out].map((x) => ctx.readF32(x)));
   let worst = 0;
-  for (const i of [0, 1, 63, 64, Math.floor(T / 3), T - 2, T - 1]) {
+  for (const i of [0, 1, 63, 64, Math.floor(T / 3), T - 2, T - 1].filter((r) => r < T)) {
     const ref = mlaAttentionReference(q.subarray(i * H * Dq, (i + 1) * H * Dq), { kNope, kRope, v }, 1, i, H, Dn, Dr, Dv, 1 / Math.sqrt(Dq));
     worst = Math.max(worst, relativeErrorOf(out.subarray(i * H * Dv, (i + 1) * H * Dv), ref));
   }
