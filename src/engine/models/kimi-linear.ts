@@ -23,6 +23,8 @@ import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk,
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
 import { mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
 import { mlaFlashPrefill } from '../../kernels/mla/mla-flash-prefill.js';
+import { mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
+import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
 
 /** Per-sequence GPU state: KDA recurrent states and conv caches, MLA latent caches, the position. */
@@ -36,6 +38,13 @@ export interface SequenceState {
   mlaExpanded?: GpuTensor;
   /** Heads per group: the expanded K/V of all heads at long contexts exceeds one binding, so groups take turns. */
   mlaHeadsPerGroup: number;
+  /**
+   * Tensor-core prefill: per MLA layer the expanded keys/values as f16 rows [roundUpRows(capacity), ...], kept
+   * across pieces so each piece expands only its own tokens (plus any decoded since, see mlaHalfRows).
+   */
+  mlaHalf?: ({ kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor } | undefined)[];
+  /** Rows of mlaHalf already expanded (decode steps write only the latent cache). */
+  mlaHalfRows: number;
   kvCacheBytes: number;
   kdaStateBytes: number;
 }
@@ -48,6 +57,10 @@ export class KimiLinearGraph {
   private readonly kdaPlan: KdaChunkPlan;
   private readonly kdaScratch?: KdaChunkScratch;
   readonly logits: GpuTensor;
+  /** MLA prefill on tensor cores (f16 expanded K/V kept per layer); else the f32 kernel re-expands per piece. */
+  readonly mlaTensorCores: boolean = false;
+  private readonly mlaAlignRows: number = 1;
+  private readonly lastMlaLayer: number = -1;
 
   /**
    * pieceTokens: the longest prefill piece (longer prompts are fed in pieces; states carry over).
@@ -75,6 +88,20 @@ export class KimiLinearGraph {
       t('kva', [T, m.kvLoraRank + m.qkRopeHeadDim]);
       t('mo', [T, m.numHeads * m.vHeadDim]);
       t('moGroup', [T, m.numHeads * m.vHeadDim]);
+      const first = c.layerKinds.indexOf('mla');
+      this.lastMlaLayer = c.layerKinds.lastIndexOf('mla');
+      const mixer = weights.layers[first].mixer;
+      // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity);
+      // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel for A/B runs.
+      this.mlaAlignRows = ctx.caps.minStorageOffsetAlignment / gcd(4 * (m.kvLoraRank + m.qkRopeHeadDim), ctx.caps.minStorageOffsetAlignment);
+      const expandRows = T + this.mlaAlignRows;
+      this.mlaTensorCores = T > 1 && mixer.kind === 'mla' && mixer.q.dtype === 'f16' && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
+        && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim) === undefined
+        && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
+      if (this.mlaTensorCores) {
+        t('kvbNew', [expandRows, m.numHeads * (m.qkNopeHeadDim + m.vHeadDim)]);
+        this.buf.mq16 = ctx.tensor([roundUpRows(T), m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim)], 'f16', 'mq16');
+      }
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
@@ -96,7 +123,7 @@ export class KimiLinearGraph {
     const { ctx, config: c } = this;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk, m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
-    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: m.numHeads };
+    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: m.numHeads, mlaHalfRows: 0 };
     const zero = (shape: number[], label: string) => { const x = ctx.tensor(shape, 'f32', label); ctx.fill(x, 0); return x; };
     c.layerKinds.forEach((kind, i) => {
       if (kind === 'kda') {
@@ -116,7 +143,14 @@ export class KimiLinearGraph {
       const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
       const plan = planMlaDecode(ctx, dims, capacity);
       seq.mlaDecode = { plan, scratch: allocMlaDecodeScratch(ctx, dims, plan) };
-      if (this.pieceTokens > 1) {
+      if (this.mlaTensorCores && roundUpRows(capacity) * m.numHeads * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2 <= ctx.caps.maxBindingBytes) {
+        const rows = roundUpRows(capacity);
+        seq.mlaHalf = c.layerKinds.map((kind, i) => kind !== 'mla' ? undefined : {
+          kNope: ctx.tensor([rows, m.numHeads, m.qkNopeHeadDim], 'f16', `L${i}.kNope16`),
+          kRope: ctx.tensor([rows, Math.max(m.qkRopeHeadDim, 2)], 'f16', `L${i}.kRope16`),
+          v: ctx.tensor([rows, m.numHeads, m.vHeadDim], 'f16', `L${i}.v16`),
+        });
+      } else if (this.pieceTokens > 1) {
         seq.mlaHeadsPerGroup = this.mlaHeadGroup(capacity);
         seq.mlaExpanded = ctx.tensor([capacity, seq.mlaHeadsPerGroup * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.expanded');
       }
@@ -144,6 +178,7 @@ export class KimiLinearGraph {
     for (const k of seq.kda) if (k) [k.state, k.convQ, k.convK, k.convV].forEach(free);
     for (const l of seq.mla) free(l?.cache);
     free(seq.mlaExpanded);
+    for (const l of seq.mlaHalf ?? []) if (l) [l.kNope, l.kRope, l.v].forEach(free);
     if (seq.mlaDecode) Object.values(seq.mlaDecode.scratch).forEach(free);
   }
 
@@ -241,6 +276,8 @@ export class KimiLinearGraph {
     if (T === 1) {
       const d = seq.mlaDecode!;
       specs.push(...mlaAbsorbedDecode(ctx, { q: rowsView(this.buf.mq, 1), wkvb: lw.kvb, cache, Tk, seqLen, out: v('mo'), H: Hm, Dn, Dr, Dv, R }, d.scratch, d.plan));
+    } else if (seq.mlaHalf?.[i]) {
+      specs.push(...this.mlaTensorCorePrefill(seq, i, lw, T));
     } else {
       // Expanded form: k_nope and v of every cached token from the latent rows (NoPE: no positions involved),
       // one head group at a time when all heads' K/V would exceed one binding.
@@ -265,6 +302,45 @@ export class KimiLinearGraph {
       }
     }
     specs.push(...makeLinear(ctx, v('mo'), lw.o, v('attn')));
+    return specs;
+  }
+
+  /**
+   * Expands the latent rows not yet in this layer's f16 K/V (this piece's, plus any decoded since the last
+   * piece) through kv_b_proj, packs them as f16 and runs the tensor-core flash kernel over all keys.
+   */
+  private mlaTensorCorePrefill(seq: SequenceState, i: number, lw: MlaLayerWeights, T: number): DispatchSpec[] {
+    const { ctx, config: c } = this;
+    const m = c.mla;
+    const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
+    const DC = R + Dr, W = Hm * (Dn + Dv), A = this.mlaAlignRows;
+    const cache = seq.mla[i]!.cache, half = seq.mlaHalf![i]!;
+    const end = seq.pos + T, padRows = roundUpRows(end) - end;
+    const specs: DispatchSpec[] = [];
+    for (let r = seq.mlaHalfRows; r < end;) {
+      const n = Math.min(end - r, this.pieceTokens);
+      // The latent view must start at a bindable offset: expand from the aligned row below and skip the extra.
+      const r0 = r - (r % A), M = r + n - r0, skip = r - r0;
+      const latent: GpuTensor = { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
+      const expanded = rowsView(this.buf.kvbNew, M);
+      const pad = r + n === end ? padRows : 0;
+      specs.push(
+        ...makeLinear(ctx, latent, lw.kvb, expanded, { xRowStride: DC }),
+        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow: r, padRows: pad }),
+        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow: r, padRows: pad }),
+      );
+      if (Dr > 0) specs.push(mlaPackF16(ctx, { src: { tensor: cache, offset: r * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow: r, padRows: pad }));
+      r += n;
+    }
+    if (i === this.lastMlaLayer) seq.mlaHalfRows = end;
+    const Dq = Dn + Dr;
+    specs.push(
+      mlaPackF16(ctx, { src: rowsView(this.buf.mq, T), dst: this.buf.mq16, T, H: Hm, D: Dq, padRows: roundUpRows(T) - T }),
+      mlaFlashPrefillF16(ctx, {
+        q: this.buf.mq16, kNope: half.kNope, kRope: Dr > 0 ? half.kRope : undefined, v: half.v,
+        out: rowsView(this.buf.mo, T), Tq: T, Tk: end, H: Hm, Dn, Dr, Dv,
+      }),
+    );
     return specs;
   }
 
@@ -323,4 +399,8 @@ export class KimiLinearGraph {
     specs.push(makeMoeCombine(ctx, x, expertRows, rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
     return specs;
   }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
