@@ -34,7 +34,7 @@ function randomGroups(E: number, TM: number, sourceRows: number) {
 
 /** Runs one grouped linear and checks every row of the used tiles (padding rows must be zeros). */
 async function checkGrouped(ctx: GpuContext, TM: number, gather: boolean, useTensorCores: boolean) {
-  const E = 3, N = randomInt(20, 150) | 1, K = 16 * randomInt(2, 9);
+  const E = 3, N = useTensorCores ? 128 * randomInt(1, 2) : randomInt(20, 150) | 1, K = 16 * randomInt(2, 9);
   const T = randomInt(5, 60);
   const g = randomGroups(E, TM, T);
   const xRows = gather ? T : g.capacity;
@@ -88,19 +88,22 @@ describe('linalg/gemm-subgroup-matrix', () => {
     const ctx = await gpu();
     const choice = await probeTensorCoreGemm(ctx);
     console.log(`tensor-core GEMM path: ${choice.path}${choice.reason ? ` (${choice.reason})` : ''}`);
-    const M = TENSOR_CORE_MIN_ROWS, K = 32;
+    const M = 2 * Math.max(64, TENSOR_CORE_MIN_ROWS), K = 32;
     const x = ctx.tensor([M, K], 'f32', 'x');
     const label = (dtype: 'f16' | 'f32', rows = M) =>
-      makeLinear(ctx, { ...x, shape: [rows, K] }, ctx.tensor([24, K], dtype, 'w'), ctx.tensor([rows, 24], 'f32', 'o'))[0].label;
+      makeLinear(ctx, { ...x, shape: [rows, K] }, ctx.tensor([128, K], dtype, 'w'), ctx.tensor([rows, 128], 'f32', 'o'))[0].label;
     expect(label('f16')).toBe(choice.path === 'subgroup-matrix' ? 'linalg/gemm-subgroup-matrix' : 'linalg/matmul');
     expect(label('f32')).toBe('linalg/matmul');
     expect(label('f16', M - 1)).toBe('linalg/matmul');
+    // Partial tiles (here N = 24) never take the tensor-core kernel.
+    expect(makeLinear(ctx, x, ctx.tensor([24, K], 'f16', 'w'), ctx.tensor([M, 24], 'f32', 'o'))[0].label).toBe('linalg/matmul');
   });
 
   for (const [name, tiles] of Object.entries(TENSOR_CORE_VARIANTS)) {
-    it.skipIf(noTensorCores)(`${name}: random odd M, N (edge tiles), poisoned output`, async () => {
+    it.skipIf(noTensorCores)(`${name}: random whole-tile M, N, poisoned output`, async () => {
       const ctx = await gpu();
-      const M = randomInt(130, 300) | 1, N = randomInt(130, 300) | 1;
+      // Whole tiles only (tensorCoreFits): partial tiles stay on the scalar kernel.
+      const M = tiles.TILE_M * randomInt(1, 3), N = tiles.TILE_N * randomInt(1, 2);
       // Staged W also takes K that is not a multiple of 4 (scalar loads); direct W needs K % 16 == 0.
       const K = tiles.W_DIRECT ? 16 * randomInt(3, 12) : randomInt(40, 200) | 1;
       const x = randomArray(M * K), w = randomArray(N * K);
@@ -116,11 +119,11 @@ describe('linalg/gemm-subgroup-matrix', () => {
   it.skipIf(noTensorCores)('row-split weight and a wide x row stride write their own column ranges', async () => {
     const ctx = await gpu();
     const choice = await choiceNow();
-    const M = randomInt(70, 200) | 1, N = 96, K = 64, stride = 80;
+    const M = 128 * randomInt(1, 2), N = 256, K = 64, stride = 80;
     const xWide = randomArray(M * stride), w = randomArray(N * K);
     const x = Float32Array.from({ length: M * K }, (_, i) => xWide[Math.floor(i / K) * stride + (i % K)]);
-    const parts = [0, 40].map((start) => ctx.tensor([start ? N - 40 : 40, K], 'f16', `w${start}`, w.subarray(start * K, (start ? N : 40) * K)));
-    const split = { shape: [N, K], dtype: 'f16' as const, parts, rowStarts: [0, 40], label: 'w-split' };
+    const parts = [0, 128].map((start) => ctx.tensor([128, K], 'f16', `w${start}`, w.subarray(start * K, (start + 128) * K)));
+    const split = { shape: [N, K], dtype: 'f16' as const, parts, rowStarts: [0, 128], label: 'w-split' };
     const out = ctx.tensor([M, N], 'f32', 'out');
     ctx.fill(out, NaN);
     const specs = makeLinear(ctx, ctx.tensor([M, stride], 'f32', 'x', xWide), split, out, { xRowStride: stride });
@@ -144,7 +147,7 @@ describe('linalg/gemm-subgroup-matrix', () => {
     expect(() => makeTensorCoreLinear(ctx, x, ctx.tensor([5, 32], 'f32', 'w32'), ctx.tensor([3, 5], 'f32', 'o'), choice)).toThrow(/w32 is f32/);
     expect(() => makeTensorCoreLinear(ctx, x, ctx.tensor([5, 32], 'f16', 'w'), ctx.tensor([3, 4], 'f32', 'o'), choice)).toThrow(/expected \[3, 5\]/);
     expect(() => tensorCoreDispatch(ctx, { x, w: ctx.tensor([5, 24], 'f16', 'w'), out: ctx.tensor([3, 5], 'f32', 'o'), M: 3, N: 5, K: 24, outStride: 5, colOffset: 0, xStride: 24 },
-      { ...TENSOR_CORE_VARIANTS['direct-128x128-2x4'] })).toThrow(/multiple of 16|workgroup|divide/);
+      { ...TENSOR_CORE_VARIANTS['direct-128x128-2x4'] })).toThrow(/not whole 128x128 tiles with K % 16 == 0|workgroup|divide/);
   });
 });
 

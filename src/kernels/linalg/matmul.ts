@@ -47,11 +47,13 @@ function checkTiles(ctx: GpuContext, t: GemmTiles): void {
 /** Fewest rows for the tensor-core path: below this a 128-row tile is mostly padding and the GEMV/scalar path does. */
 export const TENSOR_CORE_MIN_ROWS = 64;
 
-/** Tensor-core tiles for an f16 weight of K columns and M rows, when probed and fitting; else undefined (scalar). */
+/** Tensor-core tiles for an f16 weight when probed and every binding part fits whole tiles; else undefined (scalar). */
 function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number): TensorCoreTiles | undefined {
   const choice = tensorCoreChoice(ctx);
-  if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !choice.tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
-  return tensorCoreFits(choice.tiles, K) ? choice.tiles : undefined;
+  const tiles = choice?.tiles;
+  if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
+  const rowsOf = (part: GpuTensor) => part.shape[part.shape.length - 2];
+  return weightParts(weight).every(({ part }) => tensorCoreFits(tiles, M, rowsOf(part), K)) ? tiles : undefined;
 }
 
 function gemvWorkgroup(ctx: GpuContext): number {
