@@ -163,7 +163,7 @@ function gemvCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const anchor = size === '48b' ? COPY_ANCHOR : undefined;
   const plan = planGemvF16(ctx, K);
   return [
-    { kernel: 'gemv', name: `gemv-existing ${N}x${K}`, dtype: 'f16 W', specs: makeLinear(ctx, { ...x, shape: [1, K] }, w, { ...out, shape: [1, N] }),
+    { kernel: 'gemv', name: `gemv-existing ${N}x${K}`, dtype: 'f16 W', specs: makeLinear(ctx, { ...x, shape: [1, K] }, w, { ...out, shape: [1, N] }, { plainGemv: true }),
       bytes, anchor, params: { N, K }, release: () => undefined },
     { kernel: 'gemv', name: `gemv-f16-subgroup ${N}x${K}`, dtype: 'f16 W', specs: makeGemvF16(ctx, x, w, out, plan),
       bytes, anchor, params: { N, K, path: plan.path, fallbackReason: plan.reason }, release: releaser(ctx, [x, w, out]),

@@ -166,15 +166,32 @@ describe('linalg/gemv-f16', () => {
     expect(relativeError(got, gemvF16Reference(x, w, N, K))).toBeLessThan(1e-5);
   });
 
-  it('K not a multiple of 8 takes the fallback GEMV and stays exact', async () => {
+  it('K not a multiple of 8: no subgroup plan, and makeLinear keeps the plain GEMV, exact', async () => {
     const ctx = await gpu();
     const N = 7, K = 22;
     const plan = planGemvF16(ctx, K);
     expect(plan.path).toBe('fallback');
     const x = randomArray(K), w = randomArray(N * K);
-    const out = ctx.tensor([N], 'f32', 'out');
+    const tw = ctx.tensor([N, K], 'f16', 'w', w), tx = ctx.tensor([1, K], 'f32', 'x', x);
+    expect(() => makeGemvF16(ctx, tx, tw, ctx.tensor([N], 'f32', 'o'), plan)).toThrow(/no subgroup path here .*use makeLinear/);
+    const out = ctx.tensor([1, N], 'f32', 'out');
     ctx.fill(out, NaN);
-    ctx.run(makeGemvF16(ctx, ctx.tensor([K], 'f32', 'x', x), ctx.tensor([N, K], 'f16', 'w', w), out, plan));
+    ctx.run(makeLinear(ctx, tx, tw, out));
     expect(relativeError(await ctx.readF32(out), gemvF16Reference(x, w, N, K))).toBeLessThan(1e-5);
   });
+
+  it('makeLinear routes one f16 row through it, row-split weights writing at their column offsets', async () => {
+    const ctx = await gpu();
+    const K = 8 * randomInt(2, 40), n0 = randomInt(3, 70), n1 = randomInt(3, 70), N = n0 + n1;
+    const x = randomArray(K), w = randomArray(N * K);
+    const parts = [ctx.tensor([n0, K], 'f16', 'w0', w.subarray(0, n0 * K)), ctx.tensor([n1, K], 'f16', 'w1', w.subarray(n0 * K))];
+    const weight = { shape: [N, K], dtype: 'f16' as const, parts, rowStarts: [0, n0], label: 'w' };
+    const out = ctx.tensor([1, N], 'f32', 'out');
+    ctx.fill(out, NaN);
+    const specs = makeLinear(ctx, ctx.tensor([1, K], 'f32', 'x', x), weight, out);
+    if (planGemvF16(ctx, K).path === 'subgroup') expect(specs.map((s) => s.label)).toEqual(['linalg/gemv-f16', 'linalg/gemv-f16']);
+    ctx.run(specs);
+    expect(relativeError(await ctx.readF32(out), gemvF16Reference(x, w, N, K))).toBeLessThan(1e-5);
+  });
+
 });

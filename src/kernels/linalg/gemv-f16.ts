@@ -1,11 +1,10 @@
 // Wrapper for gemv-f16.wgsl: decode GEMV over f16 weights at memory bandwidth (subgroup reductions, 16-byte
-// loads, several rows per workgroup sharing the x chunk). Devices without subgroups, or rows whose length is
-// not a multiple of 8, take the existing gemv through makeLinear.
+// loads, several rows per workgroup sharing the x chunk). makeLinear picks it for one activation row and f16
+// weights; devices without subgroups, or rows whose length is not a multiple of 8, keep the plain gemv there.
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { requireDtype } from '../elementwise/shapes.js';
-import { makeLinear } from './matmul.js';
 
 const kernel = { name: 'linalg/gemv-f16', url: new URL('./gemv-f16.wgsl', import.meta.url) };
 
@@ -25,23 +24,23 @@ export function planGemvF16(ctx: GpuContext, K: number): GemvF16Plan {
   return { path: 'subgroup', workgroupSize, rowsPerWorkgroup };
 }
 
-/** out[N] = W[N, K] · x[K]; x, out f32, W f16 in one binding. */
-export function makeGemvF16(ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, plan = planGemvF16(ctx, w.shape[1])): DispatchSpec[] {
+/** out[colOffset + n] = W[n, :] · x for the N rows of W (one binding part of a row-split weight); x, out f32. */
+export function makeGemvF16(
+  ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, plan = planGemvF16(ctx, w.shape[1]), colOffset = 0,
+): DispatchSpec[] {
   const [N, K] = w.shape;
   requireDtype('gemv f16', w, 'f16');
   requireDtype('gemv f16', x, 'f32');
   requireDtype('gemv f16', out, 'f32');
+  if (plan.path === 'fallback') throw new Error(`gemv f16: no subgroup path here (${plan.reason}); use makeLinear`);
   const xLen = x.shape.reduce((a, b) => a * b, 1);
   const outLen = out.shape.reduce((a, b) => a * b, 1);
   if (xLen !== K) throw new Error(`gemv f16: ${x.label} has ${xLen} values, ${w.label} expects ${K}`);
-  if (outLen !== N) throw new Error(`gemv f16: ${out.label} has ${outLen} values, expected ${N}`);
-  if (plan.path === 'fallback') {
-    return makeLinear(ctx, { ...x, shape: [1, K] }, w, { ...out, shape: [1, N] });
-  }
+  if (outLen < colOffset + N) throw new Error(`gemv f16: ${out.label} has ${outLen} values, expected at least ${colOffset + N}`);
   return [ctx.dispatch({
     kernel,
     defines: { WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize) },
-    params: [N, K, 0, 0],
+    params: [N, K, colOffset, 0],
     bindings: [x, w, out],
     workgroups: ctx.grid2d(Math.ceil(N / plan.rowsPerWorkgroup)),
   })];

@@ -1,10 +1,11 @@
 // Bandwidth GEMV for decode with f16 weights: out[n] = Σ_k x[k] · W[n, k]. Each workgroup owns ROWS rows;
 // every lane walks K in 16-byte chunks (8 halves, one vec4<u32>) so a subgroup reads consecutive bytes of a
 // row, the x chunk is loaded once and reused for all ROWS rows, and partial sums reduce with subgroupAdd,
-// then across subgroups through workgroup memory. K is a multiple of 8 (the wrapper checks).
+// then across subgroups through workgroup memory. K is a multiple of 8 (the wrapper checks). A weight split
+// over bindings along N writes its rows at col_offset.
 enable subgroups;
 
-struct Params { N: u32, K: u32, pad0: u32, pad1: u32 }
+struct Params { N: u32, K: u32, col_offset: u32, pad1: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
@@ -49,6 +50,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   if (li < ROWS && n0 + li < params.N) {
     var total = 0.0;
     for (var s = 0u; s < WG / sg_size; s++) { total += partial[li * SLOTS + s]; }
-    out[n0 + li] = total;
+    out[params.col_offset + n0 + li] = total;
   }
 }

@@ -4,6 +4,7 @@ import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
+import { makeGemvF16, planGemvF16 } from './gemv-f16.js';
 
 const gemmKernel = { name: 'linalg/matmul', url: new URL('./matmul.wgsl', import.meta.url) };
 const gemvKernel = { name: 'linalg/gemv', url: new URL('./gemv.wgsl', import.meta.url) };
@@ -68,7 +69,8 @@ function gemvWorkgroup(ctx: GpuContext): number {
  * own column range. One activation row uses the GEMV kernel.
  */
 export function makeLinear(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, opts: { xRowStride?: number; tiles?: GemmTiles } = {},
+  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor,
+  opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean } = {},
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
   const M = x.shape.length === 1 ? 1 : x.shape[0];
@@ -88,10 +90,14 @@ export function makeLinear(
   const specs: DispatchSpec[] = [];
   // Tests pass explicit scalar tiles to pin the scalar kernel on any device.
   const tc = opts.tiles ? undefined : tensorCoreTiles(ctx, weight, M, K);
+  // Decode: f16 weights at bandwidth (16-byte loads, subgroup sums) where the device has subgroups.
+  const gemvPlan = planGemvF16(ctx, K);
   for (const { part, rowStart } of weightParts(weight)) {
     const n = part.shape[0];
     if (tc) {
       specs.push(tensorCoreDispatch(ctx, { x, w: part, out, M, N: n, K, outStride: N, colOffset: rowStart, xStride }, tc));
+    } else if (M === 1 && xStride === K && f16 && !opts.plainGemv && gemvPlan.path === 'subgroup') {
+      specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart));
     } else if (M === 1 && xStride === K && (!f16 || K % 2 === 0)) {
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
