@@ -67,9 +67,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let knStride = params.H * DN;
   let vStride = params.H * DV;
 
+  // Q fragments go through workgroup memory (this subgroup's pTile rows, BK columns at a time), the left-load
+  // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
   var qf: array<subgroup_matrix_left<f16, 16, 16>, NQ>;
-  for (var d = 0u; d < NQ; d++) {
-    qf[d] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&q, (q0 + rowBase) * qStride + h * DQ + d * 16u, false, qStride);
+  for (var c0 = 0u; c0 < NQ; c0 += NK) {
+    for (var e = lane; e < 16u * BK; e += SG) {
+      let row = e / BK;
+      let col = c0 * 16u + e % BK;
+      var x = f16(0.0);
+      if (col < DQ) { x = q[(q0 + rowBase + row) * qStride + h * DQ + col]; }
+      pTile[(rowBase + row) * PROW + e % BK] = x;
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < NK; j++) {
+      if (c0 + j < NQ) { qf[c0 + j] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + j * 16u, false, PROW); }
+    }
+    workgroupBarrier();
   }
   var o: array<subgroup_matrix_result<f32, 16, 16>, NV>;
   for (var e = 0u; e < NV; e++) { o[e] = subgroup_matrix_result<f32, 16, 16>(); }
