@@ -21,8 +21,14 @@ from synth_tasks import GENERATORS, TaskVocabulary
 # Share of samples per kind (not of tokens). NIAH is the acceptance task; the two drills (drills.py) make most
 # target tokens lookups; MRCR, vt and MC keep the formats alive. The first run's mix (no drills, 40% NIAH, 20%
 # text) learned the formats but copied no needle.
-MIX = {'text': 0.08, 'niah': 0.32, 'kv': 0.25, 'span': 0.1, 'mrcr': 0.1, 'vt': 0.08, 'mc': 0.07}
-WEIGHT_TARGET, WEIGHT_TEXT, WEIGHT_PROMPT, WEIGHT_SPAN = 1.0, 0.5, 0.1, 0.5
+# 'retrieval' (the second stage of 2026-11-23) puts over half the samples on the drills, after 'balanced' still
+# copied nothing (0/32 NIAH, 0% on a repeated random span).
+MIXES = {
+    'first-run': {'text': 0.2, 'niah': 0.4, 'mrcr': 0.15, 'vt': 0.1, 'mc': 0.15},
+    'balanced': {'text': 0.08, 'niah': 0.32, 'kv': 0.25, 'span': 0.1, 'mrcr': 0.1, 'vt': 0.08, 'mc': 0.07},
+    'retrieval': {'text': 0.04, 'niah': 0.26, 'kv': 0.35, 'span': 0.2, 'mrcr': 0.06, 'vt': 0.05, 'mc': 0.04},
+}
+WEIGHT_TARGET, WEIGHT_TEXT, WEIGHT_PROMPT, WEIGHT_SPAN = 1.0, 0.5, 0.1, 1.0
 MIN_SAMPLE_TOKENS = 192
 CURRICULUM_START = 512  # longest sample at the first row; grows linearly to seq_len over curriculum_rows rows
 
@@ -62,9 +68,9 @@ class SampleEncoder:
 
 
 class PackedRows(torch.utils.data.IterableDataset):
-    def __init__(self, data_dir, tokenizer_path, seq_len, seed, curriculum_rows=0):
+    def __init__(self, data_dir, tokenizer_path, seq_len, seed, curriculum_rows=0, mix='balanced'):
         self.data_dir, self.tokenizer_path, self.seq_len, self.seed = data_dir, tokenizer_path, seq_len, seed
-        self.curriculum_rows = curriculum_rows
+        self.curriculum_rows, self.mix = curriculum_rows, MIXES[mix]
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -73,7 +79,7 @@ class PackedRows(torch.utils.data.IterableDataset):
         enc = SampleEncoder(Tokenizer.from_file(self.tokenizer_path), TaskVocabulary(self.data_dir))
         built = 0
         while True:
-            ids, weights = build_row(enc, rng, self.seq_len, self.longest_sample(built * n_workers))
+            ids, weights = build_row(enc, rng, self.seq_len, self.longest_sample(built * n_workers), self.mix)
             built += 1
             yield torch.tensor(ids, dtype=torch.long), torch.tensor(weights, dtype=torch.float32)
 
@@ -133,9 +139,9 @@ def synthetic_tokens(enc, rng, kind, budget):
     return p + t, [WEIGHT_PROMPT] * len(p) + [WEIGHT_TARGET] * len(t)
 
 
-def build_row(enc, rng, seq_len, longest=None):
+def build_row(enc, rng, seq_len, longest=None, mix=MIXES['balanced']):
     ids, weights = [enc.bos], [0.0]
-    kinds, probs = list(MIX), list(MIX.values())
+    kinds, probs = list(mix), list(mix.values())
     while len(ids) < seq_len:
         budget = seq_len - len(ids) - 1
         kind = rng.choices(kinds, probs)[0]
@@ -151,8 +157,8 @@ def build_row(enc, rng, seq_len, longest=None):
     return ids[:seq_len], weights[:seq_len]
 
 
-def make_loader(data_dir, tokenizer_path, seq_len, batch_size, seed, workers, curriculum_rows=0):
-    dataset = PackedRows(data_dir, tokenizer_path, seq_len, seed, curriculum_rows)
+def make_loader(data_dir, tokenizer_path, seq_len, batch_size, seed, workers, curriculum_rows=0, mix='balanced'):
+    dataset = PackedRows(data_dir, tokenizer_path, seq_len, seed, curriculum_rows, mix)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=True,
                                        persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from transformers import KimiLinearForCausalLM
 
 import kda_fast
-from data_stream import make_loader
+from data_stream import MIXES, make_loader
 from model_config import CONFIGS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -39,6 +39,7 @@ def parse_args():
     p.add_argument('--ckpt-in', default=None)
     p.add_argument('--init-from', default=None,
                    help='warm start: weights from DIR/<model>_weights.pt (bf16 ok), fresh optimizer and schedule')
+    p.add_argument('--mix', default='balanced', choices=list(MIXES), help='sample mix, a key of data_stream.MIXES')
     p.add_argument('--curriculum-rows', type=int, default=0, help='rows over which the longest sample grows to seq-len')
     p.add_argument('--ckpt-out', required=True)
     p.add_argument('--minutes', type=float, required=True, help='training time for this command')
@@ -206,7 +207,7 @@ def main():
           'train_seconds': state['train_seconds']})
     loader = iter(make_loader(DATA_DIR, os.path.join(ROOT, 'models', 'ctxbench-hybrid',
                               'tokenizer.json'), args.seq_len, args.batch, args.seed * 100 + state['step'],
-                              args.workers, args.curriculum_rows))
+                              args.workers, args.curriculum_rows, args.mix))
     budget = args.minutes * 60.0
     start_wall = time.time()
     spent = 0.0
