@@ -36,6 +36,10 @@ var<workgroup> wg32: array<f32, ${sgs} * 16 * 24 + 64>;
 var<workgroup> wg16: array<f16, ${sgs} * 16 * 24 + 64>;
 @compute @workgroup_size(${sgs} * ${SG})
 fn main(@builtin(local_invocation_index) li: u32) {
+  // Every binding statically used, so the 'auto' layout keeps all four.
+  _ = a[0];
+  _ = b[0];
+  _ = bt[0];
   let sg = li / SG;
   let lane = li % SG;
   let left = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&a, ${AO}u, false, ${AS}u);
