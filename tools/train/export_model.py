@@ -22,9 +22,12 @@ def main():
     state = blob['state']
     summary = {k: state[k] for k in ('model', 'step', 'tokens', 'train_seconds')}
     summary['loss_history'] = state['history']
+    # Earlier warm-start stages (train.py --init-from), oldest first: their steps and tokens add to this one's.
+    summary['earlier_stages'] = [{k: st[k] for k in ('step', 'tokens', 'train_seconds')} for st in state.get('stages', [])]
+    summary['total_tokens'] = state['tokens'] + sum(st['tokens'] for st in state.get('stages', []))
     with open(os.path.join(out, 'training_state.json'), 'w') as f:
         json.dump(summary, f, indent=1)
-    print(json.dumps({k: summary[k] for k in ('model', 'step', 'tokens', 'train_seconds')}))
+    print(json.dumps({k: summary[k] for k in ('model', 'step', 'tokens', 'train_seconds', 'total_tokens')}))
 
 
 if __name__ == '__main__':
