@@ -71,12 +71,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
   var qf: array<subgroup_matrix_left<f16, 16, 16>, NQ>;
   for (var c0 = 0u; c0 < NQ; c0 += NK) {
-    for (var e = lane; e < 16u * BK; e += SG) {
+    // Each lane writes two neighbouring halves (one whole 32-bit word): see the P store below.
+    for (var e = 2u * lane; e < 16u * BK; e += 2u * SG) {
       let row = e / BK;
       let col = c0 * 16u + e % BK;
-      var x = f16(0.0);
-      if (col < DQ) { x = q[(q0 + rowBase + row) * qStride + h * DQ + col]; }
-      pTile[(rowBase + row) * PROW + e % BK] = x;
+      var x0 = f16(0.0);
+      var x1 = f16(0.0);
+      if (col < DQ) { x0 = q[(q0 + rowBase + row) * qStride + h * DQ + col]; }
+      if (col + 1u < DQ) { x1 = q[(q0 + rowBase + row) * qStride + h * DQ + col + 1u]; }
+      pTile[(rowBase + row) * PROW + e % BK] = x0;
+      pTile[(rowBase + row) * PROW + e % BK + 1u] = x1;
     }
     workgroupBarrier();
     for (var j = 0u; j < NK; j++) {
@@ -131,14 +135,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
       mUsed = tileMax;
     }
+    // A lane owns column pairs, so no two lanes write halves of one 32-bit word of pTile.
     var sum = 0.0;
-    for (var c = 0u; c < COLS; c++) {
-      let col = part + c * LPR;
-      var w = 0.0;
-      if (rowLive && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
-      let wh = f16(w);
-      pTile[r * PROW + col] = wh;
-      sum += f32(wh);
+    for (var c = 0u; c < COLS; c += 2u) {
+      let col = 2u * part + c * LPR;
+      var w0 = 0.0;
+      var w1 = 0.0;
+      if (rowLive && k0 + col <= qPos) { w0 = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
+      if (rowLive && k0 + col + 1u <= qPos) { w1 = exp2(scores[r * SROW + col + 1u] * params.scaleLog2 - mUsed); }
+      let h0 = f16(w0);
+      let h1 = f16(w1);
+      pTile[r * PROW + col] = h0;
+      pTile[r * PROW + col + 1u] = h1;
+      sum += f32(h0) + f32(h1);
     }
     for (var m = 1u; m < LPR; m <<= 1u) { sum += subgroupShuffleXor(sum, m); }
     rowSum = rowSum * rescale + sum;
