@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gpu } from './context.js';
 import { GpuContext } from '../../src/engine/gpu/context.js';
-import { preprocessWgsl } from '../../src/engine/gpu/pipelines.js';
+import { loadSource, preprocessWgsl } from '../../src/engine/gpu/pipelines.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/engine/gpu/half.js';
 
 describe('gpu device layer', () => {
@@ -52,6 +56,19 @@ describe('gpu device layer', () => {
     expect(() => preprocessWgsl('#elif A\n', {})).toThrow(/#elif without #if/);
     expect(() => preprocessWgsl('{{Q}}', {})).toThrow(/\{\{Q\}\} has no define/);
     expect(() => preprocessWgsl('#if A\n', {})).toThrow(/unterminated/);
+  });
+
+  it('splices #include parts (nested, relative to the including file) and names an include cycle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wgsl-'));
+    writeFileSync(join(dir, 'k.wgsl'), 'a\n  #include "sub/p.part.wgsl"\nz');
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'p.part.wgsl'), 'b\n#include "q.part.wgsl"');
+    writeFileSync(join(dir, 'sub', 'q.part.wgsl'), '#if X\nc {{N}}\n#endif');
+    const text = loadSource({ name: 'k', url: pathToFileURL(join(dir, 'k.wgsl')) });
+    expect(preprocessWgsl(text, { X: 1, N: 2 })).toBe('a\nb\nc 2\nz');
+    writeFileSync(join(dir, 'c1.wgsl'), '#include "c2.part.wgsl"');
+    writeFileSync(join(dir, 'c2.part.wgsl'), '#include "c1.wgsl"');
+    expect(() => loadSource({ name: 'c1', url: pathToFileURL(join(dir, 'c1.wgsl')) })).toThrow(/#include cycle: c1.wgsl → c2.part.wgsl → c1.wgsl/);
   });
 
   it('raises a shader compile error as a one-line GpuError at the next sync', async () => {

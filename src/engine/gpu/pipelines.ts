@@ -1,4 +1,4 @@
-// WGSL loading, a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and {{NAME}} substitution) and the
+// WGSL loading (with #include of shared parts), a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and {{NAME}} substitution) and the
 // pipeline cache keyed by kernel name + sorted defines, so each variant compiles once per device.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +14,23 @@ export interface KernelSource {
 
 const sourceCache = new Map<string, string>();
 
-function loadSource(kernel: KernelSource): string {
-  const key = kernel.url.href;
+/**
+ * A kernel's text with `#include "file.part.wgsl"` lines replaced by that file (beside the kernel), so two
+ * kernels can share a block without a copy; parts may include parts, and may use #if and {{NAME}} too.
+ */
+export function loadSource(kernel: KernelSource): string {
+  return loadText(kernel.url, []);
+}
+
+function loadText(url: URL, including: string[]): string {
+  const key = url.href;
   let text = sourceCache.get(key);
   if (text === undefined) {
-    text = readFileSync(fileURLToPath(kernel.url), 'utf8');
+    if (including.includes(key)) throw new Error(`WGSL #include cycle: ${[...including, key].map((k) => k.split('/').pop()).join(' → ')}`);
+    text = readFileSync(fileURLToPath(url), 'utf8').split('\n').map((line) => {
+      const include = /^\s*#include\s+"([^"]+)"\s*$/.exec(line);
+      return include ? loadText(new URL(include[1], url), [...including, key]) : line;
+    }).join('\n');
     sourceCache.set(key, text);
   }
   return text;

@@ -49,6 +49,10 @@ const FRAG_N = TILE_N / SG_N / 16u;
 const THREADS = SG_M * SG_N * SG;
 const QUADS = TILE_K / 4u; // 4-wide column groups per staged row
 const A_LOADS = TILE_M * QUADS / THREADS;
+// Names tile-rows.part.wgsl reads.
+const TILE_ROWS = TILE_M;
+const ROW_LOADS = A_LOADS;
+const STAGE_PER_ROW = QUADS;
 const B_LOADS = TILE_N * QUADS / THREADS;
 const NONE = 0xffffffffu;
 
@@ -100,34 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let m0 = wg.y * TILE_M;
   let n0 = wg.x * TILE_N;
   if (m0 >= params.M) { return; }
-  var w_base = 0u;
-  var src: array<u32, A_LOADS>;
-#if MOE
-  if (li == 0u) { shared_expert = tile_expert[wg.y]; }
-  let expert = workgroupUniformLoad(&shared_expert);
-  if (expert == NONE || expert < params.expert_lo || expert >= params.expert_hi) { return; }
-  w_base = (expert - params.expert_lo) * params.N * params.K;
-  // Valid rows form a prefix of the tile (sort-and-pad): row blocks past it skip their products.
-  for (var r = li; r < TILE_M; r += THREADS) {
-    if (rows[m0 + r] != NONE) { atomicMax(&shared_valid, r + 1u); }
-  }
-  for (var s = 0u; s < A_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / QUADS;
-#if GATHER
-    src[s] = rows[m];
-#else
-    src[s] = select(m, NONE, rows[m] == NONE);
-#endif
-  }
-#else
-  if (li == 0u) { atomicStore(&shared_valid, min(TILE_M, params.M - m0)); }
-  for (var s = 0u; s < A_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / QUADS;
-    src[s] = select(NONE, m, m < params.M);
-  }
-#endif
-  workgroupBarrier();
-  let valid = atomicLoad(&shared_valid);
+#include "tile-rows.part.wgsl"
   let sg = li / SG;
   let sub_m = (sg / SG_N) * (TILE_M / SG_M);
   let sub_n = (sg % SG_N) * (TILE_N / SG_N);

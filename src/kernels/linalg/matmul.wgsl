@@ -32,6 +32,10 @@ const COLS_PER_GROUP = TN * 4u / RN;
 const XV = TM / 4u + 1u; // vec4s per k row of tile_x (one of padding)
 const WV = TN / 4u + 1u;
 const X_LOADS = TM * TK / THREADS;
+// Names tile-rows.part.wgsl reads.
+const TILE_ROWS = TM;
+const ROW_LOADS = X_LOADS;
+const STAGE_PER_ROW = TK;
 const W_LOADS = TN * TK / THREADS;
 const NONE = 0xffffffffu;
 
@@ -67,35 +71,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let m0 = wg.y * TM;
   let n0 = wg.x * TN;
   if (m0 >= params.M) { return; }
-  var w_base = 0u;
-  // Source row of each staged x element (NONE: padding or past M); fixed across the K loop.
-  var src: array<u32, X_LOADS>;
-#if MOE
-  if (li == 0u) { shared_expert = tile_expert[wg.y]; }
-  let expert = workgroupUniformLoad(&shared_expert);
-  if (expert == NONE || expert < params.expert_lo || expert >= params.expert_hi) { return; }
-  w_base = (expert - params.expert_lo) * params.N * params.K;
-  // Valid rows form a prefix of the tile (sort-and-pad); rows past it are only computed as zeros.
-  for (var r = li; r < TM; r += THREADS) {
-    if (rows[m0 + r] != NONE) { atomicMax(&shared_valid, r + 1u); }
-  }
-  for (var s = 0u; s < X_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / TK;
-#if GATHER
-    src[s] = rows[m];
-#else
-    src[s] = select(m, NONE, rows[m] == NONE);
-#endif
-  }
-#else
-  if (li == 0u) { atomicStore(&shared_valid, min(TM, params.M - m0)); }
-  for (var s = 0u; s < X_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / TK;
-    src[s] = select(NONE, m, m < params.M);
-  }
-#endif
-  workgroupBarrier();
-  let valid = atomicLoad(&shared_valid);
+#include "tile-rows.part.wgsl"
   let tx = li % (TN / RN);
   let ty = li / (TN / RN);
   // Whole warps whose rows are all padding skip the arithmetic (most of a decode-time MoE tile).
