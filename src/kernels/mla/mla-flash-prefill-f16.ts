@@ -7,6 +7,7 @@ import { f32 } from '../../engine/gpu/context.js';
 import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
 import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
+import type { MlaPrefillShape } from './mla-flash-prefill.js';
 
 const kernel = { name: 'mla/mla-flash-prefill-f16', url: new URL('./mla-flash-prefill-f16.wgsl', import.meta.url) };
 
@@ -67,7 +68,7 @@ function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan) {
   };
 }
 
-export interface MlaFlashPrefillF16Args {
+export interface MlaFlashPrefillF16Args extends MlaPrefillShape {
   /** f16 [≥ roundUpRows(Tq), H, Dn+Dr]. */
   q: GpuTensor;
   /** f16 [≥ roundUpRows(Tk), H, Dn]. */
@@ -76,16 +77,6 @@ export interface MlaFlashPrefillF16Args {
   kRope?: GpuTensor;
   /** f16 [≥ roundUpRows(Tk), H, Dv]. */
   v: GpuTensor;
-  /** f32 [Tq, H, Dv]. */
-  out: GpuTensor;
-  Tq: number;
-  /** Keys: all earlier tokens plus these Tq (query i sits at position Tk − Tq + i). */
-  Tk: number;
-  H: number;
-  Dn: number;
-  Dr: number;
-  Dv: number;
-  scale?: number;
 }
 
 export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, plan = MLA_FLASH_F16_PLAN): DispatchSpec {

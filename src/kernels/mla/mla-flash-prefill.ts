@@ -41,15 +41,8 @@ export function planMlaFlash(ctx: GpuContext, Dq: number, Dv: number): MlaFlashP
   return { queryRows, keyRows, rowsPerThread, keysPerThread, workgroupSize: threads() };
 }
 
-export interface MlaFlashPrefillArgs {
-  /** Queries [Tq, H, Dn+Dr] (q_proj output: per head [nope | rope-slot]). */
-  q: GpuTensor | HeadView;
-  /** Per-head keys' nope part [Tk, H, Dn], e.g. a view into kv_b_proj's output. */
-  kNope: GpuTensor | HeadView;
-  /** Shared rope-slot key [Tk, Dr] (headStride ignored), e.g. a view into the latent cache; absent when Dr = 0. */
-  kRope?: GpuTensor | HeadView;
-  /** Values [Tk, H, Dv]. */
-  v: GpuTensor | HeadView;
+/** What both MLA prefill kernels (this exact one and the tensor-core mla-flash-prefill-f16) are told. */
+export interface MlaPrefillShape {
   /** Output [Tq, H, Dv], dense (the o_proj input). */
   out: GpuTensor;
   Tq: number;
@@ -61,6 +54,17 @@ export interface MlaFlashPrefillArgs {
   Dv: number;
   /** Softmax scale; default 1/sqrt(Dn + Dr) as the model uses. */
   scale?: number;
+}
+
+export interface MlaFlashPrefillArgs extends MlaPrefillShape {
+  /** Queries [Tq, H, Dn+Dr] (q_proj output: per head [nope | rope-slot]). */
+  q: GpuTensor | HeadView;
+  /** Per-head keys' nope part [Tk, H, Dn], e.g. a view into kv_b_proj's output. */
+  kNope: GpuTensor | HeadView;
+  /** Shared rope-slot key [Tk, Dr] (headStride ignored), e.g. a view into the latent cache; absent when Dr = 0. */
+  kRope?: GpuTensor | HeadView;
+  /** Values [Tk, H, Dv]. */
+  v: GpuTensor | HeadView;
   /**
    * Only keys [start, start + length) this call (the k/v views then hold just those keys, starting at
    * `start`): run blocks in ascending order with `first` on the first and `last` on the last; between them
