@@ -10,8 +10,7 @@ struct Params { tokens: u32, experts: u32, top_k: u32, renormalize: u32, scale: 
 const WG = {{WG}}u;
 var<workgroup> score: array<f32, {{E}}>;
 var<workgroup> select_score: array<f32, {{E}}>;
-var<workgroup> best_value: array<f32, {{WG}}>;
-var<workgroup> best_index: array<u32, {{WG}}>;
+#include "../sampling/workgroup-argmax.part.wgsl"
 var<workgroup> chosen: array<u32, {{K}}>;
 
 @compute @workgroup_size({{WG}})
@@ -33,24 +32,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
       let v = select_score[e];
       if (v > bv) { bv = v; bi = e; }
     }
-    best_value[li] = bv;
-    best_index[li] = bi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (li < s) {
-        let ov = best_value[li + s];
-        let oi = best_index[li + s];
-        // Ties go to the lower expert index.
-        if (ov > best_value[li] || (ov == best_value[li] && oi < best_index[li])) {
-          best_value[li] = ov;
-          best_index[li] = oi;
-        }
-      }
-      workgroupBarrier();
-    }
+    // Ties go to the lower expert index.
+    let best = workgroup_argmax(li, bv, bi);
     if (li == 0u) {
-      chosen[j] = best_index[0];
-      select_score[best_index[0]] = -3.4e38;
+      chosen[j] = best;
+      select_score[best] = -3.4e38;
     }
     workgroupBarrier();
   }

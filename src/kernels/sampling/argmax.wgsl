@@ -9,16 +9,8 @@ struct Params { vocab: u32, row: u32, out_index: u32, pad: u32 }
 #endif
 
 const WG = {{WG}}u;
-var<workgroup> best_value: array<f32, {{WG}}>;
-var<workgroup> best_index: array<u32, {{WG}}>;
-
-fn out_slot() -> u32 {
-#if SEQ_LEN
-  return seq_len[0] + params.out_index;
-#else
-  return params.out_index;
-#endif
-}
+#include "workgroup-argmax.part.wgsl"
+#include "out-slot.part.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(local_invocation_index) li: u32) {
@@ -29,19 +21,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let v = logits[base + i];
     if (v > bv) { bv = v; bi = i; }
   }
-  best_value[li] = bv;
-  best_index[li] = bi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) {
-      let ov = best_value[li + s];
-      let oi = best_index[li + s];
-      if (ov > best_value[li] || (ov == best_value[li] && oi < best_index[li])) {
-        best_value[li] = ov;
-        best_index[li] = oi;
-      }
-    }
-    workgroupBarrier();
-  }
-  if (li == 0u) { tokens[out_slot()] = best_index[0]; }
+  let best = workgroup_argmax(li, bv, bi);
+  if (li == 0u) { tokens[out_slot()] = best; }
 }

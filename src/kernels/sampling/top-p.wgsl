@@ -32,13 +32,7 @@ fn prob(base: u32, i: u32, m: f32) -> f32 {
   return exp((logits[base + i] - m) * params.inv_temperature);
 }
 
-fn out_slot() -> u32 {
-#if SEQ_LEN
-  return seq_len[0] + params.out_index;
-#else
-  return params.out_index;
-#endif
-}
+#include "out-slot.part.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(local_invocation_index) li: u32) {
