@@ -70,6 +70,7 @@ var<workgroup> partial: array<f32, WG>;
 var<workgroup> rowMax: array<f32, HB>;
 var<workgroup> rowSum: array<f32, HB>;
 var<workgroup> rowRescale: array<f32, HB>;
+#include "online-softmax-row.part.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -122,25 +123,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
       workgroupBarrier();
     }
-    if (lane < HB) {
-      let i = lane;
-      var tileMax = MASKED;
-      for (var j = 0u; j < BK; j++) { tileMax = max(tileMax, scores[i * BK + j]); }
-      let newMax = max(rowMax[i], tileMax);
-      var rescale = 1.0;
-      if (rowMax[i] > MASKED) { rescale = exp(rowMax[i] - newMax); }
-      var sum = 0.0;
-      for (var j = 0u; j < BK; j++) {
-        let s = scores[i * BK + j];
-        var w = 0.0;
-        if (s > MASKED) { w = exp(s - newMax); }
-        scores[i * BK + j] = w;
-        sum += w;
-      }
-      rowSum[i] = rowSum[i] * rescale + sum;
-      rowMax[i] = newMax;
-      rowRescale[i] = rescale;
-    }
+    if (lane < HB) { online_softmax_row(lane); }
     workgroupBarrier();
     for (var m = 0u; m < OUT_PER_THREAD; m++) {
       let p = lane + m * WG;

@@ -57,6 +57,7 @@ var<workgroup> scores: array<f32, BQ * BK>;
 var<workgroup> rowMax: array<f32, BQ>;
 var<workgroup> rowSum: array<f32, BQ>;
 var<workgroup> rowRescale: array<f32, BQ>;
+#include "online-softmax-row.part.wgsl"
 
 @compute @workgroup_size(TQ * TK)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -144,25 +145,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     // Online softmax: one thread per query row rescales its running sum and turns scores into weights.
-    if (lane < BQ) {
-      let i = lane;
-      var tileMax = MASKED;
-      for (var j = 0u; j < BK; j++) { tileMax = max(tileMax, scores[i * BK + j]); }
-      let newMax = max(rowMax[i], tileMax);
-      var rescale = 1.0;
-      if (rowMax[i] > MASKED) { rescale = exp(rowMax[i] - newMax); }
-      var sum = 0.0;
-      for (var j = 0u; j < BK; j++) {
-        let x = scores[i * BK + j];
-        var w = 0.0;
-        if (x > MASKED) { w = exp(x - newMax); }
-        scores[i * BK + j] = w;
-        sum += w;
-      }
-      rowSum[i] = rowSum[i] * rescale + sum;
-      rowMax[i] = newMax;
-      rowRescale[i] = rescale;
-    }
+    if (lane < BQ) { online_softmax_row(lane); }
     workgroupBarrier();
     for (var a = 0u; a < RQ; a++) {
       let r = rowRescale[ty * RQ + a];
