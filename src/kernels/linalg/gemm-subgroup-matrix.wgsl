@@ -12,11 +12,7 @@ enable chromium_experimental_subgroup_matrix;
 // subgroup-matrix calls sit in subgroup-uniform control flow, which the analysis cannot see.
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 
-struct Params {
-  M: u32, N: u32, K: u32, out_stride: u32,
-  col_offset: u32, x_stride: u32, expert_lo: u32, expert_hi: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+#include "linear-bindings.part.wgsl"
 #if VEC4
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 #else
@@ -30,11 +26,6 @@ struct Params {
 #else
 @group(0) @binding(2) var<storage, read> w: array<f16>;
 #endif
-#endif
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#if MOE
-@group(0) @binding(4) var<storage, read> rows: array<u32>;
-@group(0) @binding(5) var<storage, read> tile_expert: array<u32>;
 #endif
 
 const TILE_M = {{TILE_M}}u;
@@ -54,7 +45,6 @@ const TILE_ROWS = TILE_M;
 const ROW_LOADS = A_LOADS;
 const STAGE_PER_ROW = QUADS;
 const B_LOADS = TILE_N * QUADS / THREADS;
-const NONE = 0xffffffffu;
 
 var<workgroup> tile_a: array<f16, TILE_M * ROW>;
 #if W_DIRECT
@@ -63,8 +53,6 @@ var<workgroup> tile_b: array<f16, TILE_N * ROW>;
 #endif
 // Edge tiles go out through a per-subgroup 16×16 f32 scratch so stores can be bounds-checked per element.
 var<workgroup> edge: array<f32, SG_M * SG_N * 256u>;
-var<workgroup> shared_expert: u32;
-var<workgroup> shared_valid: atomic<u32>;
 
 // Four x values of row src_row from column k (zeros past K or for padding rows).
 fn load_x4(src_row: u32, k: u32) -> vec4<f32> {

@@ -5,21 +5,12 @@
 // Each thread owns RM consecutive rows × RN columns (RN/4 groups of 4, one group per TN*4/RN columns), so
 // the inner loop reads workgroup memory as vec4s that neighbouring lanes take from neighbouring banks.
 // Tiles are stored k-major with one vec4 of padding per k row: the transposing stores then spread over banks.
-struct Params {
-  M: u32, N: u32, K: u32, out_stride: u32,
-  col_offset: u32, x_stride: u32, expert_lo: u32, expert_hi: u32,
-}
-@group(0) @binding(0) var<uniform> params: Params;
+#include "linear-bindings.part.wgsl"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 #if W_F16
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 #else
 @group(0) @binding(2) var<storage, read> w: array<f32>;
-#endif
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#if MOE
-@group(0) @binding(4) var<storage, read> rows: array<u32>;
-@group(0) @binding(5) var<storage, read> tile_expert: array<u32>;
 #endif
 
 const TM = {{TM}}u;
@@ -37,12 +28,9 @@ const TILE_ROWS = TM;
 const ROW_LOADS = X_LOADS;
 const STAGE_PER_ROW = TK;
 const W_LOADS = TN * TK / THREADS;
-const NONE = 0xffffffffu;
 
 var<workgroup> tile_x: array<vec4<f32>, TK * XV>;
 var<workgroup> tile_w: array<vec4<f32>, TK * WV>;
-var<workgroup> shared_expert: u32;
-var<workgroup> shared_valid: atomic<u32>;
 
 fn weight_at(i: u32) -> f32 {
 #if W_F16
