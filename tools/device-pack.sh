@@ -41,6 +41,9 @@ export PATH=/tmp/node-bin:$PATH
 xz -dc "$here/app.tar.xz" | tar -C /tmp/app -xf -
 [ -e node_modules ] || ln -s /tmp/app/node_modules node_modules
 [ -e dist ] || ln -s /tmp/app/dist dist
+# Task data (wonderwords lists, MMLU-Pro) is resolved beside dist/: point it at the working tree's data/. The
+# text corpora (SOTU, Moby Dick) are not packed, so only tasks without them (e.g. RULER's noise haystack) run.
+[ -e /tmp/app/data ] || ln -s "$PWD/data" /tmp/app/data
 # No DAWN_ENABLE_FEATURES here: src/engine/gpu/device.ts already asks for the NVIDIA f16 toggle, and setting the
 # variable replaces its whole default list (use_vulkan_memory_model included).
 SETUP
