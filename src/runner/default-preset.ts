@@ -19,7 +19,7 @@ const common = { seed: 42, needles: null, tokenizer: DEFAULT_MODEL_DIR, backend:
 
 /**
  * Short enough for lavapipe (CPU) in a few minutes, long enough to show a length slope: the bundled models were
- * trained on 1–4k-token rows, so RULER at 1k/1.5k/2k (4k+ costs minutes per sample on lavapipe), one MRCR
+ * trained on 2k-token rows (stage 2; 4k in stage 1), so RULER at 1k/1.5k/2k (4k+ costs minutes per sample on lavapipe), one MRCR
  * conversation in the first official bin, and two MMLU-Pro questions with a 64-token budget (the reference's
  * 2048 would be most of the run on a CPU).
  */
