@@ -20,12 +20,15 @@ describe('ctxbench bench (small shapes, lavapipe)', () => {
     expect(r.status, r.stderr).toBe(0);
     const rows = new Database(db, { readonly: true }).prepare('SELECT * FROM perf').all() as Record<string, unknown>[];
     const keys = new Set(rows.map((row) => `${row.bench}|${row.case_name}|${row.metric}`));
-    for (const key of ['kernel|gemm-tensor-core 64x72x40|tflops', 'kernel|gemv-f16-subgroup 96x64|gbps', 'kernel|device-copy 1MiB|gbps',
+    for (const key of ['kernel|gemm-scalar 64x72x40|tflops', 'kernel|gemv-f16-subgroup 96x64|gbps', 'kernel|device-copy 1MiB|gbps',
       'kernel|kda-chunk T=40 H=2 d=16|mtok_s', 'e2e|kimi-linear-tiny 12|prefill_tok_s', 'e2e|kimi-linear-tiny-mla 20|tpot_ms',
       'anchor|device-copy 1GiB|gbps']) expect(keys, key).toContain(key);
-    const gemm = rows.find((row) => row.case_name === 'gemm-tensor-core 64x72x40' && row.metric === 'ms')!;
+    const gemm = rows.find((row) => row.case_name === 'gemm-scalar 64x72x40' && row.metric === 'ms')!;
     const params = JSON.parse(gemm.params_json as string);
-    expect(params.path).toBe('scalar'); // lavapipe has no subgroup matrices: the fallback was timed
+    expect(params.path).toBe('scalar');
+    // lavapipe has no subgroup matrices: no tensor-core variant is timed, and the row says why.
+    expect(params.tensorCoreReason).toMatch(/subgroup-matrix/);
+    expect([...keys].some((k) => k.includes('gemm-tensor-core'))).toBe(false);
     expect(['timestamp', 'wall']).toContain(params.timing);
     expect(gemm.device).toMatch(/llvmpipe|lavapipe|mesa/i);
     // Other work may commit meanwhile, so only the form of HEAD's hash is checked.
