@@ -33,18 +33,26 @@ export function registerReport(program: Command): void {
       for (const task of flags.task) {
         if (!TASK_NAMES.includes(task)) throw new UsageError(`unknown task "${task}" (known: ${TASK_NAMES.join(', ')})`);
       }
-      const { loadReportData, openStoreReadOnly } = await import('../reports/load.js');
-      const { writeReport } = await import('../reports/report.js');
-      const db = openStoreReadOnly(flags.db);
-      try {
-        const data = loadReportData(db, flags.db, { runs: flags.run, tasks: flags.task });
-        const out = await writeReport(data, flags.out ?? defaultReportDir(flags.run));
-        for (const chart of out.charts) {
-          for (const warning of chart.warnings) process.stderr.write(`ctxbench report: chart ${chart.id}: ${warning}\n`);
-        }
-        process.stdout.write(`${out.charts.length} charts, ${out.tables.length} tables → ${out.indexPath}\n`);
-      } finally {
-        db.close();
-      }
+      await renderReport(flags.db, flags.run, flags.task, flags.out ?? defaultReportDir(flags.run));
     }));
+}
+
+/** Renders the report of `runs` (all when empty) into `outDir`; chart warnings to stderr, one summary line to `say`. */
+export async function renderReport(
+  dbPath: string, runs: string[], tasks: string[], outDir: string, say = (line: string) => process.stdout.write(line),
+): Promise<void> {
+  // Lazy: vega, vega-lite and resvg load only when a report is drawn.
+  const { loadReportData, openStoreReadOnly } = await import('../reports/load.js');
+  const { writeReport } = await import('../reports/report.js');
+  const db = openStoreReadOnly(dbPath);
+  try {
+    const data = loadReportData(db, dbPath, { runs, tasks });
+    const out = await writeReport(data, outDir);
+    for (const chart of out.charts) {
+      for (const warning of chart.warnings) process.stderr.write(`ctxbench report: chart ${chart.id}: ${warning}\n`);
+    }
+    say(`${out.charts.length} charts, ${out.tables.length} tables → ${out.indexPath}\n`);
+  } finally {
+    db.close();
+  }
 }

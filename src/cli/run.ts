@@ -12,6 +12,8 @@ import { formatDeviceSummary, recordDeviceSummary, type DeviceRunSummary } from 
 import { loadTask } from '../tasks/registry.js';
 import { parseLength } from '../tokenize/tokenizer.js';
 import { action, integerFlag, UsageError } from './usage.js';
+import { renderReport } from './report.js';
+import { join } from 'node:path';
 
 /** Repeatable and comma-separated: `--task a --task b,c` → [a, b, c]. */
 export function collectList(value: string, previous: string[] = []): string[] {
@@ -134,6 +136,12 @@ async function runCommand(flags: RunFlags): Promise<void> {
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results)}\n`);
   if (controller.signal.aborted) process.exit(130);
+  // The offline default ends with its report (charts, leaderboards, index.html) in reports/default/; with --json
+  // stdout stays one JSON object, so the report's line goes to stderr.
+  if (flags.default) {
+    const say = flags.json ? (line: string) => process.stderr.write(line) : undefined;
+    await renderReport(flags.db, runs.map((r) => r.name), [], join('reports', 'default'), say);
+  }
 }
 
 function defaultRuns(): PresetRun[] {
