@@ -11,9 +11,9 @@ const half = (x) => f16BitsToF32(f32ToF16Bits(x));
 const rnd = (n) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 const ri = (a, b) => a + Math.floor(Math.random() * (b - a + 1));
 function relErr(a, b) { let d = 0, r = 1e-6; for (let i = 0; i < b.length; i++) { const e = Math.abs(a[i] - b[i]); d = Number.isNaN(e) ? Infinity : Math.max(d, e); r = Math.max(r, Math.abs(b[i])); } return d / r; }
-async function check(name, { H, Dn, Dr, Dv }, Tq, Tk, { growth = 0, scale, plan } = {}) {
+async function check(name, { H, Dn, Dr, Dv }, Tq, Tk, { growth = 0, scale, plan, zeroQ = false } = {}) {
   const Dq = Dn + Dr;
-  const q = rnd(Tq * H * Dq), kNope = rnd(Tk * H * Dn).map((x, i) => x * (1 + growth * Math.floor(i / (H * Dn))));
+  const q = zeroQ ? new Float32Array(Tq * H * Dq) : rnd(Tq * H * Dq), kNope = rnd(Tk * H * Dn).map((x, i) => x * (1 + growth * Math.floor(i / (H * Dn))));
   const kRope = rnd(Tk * Dr).map((x, i) => x * (1 + growth * Math.floor(i / Math.max(Dr, 1)))), v = rnd(Tk * H * Dv);
   const qR = roundUpRows(Tq), kR = roundUpRows(Tk);
   const P = (shape, dt, l) => { const t = ctx.tensor(shape, dt, l); ctx.fill(t, NaN); return t; };
@@ -32,7 +32,23 @@ async function check(name, { H, Dn, Dr, Dv }, Tq, Tk, { growth = 0, scale, plan 
   const e = relErr(await ctx.readF32(out), ref);
   console.log(`${e < 4e-3 ? 'PASS' : 'FAIL'} ${name} Tq=${Tq} Tk=${Tk} H=${H} d=${Dn}+${Dr}/${Dv} plan=${JSON.stringify(plan ?? MLA_FLASH_F16_PLAN)} relErr=${e.toExponential(2)}`);
 }
-if (!why) {
+if (!why && process.argv.includes('--sweep')) {
+  // Localise the error: the smallest configuration first, then one change at a time.
+  const one = { subgroups: 1, keyRows: 16, tau: 8 };
+  const d = { H: 1, Dn: 16, Dr: 0, Dv: 16 };
+  await check('S0 minimal, q = 0 (uniform weights)', d, 16, 16, { plan: one, zeroQ: true });
+  await check('S1 minimal', d, 16, 16, { plan: one });
+  await check('S2 two key blocks (queries after 16 keys)', d, 16, 32, { plan: one });
+  await check('S3 one query row', d, 1, 16, { plan: one });
+  await check('S4 Dn 32', { ...d, Dn: 32 }, 16, 16, { plan: one });
+  await check('S5 Dv 32', { ...d, Dv: 32 }, 16, 16, { plan: one });
+  await check('S6 two heads', { ...d, H: 2 }, 16, 16, { plan: one });
+  await check('S7 rope slot 16', { ...d, Dr: 16 }, 16, 16, { plan: one });
+  await check('S8 two subgroups', d, 32, 32, { plan: { ...one, subgroups: 2 } });
+  await check('S9 key block 32', d, 16, 32, { plan: { ...one, keyRows: 32 } });
+  await check('S10 no lazy rescale (tau 0)', d, 16, 32, { plan: { ...one, tau: 0 } });
+  await check('S11 default plan, minimal dims', d, 64, 64, {});
+} else if (!why) {
   const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
   for (let n = 0; n < 3; n++) { const Tq = ri(40, 150); await check('48B dims continued', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(0, 90)); }
   const T = ri(65, 200);
