@@ -4,8 +4,8 @@
 // A workgroup owns BQ = 16·SGS query rows of one head; subgroup s owns rows 16s..16s+15 and keeps its Q
 // fragments and its 16×DV output accumulator in registers for the whole key loop. K and V fragments come
 // straight from storage (the workgroup's subgroups share them through the cache), so per key block of BK
-// only the scores make a round trip through workgroup memory: S = Q·Kᵀ is stored as f32, each query row's
-// LPR lanes turn it into f16 weights P, and O += P·V reads P back as a left fragment.
+// only the scores make a round trip through workgroup memory: S = Q·Kᵀ is stored as f32, one lane per
+// query row turns it into f16 weights P, and O += P·V reads P back as a left fragment.
 // Lazy rescaling: a row keeps using its old running max until a block's max exceeds it by TAU (log2 units,
 // so weights stay ≤ 2^TAU, well inside f16); only then does the opaque accumulator go through workgroup
 // memory to be rescaled, which for most blocks never happens. The row sum uses the same f16-rounded weights.
@@ -34,9 +34,6 @@ const SGS = {{SGS}}u;
 const SG = {{SUBGROUP_SIZE}}u;
 const BK = {{BK}}u;
 const BQ = 16u * SGS;
-// Softmax: LPR lanes share a query row, each taking every LPR-th column of the block.
-const LPR = SG / 16u;
-const COLS = BK / LPR;
 // Row pads keep fragment rows 16-byte aligned while moving neighbouring rows to other banks.
 const SROW = BK + 4u;
 const PROW = BK + 8u;
@@ -58,8 +55,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let sg = li / SG;
   let lane = li % SG;
   let rowBase = sg * 16u;
-  let r = rowBase + lane / LPR;
-  let part = lane % LPR;
+  // Softmax and output: one lane per query row (lanes 16.. of the subgroup only join the matrix work), so row
+  // reductions need no cross-lane shuffles. (The two-lanes-per-row form with subgroupShuffleXor failed on the H100
+  // even with q = 0; this form has not run there yet.)
+  let owner = lane < 16u;
+  let r = rowBase + lane % 16u;
   let qi = q0 + r;
   let rowLive = qi < params.Tq;
   let qPos = params.qPos0 + qi;
@@ -120,37 +120,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
 
-    var tileMax = MASKED;
-    for (var c = 0u; c < COLS; c++) {
-      let col = part + c * LPR;
-      if (rowLive && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
-    }
-    for (var m = 1u; m < LPR; m <<= 1u) { tileMax = max(tileMax, subgroupShuffleXor(tileMax, m)); }
     var rescale = 1.0;
-    if (tileMax > mUsed + TAU) {
-      // A row's first live block only sets the max: its accumulator and sum are still zero.
-      if (mUsed > MASKED) {
-        rescale = exp2(mUsed - tileMax);
-        rescaleBlock = blk;
+    if (owner) {
+      var tileMax = MASKED;
+      for (var col = 0u; col < BK; col++) {
+        if (rowLive && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
       }
-      mUsed = tileMax;
+      if (tileMax > mUsed + TAU) {
+        // A row's first live block only sets the max: its accumulator and sum are still zero.
+        if (mUsed > MASKED) {
+          rescale = exp2(mUsed - tileMax);
+          rescaleBlock = blk;
+        }
+        mUsed = tileMax;
+      }
+      var sum = 0.0;
+      for (var col = 0u; col < BK; col++) {
+        var w = 0.0;
+        if (rowLive && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
+        let hw = f16(w);
+        pTile[r * PROW + col] = hw;
+        sum += f32(hw);
+      }
+      rowSum = rowSum * rescale + sum;
     }
-    // A lane owns column pairs, so no two lanes write halves of one 32-bit word of pTile.
-    var sum = 0.0;
-    for (var c = 0u; c < COLS; c += 2u) {
-      let col = 2u * part + c * LPR;
-      var w0 = 0.0;
-      var w1 = 0.0;
-      if (rowLive && k0 + col <= qPos) { w0 = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
-      if (rowLive && k0 + col + 1u <= qPos) { w1 = exp2(scores[r * SROW + col + 1u] * params.scaleLog2 - mUsed); }
-      let h0 = f16(w0);
-      let h1 = f16(w1);
-      pTile[r * PROW + col] = h0;
-      pTile[r * PROW + col + 1u] = h1;
-      sum += f32(h0) + f32(h1);
-    }
-    for (var m = 1u; m < LPR; m <<= 1u) { sum += subgroupShuffleXor(sum, m); }
-    rowSum = rowSum * rescale + sum;
 
     // Also the barrier that publishes pTile and frees the scores for reuse.
     if (workgroupUniformLoad(&rescaleBlock) == blk) {
@@ -159,7 +152,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
           if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
         }
         workgroupBarrier();
-        for (var c = 0u; c < COLS; c++) { scores[r * SROW + part + c * LPR] *= rescale; }
+        if (owner) {
+          for (var col = 0u; col < BK; col++) { scores[r * SROW + col] *= rescale; }
+        }
         workgroupBarrier();
         for (var j = 0u; j < NK; j++) {
           if (c0 + j < NV) { o[c0 + j] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + j * 16u, false, SROW); }
@@ -184,10 +179,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
     }
     workgroupBarrier();
-    for (var c = 0u; c < COLS; c++) {
-      let col = part + c * LPR;
-      let e = c0 * 16u + col;
-      if (rowLive && e < DV) { out[(qi * params.H + h) * DV + e] = scores[r * SROW + col] * inv; }
+    if (owner) {
+      for (var col = 0u; col < BK; col++) {
+        let e = c0 * 16u + col;
+        if (rowLive && e < DV) { out[(qi * params.H + h) * DV + e] = scores[r * SROW + col] * inv; }
+      }
     }
     workgroupBarrier();
   }
