@@ -46,7 +46,7 @@ export function registerInfer(program: Command): void {
     .command('infer')
     .description('run the built-in WebGPU engine on one prompt and print ids, text and per-request stats')
     .option('--model <dir>', 'HF model directory (config.json, safetensors, tokenizer)')
-    .option('--random-weights <shape>', 'seeded random weights of a named shape (kimi-linear-48b, kimi-linear-48b-mla); never a score')
+    .option('--random-weights <shape>', 'seeded random weights of a named shape (kimi-linear-48b, kimi-linear-48b-mla, kimi-linear-48b-dense, kimi-linear-tiny); never a score')
     .option('--random-experts <n>', 'with --random-weights: fewer routed experts, same layer shapes (to fit memory)')
     .option('--seed <n>', 'seed of random weights, random prompts and sampling', '0')
     .option('--prompt <text>', 'prompt text (needs the model tokenizer)')

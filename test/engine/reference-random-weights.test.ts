@@ -37,6 +37,14 @@ describe('named 48B shapes', () => {
     expect(mla.has('model.layers.1.block_sparse_moe.experts.16.w1.weight')).toBe(false);
     expect(() => randomCheckpoint('kimi-linear-49b', 1)).toThrow(/unknown --random-weights shape/);
   });
+
+  it('kimi-linear-48b-dense keeps the 48B attention layers with a dense SwiGLU everywhere (no routing)', () => {
+    const dense = randomCheckpoint('kimi-linear-48b-dense', 1);
+    expect(dense.config.layerKinds.flatMap((k, i) => (k === 'mla' ? [i] : []))).toEqual([3, 7, 11, 15, 19, 23, 26]);
+    expect(dense.config.mlpKinds.every((k) => k === 'dense')).toBe(true);
+    expect(dense.info('model.layers.26.mlp.gate_proj.weight').shape).toEqual([9216, 2304]);
+    expect(dense.has('model.layers.5.block_sparse_moe.experts.0.w1.weight')).toBe(false);
+  });
 });
 
 function smallConfig(): KimiConfig {

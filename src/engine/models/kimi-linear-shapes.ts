@@ -34,9 +34,19 @@ function configTiny(): Record<string, unknown> {
   };
 }
 
+/**
+ * The 48B attention and layer shapes with a dense SwiGLU (9216) in every layer instead of MoE: no routing, so
+ * the output is a continuous function of the weights. Fast-vs-exact kernel comparisons on random weights need
+ * that; with sigmoid top-8 routing, f16 rounding flips expert choices and the outputs jump.
+ */
+function config48bDense(): Record<string, unknown> {
+  return { ...config48b(false), first_k_dense_replace: 27 };
+}
+
 export const RANDOM_SHAPES: Record<string, () => Record<string, unknown>> = {
   'kimi-linear-48b': () => config48b(false),
   'kimi-linear-48b-mla': () => config48b(true),
+  'kimi-linear-48b-dense': config48bDense,
   'kimi-linear-tiny': configTiny,
 };
 
