@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GpuContext } from '../engine/gpu/context.js';
 import type { PerfInput, ResultStore } from '../store/store.js';
-import { buildKernelCases, copyCase, KERNELS_WITHOUT_CASE, type KernelName, type SizeClass } from './kernel-cases.js';
+import { buildKernelCases, copyCase, type KernelName, type SizeClass } from './kernel-cases.js';
+import { mlaDecodeCases, moeDecodeCases } from './decode-cases.js';
 import { timeBufferCopy, timeDispatches } from './gpu-timer.js';
 import { runE2e } from './e2e.js';
 
@@ -113,11 +114,9 @@ async function kernelRows(opts: BenchOptions, commit: string | null): Promise<Be
           params: { kernel, bytes: c.bytes, timing: t.method, ms: t.ms, bestMs: t.bestMs, anchor: opts.size === '48b' ? c.anchor : undefined } });
         continue;
       }
-      if (KERNELS_WITHOUT_CASE.includes(kernel)) {
-        opts.log(`${kernel}: no kernel-level case yet (its time is inside the --e2e TPOT)`);
-        continue;
-      }
-      for (const c of await buildKernelCases(ctx, kernel, opts.size)) {
+      const cases = kernel === 'mla-decode' ? mlaDecodeCases(ctx, opts.size)
+        : kernel === 'moe' ? moeDecodeCases(ctx, opts.size) : await buildKernelCases(ctx, kernel, opts.size);
+      for (const c of cases) {
         try {
           const t = await timeDispatches(ctx, c.specs, { inner: 3, outer: opts.repeat });
           const maxRelErr = c.verify ? await c.verify() : undefined;

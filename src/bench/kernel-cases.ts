@@ -18,8 +18,6 @@ export type SizeClass = 'small' | '48b';
 
 export const KERNEL_NAMES = ['gemm', 'gemv', 'copy', 'kda', 'mla-prefill', 'mla-decode', 'moe'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
-/** Named in the CLI but not yet measured alone: their time shows in the end-to-end TPOT. */
-export const KERNELS_WITHOUT_CASE: readonly KernelName[] = ['mla-decode', 'moe'];
 
 export interface KernelCase {
   kernel: KernelName;
@@ -41,13 +39,13 @@ export interface KernelCase {
 
 export interface CopyCase { name: string; bytes: number; anchor: string }
 
-function filled(ctx: GpuContext, shape: number[], dtype: 'f32' | 'f16', label: string, seed: number, scale = 1, offset = 0): GpuTensor {
+export function filled(ctx: GpuContext, shape: number[], dtype: 'f32' | 'f16', label: string, seed: number, scale = 1, offset = 0): GpuTensor {
   const t = ctx.tensor(shape, dtype, label);
   ctx.run([makeRandomFill(ctx, t, { seed, scale, offset })]);
   return t;
 }
 
-function releaser(ctx: GpuContext, tensors: GpuTensor[]): () => void {
+export function releaser(ctx: GpuContext, tensors: GpuTensor[]): () => void {
   return () => tensors.forEach((t) => ctx.arena.free(t));
 }
 
@@ -262,7 +260,7 @@ function kdaCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   }];
 }
 
-/** Builds the cases of one kernel name (empty for names without a kernel-level case). */
+/** Builds the cases of the prefill-side kernels (the decode ones live in decode-cases.ts). */
 export async function buildKernelCases(ctx: GpuContext, kernel: KernelName, size: SizeClass): Promise<KernelCase[]> {
   switch (kernel) {
     case 'gemm': return gemmCases(ctx, size);

@@ -38,7 +38,7 @@ export function parseLengths(text: string): number[] {
 
 
 function parseKernels(text: string | undefined, e2e: boolean, anchorsOnly: boolean): KernelName[] {
-  if (text === undefined) return e2e || anchorsOnly ? [] : KERNEL_NAMES.filter((k) => k !== 'mla-decode' && k !== 'moe');
+  if (text === undefined) return e2e || anchorsOnly ? [] : [...KERNEL_NAMES];
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
     if (!(KERNEL_NAMES as readonly string[]).includes(n)) throw new UsageError(`--kernels: unknown kernel "${n}" (known: ${KERNEL_NAMES.join(', ')})`);

@@ -1,0 +1,51 @@
+// Decode-step kernel cases for `ctxbench bench`: the absorbed MLA decode over a long latent cache and the
+// per-slot MoE expert GEMVs. Both should stream their bytes at copy bandwidth (issue #8: ≥ 0.85× device copy).
+import type { GpuContext } from '../engine/gpu/context.js';
+import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../kernels/mla/mla-absorbed-decode.js';
+import { makeExpertGemv } from '../kernels/moe/expert-gemv.js';
+import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
+
+/** One decode token of one MLA layer over Tk cached rows: bytes = the latent cache read + kv_b_proj read twice. */
+export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
+  const d = size === 'small' ? { H: 3, Dn: 8, Dr: 4, Dv: 6, R: 12 } : { H: 32, Dn: 128, Dr: 64, Dv: 128, R: 512 };
+  const lengths = size === 'small' ? [40] : [8192, 131072];
+  const DC = d.R + d.Dr;
+  return lengths.map((Tk) => {
+    const plan = planMlaDecode(ctx, d, Tk);
+    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
+    const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
+    const cache = filled(ctx, [Tk, DC], 'f32', 'bench.mla.cache', 23);
+    const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
+    const scratch = allocMlaDecodeScratch(ctx, d, plan);
+    const bytes = Tk * DC * 4 + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
+    return {
+      kernel: 'mla-decode', name: `mla-absorbed-decode Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
+      specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
+      bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
+      params: { Tk, ...d, splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },
+      release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
+    };
+  });
+}
+
+/**
+ * One decode token's routed experts in one MoE layer (48B: top-8 of 64, gate and up 2304 → 1024, down back):
+ * bytes = the chosen experts' f16 weights, the only traffic that matters.
+ */
+export function moeDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
+  const { E, topK, H, I } = size === 'small' ? { E: 7, topK: 2, H: 24, I: 16 } : { E: 64, topK: 8, H: 2304, I: 1024 };
+  const x = filled(ctx, [1, H], 'f32', 'bench.moe.x', 31);
+  const w1 = filled(ctx, [E, I, H], 'f16', 'bench.moe.w1', 32, 0.05);
+  const w2 = filled(ctx, [E, H, I], 'f16', 'bench.moe.w2', 33, 0.05);
+  // Distinct experts, as a router would pick them.
+  const ids = ctx.tensor([topK], 'u32', 'bench.moe.ids', Array.from({ length: topK }, (_, i) => (i * 7) % E));
+  const mid = ctx.tensor([topK, I], 'f32', 'bench.moe.mid');
+  const out = ctx.tensor([topK, H], 'f32', 'bench.moe.out');
+  return [{
+    kernel: 'moe', name: `moe-expert-gemv top-${topK} of ${E} ${H}→${I}→${H}`, dtype: 'f16 W',
+    specs: [...makeExpertGemv(ctx, x, w1, ids, mid, topK, topK, true), ...makeExpertGemv(ctx, mid, w2, ids, out, topK, topK, false)],
+    bytes: 2 * topK * H * I * 2, anchor: size === '48b' ? COPY_ANCHOR : undefined,
+    params: { E, topK, H, I },
+    release: releaser(ctx, [x, w1, w2, ids, mid, out]),
+  }];
+}
