@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { action, integerFlag, UsageError } from './usage.js';
 import { Engine, type EngineOptions, type ModelSource } from '../engine/engine.js';
-import { randomShapeConfig } from '../engine/models/kimi-linear-shapes.js';
+import { RANDOM_SHAPES, randomShapeConfig } from '../engine/models/kimi-linear-shapes.js';
 import { mulberry32 } from '../random/seeded.js';
 import type { TextTokenizer } from '../tokenize/tokenizer.js';
 import { loadModelTokenizer } from '../engine/loader/model-tokenizer.js';
@@ -46,7 +46,7 @@ export function registerInfer(program: Command): void {
     .command('infer')
     .description('run the built-in WebGPU engine on one prompt and print ids, text and per-request stats')
     .option('--model <dir>', 'HF model directory (config.json, safetensors, tokenizer)')
-    .option('--random-weights <shape>', 'seeded random weights of a named shape (kimi-linear-48b, kimi-linear-48b-mla, kimi-linear-48b-dense, kimi-linear-tiny); never a score')
+    .option('--random-weights <shape>', `seeded random weights of a named shape (${Object.keys(RANDOM_SHAPES).join(', ')}); never a score`)
     .option('--random-experts <n>', 'with --random-weights: fewer routed experts, same layer shapes (to fit memory)')
     .option('--seed <n>', 'seed of random weights, random prompts and sampling', '0')
     .option('--prompt <text>', 'prompt text (needs the model tokenizer)')

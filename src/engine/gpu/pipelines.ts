@@ -1,5 +1,6 @@
-// WGSL loading (with #include of shared parts), a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and {{NAME}} substitution) and the
-// pipeline cache keyed by kernel name + sorted defines, so each variant compiles once per device.
+// WGSL loading (with #include of shared parts), a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and
+// {{NAME}} substitution) and the pipeline cache keyed by kernel name + sorted defines, so each variant compiles
+// once per device.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -56,16 +57,12 @@ export function preprocessWgsl(text: string, defines: Defines, name = 'kernel'):
     if (word === 'if' || word === 'ifdef' || word === 'ifndef') {
       const cond = word === 'if' ? isTruthy(defines[arg]) : word === 'ifdef' ? arg in defines : !(arg in defines);
       stack.push({ active: cond, taken: cond });
-    } else if (word === 'elif') {
+    } else if (word === 'elif' || word === 'else') {
+      // The first branch whose condition holds is taken; #else is a branch whose condition always holds.
       const frame = stack[stack.length - 1];
-      if (!frame) throw new Error(`${name}.wgsl:${index + 1}: #elif without #if`);
-      frame.active = !frame.taken && isTruthy(defines[arg]);
+      if (!frame) throw new Error(`${name}.wgsl:${index + 1}: #${word} without #if`);
+      frame.active = !frame.taken && (word === 'else' || isTruthy(defines[arg]));
       frame.taken ||= frame.active;
-    } else if (word === 'else') {
-      const frame = stack[stack.length - 1];
-      if (!frame) throw new Error(`${name}.wgsl:${index + 1}: #else without #if`);
-      frame.active = !frame.taken;
-      frame.taken = true;
     } else {
       if (!stack.pop()) throw new Error(`${name}.wgsl:${index + 1}: #endif without #if`);
     }

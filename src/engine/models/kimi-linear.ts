@@ -11,7 +11,7 @@ import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
-import { gemmTiles, makeGroupedLinear, makeLinear } from '../../kernels/linalg/matmul.js';
+import { gemmTiles, makeGroupedLinear, makeLinear, type GpuWeight } from '../../kernels/linalg/matmul.js';
 import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
@@ -372,31 +372,26 @@ export class KimiLinearGraph {
     // Decode (a few tokens): per-slot GEMVs over the chosen experts only; the grouped GEMM would pad each
     // chosen expert to a TM-row tile. Expert rows then sit in slot order, so the combine needs no slot map.
     const direct = T <= EXPERT_GEMV_MAX_TOKENS;
-    if (direct) {
-      const S = T * moe.topK;
-      specs.push(
-        ...makeExpertGemv(ctx, h, lw.w1, ids, v('eg', S), S, moe.topK, true),
-        ...makeExpertGemv(ctx, h, lw.w3, ids, v('eu', S), S, moe.topK, true),
-        makeSwiGlu(ctx, v('eg', S), v('eu', S), v('em', S)),
-        ...makeExpertGemv(ctx, v('em', S), lw.w2, ids, v('ed', S), S, moe.topK, false),
-      );
-    } else {
-      specs.push(
-        makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM),
-        ...makeGroupedLinear(ctx, h, lw.w1, v('eg', cap), grouped, true),
-        ...makeGroupedLinear(ctx, h, lw.w3, v('eu', cap), grouped, true),
-        makeSwiGlu(ctx, v('eg', cap), v('eu', cap), v('em', cap)),
-        ...makeGroupedLinear(ctx, v('em', cap), lw.w2, v('ed', cap), grouped, false),
-      );
+    const rows = direct ? T * moe.topK : cap;
+    const experts = (input: GpuTensor, w: GpuWeight, out: GpuTensor, gather: boolean) => (direct
+      ? makeExpertGemv(ctx, input, w, ids, out, rows, moe.topK, gather)
+      : makeGroupedLinear(ctx, input, w, out, grouped, gather));
+    if (!direct) {
+      specs.push(makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM));
     }
+    specs.push(
+      ...experts(h, lw.w1, v('eg', rows), true),
+      ...experts(h, lw.w3, v('eu', rows), true),
+      makeSwiGlu(ctx, v('eg', rows), v('eu', rows), v('em', rows)),
+      ...experts(v('em', rows), lw.w2, v('ed', rows), false),
+    );
     if (lw.shared) {
       specs.push(
         ...makeLinear(ctx, h, lw.shared.gate, v('sg')), ...makeLinear(ctx, h, lw.shared.up, v('su')),
         makeSwiGlu(ctx, v('sg'), v('su'), v('sm')), ...makeLinear(ctx, v('sm'), lw.shared.down, v('so')),
       );
     }
-    const expertRows = direct ? v('ed', T * moe.topK) : v('ed', cap);
-    specs.push(makeMoeCombine(ctx, x, expertRows, rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
+    specs.push(makeMoeCombine(ctx, x, v('ed', rows), rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
     return specs;
   }
 }

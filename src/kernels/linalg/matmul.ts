@@ -90,15 +90,17 @@ export function makeLinear(
   const specs: DispatchSpec[] = [];
   // Tests pass explicit scalar tiles to pin the scalar kernel on any device.
   const tc = opts.tiles ? undefined : tensorCoreTiles(ctx, weight, M, K);
+  const oneRow = M === 1 && xStride === K;
   // Decode: f16 weights at bandwidth (16-byte loads, subgroup sums) where the device has subgroups.
-  const gemvPlan = planGemvF16(ctx, K);
+  const gemvPlan = oneRow && f16 && !opts.plainGemv ? planGemvF16(ctx, K) : undefined;
+  const tiles = opts.tiles ?? gemmTiles(ctx);
   for (const { part, rowStart } of weightParts(weight)) {
     const n = part.shape[0];
     if (tc) {
       specs.push(tensorCoreDispatch(ctx, { x, w: part, out, M, N: n, K, outStride: N, colOffset: rowStart, xStride }, tc));
-    } else if (M === 1 && xStride === K && f16 && !opts.plainGemv && gemvPlan.path === 'subgroup') {
+    } else if (gemvPlan?.path === 'subgroup') {
       specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart));
-    } else if (M === 1 && xStride === K && (!f16 || K % 2 === 0)) {
+    } else if (oneRow && (!f16 || K % 2 === 0)) {
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
         defines: { WG: gemvWorkgroup(ctx), W_F16: f16 },
@@ -107,7 +109,6 @@ export function makeLinear(
         workgroups: ctx.grid2d(n),
       }));
     } else {
-      const tiles = opts.tiles ?? gemmTiles(ctx);
       checkTiles(ctx, tiles);
       const { TM, TN } = tiles;
       specs.push(ctx.dispatch({

@@ -4,6 +4,7 @@ import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { weightParts, type GpuWeight } from '../linalg/matmul.js';
 import { requireDtype } from '../elementwise/shapes.js';
+import { reductionWorkgroup } from '../norm/rmsnorm.js';
 
 const kernel = { name: 'moe/expert-gemv', url: new URL('./expert-gemv.wgsl', import.meta.url) };
 
@@ -38,8 +39,8 @@ export function makeExpertGemv(
   const f32Vec = !f16 && K % 4 === 0;
   const CH = f16Vec ? 8 : f32Vec ? 4 : 1;
   const subgroups = ctx.caps.hasSubgroups;
-  let WG = 1;
-  while (WG * 2 <= Math.min(256, ctx.caps.maxInvocationsPerWorkgroup, Math.max(64, ctx.caps.subgroupSize * 4))) WG *= 2;
+  // A power of two (the tree fallback halves it), a few subgroups wide.
+  const WG = reductionWorkgroup(ctx, Math.max(64, 4 * ctx.caps.subgroupSize));
   return weightParts(weight).map(({ part, rowStart }) => ctx.dispatch({
     kernel,
     defines: {
