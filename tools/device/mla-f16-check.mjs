@@ -32,6 +32,78 @@ async function check(name, { H, Dn, Dr, Dv }, Tq, Tk, { growth = 0, scale, plan,
   const e = relErr(await ctx.readF32(out), ref);
   console.log(`${e < 4e-3 ? 'PASS' : 'FAIL'} ${name} Tq=${Tq} Tk=${Tk} H=${H} d=${Dn}+${Dr}/${Dv} plan=${JSON.stringify(plan ?? MLA_FLASH_F16_PLAN)} relErr=${e.toExponential(2)}`);
 }
+// One key block (16 keys, d 16/0/16, one subgroup): each stage of the kernel dumped and compared with its CPU twin,
+// so a failure names the first wrong stage (scores, f16 weights, row sums, unnormalised P·V).
+async function dumpStages(Tq, zeroQ) {
+  const H = 1, D = 16, Tk = 16, plan = { subgroups: 1, keyRows: 16, tau: 8 };
+  const q = zeroQ ? new Float32Array(Tq * D) : rnd(Tq * D).map(half), k = rnd(Tk * D).map(half), v = rnd(Tk * D).map(half);
+  const scaleLog2 = (1 / Math.sqrt(D)) * Math.LOG2E;
+  const want = { 1: [], 2: [], 3: [], 4: [] };
+  for (let i = 0; i < Tq; i++) {
+    const pos = Tk - Tq + i, s = [];
+    for (let j = 0; j < Tk; j++) { let d = 0; for (let c = 0; c < D; c++) d += q[i * D + c] * k[j * D + c]; s.push(d * scaleLog2); }
+    const m = Math.max(...s.slice(0, pos + 1));
+    const p = s.map((x, j) => (j <= pos ? half(2 ** (x - m)) : 0));
+    const sum = p.reduce((a, b) => a + b, 0);
+    want[1].push(...s); want[2].push(...p); want[4].push(...new Array(D).fill(sum));
+    for (let c = 0; c < D; c++) { let o = 0; for (let j = 0; j < Tk; j++) o += p[j] * v[j * D + c]; want[3].push(o); }
+  }
+  for (const dump of [1, 2, 4, 3]) {
+    const rows = roundUpRows(Tq), kR = roundUpRows(Tk);
+    const P = (shape, l) => { const t = ctx.tensor(shape, 'f16', l); ctx.fill(t, 0); return t; };
+    const q16 = P([rows, 1, D], 'q16'), k16 = P([kR, 1, D], 'k16'), v16 = P([kR, 1, D], 'v16');
+    const out = ctx.tensor([Tq, 1, D], 'f32', 'out'); ctx.fill(out, NaN);
+    const up = (d, s2, l) => ctx.tensor(s2, 'f32', l, d);
+    ctx.run([
+      mlaPackF16(ctx, { src: up(q, [Tq, 1, D], 'q'), dst: q16, T: Tq, H: 1, D, padRows: rows - Tq }),
+      mlaPackF16(ctx, { src: up(k, [Tk, 1, D], 'k'), dst: k16, T: Tk, H: 1, D, padRows: kR - Tk }),
+      mlaPackF16(ctx, { src: up(v, [Tk, 1, D], 'v'), dst: v16, T: Tk, H: 1, D, padRows: kR - Tk }),
+      mlaFlashPrefillF16(ctx, { q: q16, kNope: k16, v: v16, out, Tq, Tk, H, Dn: D, Dr: 0, Dv: D }, { ...plan, dump }),
+    ]);
+    if (dump === 1) {
+      // The packed operands themselves, read back: is the f16 pack right on this device?
+      for (const [label, t, x, n] of [['q16', q16, q, Tq * D], ['k16', k16, k, Tk * D], ['v16', v16, v, Tk * D]]) {
+        const all = await ctx.read(t);
+        console.log(`DUMP pack ${label} relErr=${relErr(all.slice(0, n), x).toExponential(2)} pad nonzero=${all.slice(n).some((b) => b !== 0)}`);
+      }
+    }
+    const got = await ctx.readF32(out), w = Float32Array.from(want[dump]);
+    const name = { 1: 'scores', 2: 'weights', 3: 'P·V', 4: 'row sum' }[dump];
+    const fmt = (a) => Array.from(a.slice(0, 6), (x) => x.toFixed(3)).join(' ');
+    console.log(`DUMP ${name} Tq=${Tq} q=${zeroQ ? 0 : 'rand'} relErr=${relErr(got, w).toExponential(2)}\n  got  row0: ${fmt(got)} | last row: ${fmt(got.slice((Tq - 1) * D))}\n  want row0: ${fmt(w)} | last row: ${fmt(w.slice((Tq - 1) * D))}`);
+  }
+}
+// Index maps: q = identity, K[j][d] = V[j][d] = (16j + d)/256 (exact in f16). Then scores S[i][j] = K[j][i], so the
+// dumped scores show which K element the kernel multiplied where; with q = 0, output row 0 is V row 0.
+async function indexMaps() {
+  const D = 16, T = 16, plan = { subgroups: 1, keyRows: 16, tau: 8 };
+  const eye = new Float32Array(T * D).map((_, i) => (Math.floor(i / D) === i % D ? 1 : 0));
+  const idx = new Float32Array(T * D).map((_, i) => i / 256);
+  const scaleLog2 = (1 / Math.sqrt(D)) * Math.LOG2E;
+  for (const [what, q, dump] of [['scores (q = I)', eye, 1], ['P·V (q = 0)', new Float32Array(T * D), 3]]) {
+    const rows = roundUpRows(T);
+    const P = (l) => { const t = ctx.tensor([rows, 1, D], 'f16', l); ctx.fill(t, 0); return t; };
+    const q16 = P('q16'), k16 = P('k16'), v16 = P('v16');
+    const out = ctx.tensor([T, 1, D], 'f32', 'out'); ctx.fill(out, NaN);
+    const up = (d, l) => ctx.tensor([T, 1, D], 'f32', l, d);
+    ctx.run([
+      mlaPackF16(ctx, { src: up(q, 'q'), dst: q16, T, H: 1, D, padRows: rows - T }),
+      mlaPackF16(ctx, { src: up(idx, 'k'), dst: k16, T, H: 1, D, padRows: rows - T }),
+      mlaPackF16(ctx, { src: up(idx, 'v'), dst: v16, T, H: 1, D, padRows: rows - T }),
+      mlaFlashPrefillF16(ctx, { q: q16, kNope: k16, v: v16, out, Tq: T, Tk: T, H: 1, Dn: D, Dr: 0, Dv: D }, { ...plan, dump }),
+    ]);
+    const got = await ctx.readF32(out);
+    const decode = (x) => (dump === 1 ? Math.round((x / scaleLog2) * 256) : Math.round(x * 256));
+    console.log(`MAP ${what}: row i lists the decoded element index per column (want scores: 16j + i; P·V row 0: 0..15)`);
+    for (let i = 0; i < (dump === 1 ? T : 2); i++) console.log(`MAP row ${i}: ${Array.from(got.slice(i * D, i * D + D), decode).join(' ')}`);
+  }
+}
+if (!why && process.argv.includes('--map')) await indexMaps();
+if (!why && process.argv.includes('--dump')) {
+  await dumpStages(16, true);
+  await dumpStages(1, false);
+  await dumpStages(16, false);
+}
 if (!why && process.argv.includes('--sweep')) {
   // Localise the error: the smallest configuration first, then one change at a time.
   const one = { subgroups: 1, keyRows: 16, tau: 8 };
@@ -48,7 +120,7 @@ if (!why && process.argv.includes('--sweep')) {
   await check('S9 key block 32', d, 16, 32, { plan: { ...one, keyRows: 32 } });
   await check('S10 no lazy rescale (tau 0)', d, 16, 32, { plan: { ...one, tau: 0 } });
   await check('S11 default plan, minimal dims', d, 64, 64, {});
-} else if (!why) {
+} else if (!why && !process.argv.includes('--dump') && !process.argv.includes('--map')) {
   const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
   for (let n = 0; n < 3; n++) { const Tq = ri(40, 150); await check('48B dims continued', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(0, 90)); }
   const T = ri(65, 200);

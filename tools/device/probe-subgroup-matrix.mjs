@@ -31,15 +31,19 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
 @group(0) @binding(1) var<storage, read> b: array<f16>;
 @group(0) @binding(2) var<storage, read> bt: array<f16>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// Runtime copies of the constants (offset, stride, 1, 0), so variants can use values the compiler cannot fold.
+@group(0) @binding(4) var<storage, read> dims: array<u32>;
 const SG = ${SG}u;
 var<workgroup> wg32: array<f32, ${sgs} * 16 * 24 + 64>;
 var<workgroup> wg16: array<f16, ${sgs} * 16 * 24 + 64>;
+var<workgroup> flag: u32;
 @compute @workgroup_size(${sgs} * ${SG})
 fn main(@builtin(local_invocation_index) li: u32) {
   // Every binding statically used, so the 'auto' layout keeps all four.
   _ = a[0];
   _ = b[0];
   _ = bt[0];
+  _ = dims[0];
   let sg = li / SG;
   let lane = li % SG;
   let left = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&a, ${AO}u, false, ${AS}u);
@@ -75,10 +79,77 @@ const variants = {
   let l2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
   c = subgroupMatrixMultiplyAccumulate(l2, right, subgroup_matrix_result<f32, 16, 16>());
   subgroupMatrixStore(&out, sg * 256u, c, false, 16u);\n}`,
+  // The two kernels that fail both coop-load f16 from one workgroup array and coop-store f32 to another.
+  'mixed: left from workgroup f16, result stored to workgroup f32, lanes copy': () => `  for (var e = lane; e < 256u; e += SG) { wg16[sg * 16u * 24u + (e / 16u) * 24u + e % 16u] = a[${AO}u + (e / 16u) * ${AS}u + e % 16u]; }
+  workgroupBarrier();
+  let l2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
+  c = subgroupMatrixMultiplyAccumulate(l2, right, subgroup_matrix_result<f32, 16, 16>());
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+${copyOut(16, 0)}`,
+  'mixed, f32 store first: result of storage operands to workgroup f32, then left from workgroup f16': () => `  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { wg16[sg * 16u * 24u + (e / 16u) * 24u + e % 16u] = a[${AO}u + (e / 16u) * ${AS}u + e % 16u]; }
+  workgroupBarrier();
+  let l2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
+  let c2 = subgroupMatrixMultiplyAccumulate(l2, right, subgroup_matrix_result<f32, 16, 16>());
+  for (var e = lane; e < 256u; e += SG) { wg32[sg * 256u + e] -= 0.0; }
+  subgroupMatrixStore(&out, sg * 256u, c2, false, 16u);
+}`,
+  'mixed, lanes touch both: wg32 written by lanes, left from workgroup f16': () => `  for (var e = lane; e < 256u; e += SG) { wg32[sg * 256u + e] = 1.0; wg16[sg * 16u * 24u + (e / 16u) * 24u + e % 16u] = a[${AO}u + (e / 16u) * ${AS}u + e % 16u]; }
+  workgroupBarrier();
+  let l2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
+  c = subgroupMatrixMultiplyAccumulate(l2, right, subgroup_matrix_result<f32, 16, 16>());
+  subgroupMatrixStore(&out, sg * 256u, c, false, 16u);
+}`,
+  // The MLA kernel's third workgroup variable (a u32 written by one lane, read back uniformly).
+  'mixed + a u32 workgroup variable: left from workgroup f16, result to workgroup f32, lanes copy': () => `  if (lane == 0u) { flag = 1u; }
+  for (var e = lane; e < 256u; e += SG) { wg16[sg * 16u * 24u + (e / 16u) * 24u + e % 16u] = a[${AO}u + (e / 16u) * ${AS}u + e % 16u]; }
+  let f = workgroupUniformLoad(&flag);
+  let l2 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
+  c = subgroupMatrixMultiplyAccumulate(l2, right, subgroup_matrix_result<f32, 16, 16>());
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  'result to workgroup f32 + a u32 workgroup variable, lanes copy': () => `  if (lane == 0u) { flag = 1u; }
+  let f = workgroupUniformLoad(&flag);
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  // Steps of the MLA prefill, one at a time, with runtime offsets and strides.
+  'runtime offset and stride (from a buffer) for storage loads': () => `  let l3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&a, dims[0], false, dims[1]);
+  let r3 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&b, dims[0], false, dims[1]);
+  c = subgroupMatrixMultiplyAccumulate(l3, r3, subgroup_matrix_result<f32, 16, 16>());
+  subgroupMatrixStore(&out, sg * 256u, c, false, 16u);\n}`,
+  'accumulator array, runtime-bound loop (1 trip), dynamic index': () => `  var acc: array<subgroup_matrix_result<f32, 16, 16>, 2>;
+  for (var e = 0u; e < 2u; e++) { acc[e] = subgroup_matrix_result<f32, 16, 16>(); }
+  for (var t = 0u; t < dims[2]; t++) {
+    for (var e = 0u; e < 2u; e++) { acc[e] = subgroupMatrixMultiplyAccumulate(left, right, acc[e]); }
+  }
+  subgroupMatrixStore(&out, sg * 256u, acc[dims[3]], false, 16u);\n}`,
+  'MLA P·V step: lanes 0..15 write one row each (wg16 stride 24), result via wg32 stride 20, lanes 0..15 copy rows': () => `  if (lane < 16u) {
+    for (var col = 0u; col < 16u; col++) { wg16[(sg * 16u + lane) * 24u + col] = a[dims[0] + lane * dims[1] + col]; }
+  }
+  workgroupBarrier();
+  let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&wg16, sg * 16u * 24u, false, 24u);
+  var o: array<subgroup_matrix_result<f32, 16, 16>, 1>;
+  o[0] = subgroup_matrix_result<f32, 16, 16>();
+  for (var t = 0u; t < dims[2]; t++) {
+    let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&b, dims[0] + t * 16u * dims[1], false, dims[1]);
+    o[0] = subgroupMatrixMultiplyAccumulate(pf, vf, o[0]);
+  }
+  subgroupMatrixStore(&wg32, sg * 16u * 20u, o[0], false, 20u);
+  workgroupBarrier();
+  if (lane < 16u) {
+    for (var col = 0u; col < 16u; col++) { out[sg * 256u + lane * 16u + col] = wg32[(sg * 16u + lane) * 20u + col]; }
+  }
+}`,
 };
 
 const tA = ctx.tensor([AO + 16 * AS], 'f16', 'a', strided(A));
 const tB = ctx.tensor([AO + 16 * AS], 'f16', 'b', strided(B));
+const tDims = ctx.tensor([4], 'u32', 'dims', new Uint32Array([AO, AS, 1, 0]));
 const tBt = ctx.tensor([AO + 16 * AS], 'f16', 'bt', transposedStrided(B));
 console.log(`${ctx.caps.adapterDescription}: subgroup size ${SG}`);
 const rows = [];
@@ -94,7 +165,7 @@ for (const sgs of [1, 4]) {
       const err = await ctx.device.popErrorScope();
       if (err) throw new Error(err.message.split('\n')[0]);
       const bind = (t, i) => ({ binding: i, resource: { buffer: t.buffer, offset: t.offset, size: t.bytes } });
-      const bindGroup = ctx.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [tA, tB, tBt, out].map(bind) });
+      const bindGroup = ctx.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [tA, tB, tBt, out, tDims].map(bind) });
       ctx.run([{ label: name, pipeline, bindGroup, workgroups: [1, 1, 1] }]);
       const got = await ctx.readF32(out);
       let worst = 0, nan = 0;

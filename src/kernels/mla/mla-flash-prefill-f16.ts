@@ -18,6 +18,8 @@ export interface MlaFlashF16Plan {
   keyRows: number;
   /** A row may keep its running max until a block's max exceeds it by this much (log2 units). */
   tau: number;
+  /** Diagnostics only (tools/device/mla-f16-check.mjs): 1 scores, 2 weights, 3 unnormalised output, 4 row sum. */
+  dump?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** 64 query rows (4 subgroups) against 64-key blocks: 26.6 KiB of workgroup memory. */
@@ -63,7 +65,7 @@ export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, 
 
 function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan) {
   return {
-    DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1),
+    DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1), DUMP: plan.dump ?? 0,
     V_BINDING: Dr > 0 ? 4 : 3, OUT_BINDING: Dr > 0 ? 5 : 4,
   };
 }

@@ -42,11 +42,17 @@ const NV = DV / 16u;
 const NQ = DQ / 16u;
 const MASKED: f32 = -3.0e38;
 const TAU: f32 = {{TAU}};
+// Diagnostic dumps for the device check (0 in every real dispatch): 1 = scaled scores, 2 = f16 weights P of
+// the last key block, 3 = the unnormalised output, 4 = the row sum, written to out's first columns.
+const DUMP = {{DUMP}}u;
 
-var<workgroup> scores: array<f32, BQ * SROW>;
+// scores[RESCALE_AT] holds the key block (1-based, as f32) in which some row asked for a rescale, read back
+// uniformly by every subgroup. It lives in the scores array, not in a u32 variable of its own: on the H100
+// (Dawn/Vulkan) a third workgroup variable shifted the addresses the subgroup-matrix loads and stores used
+// against the lanes' own accesses by 4 bytes, which made every output wrong.
+const RESCALE_AT = BQ * SROW;
+var<workgroup> scores: array<f32, BQ * SROW + 1u>;
 var<workgroup> pTile: array<f16, BQ * PROW>;
-// The key block (1-based) in which some row asked for a rescale; read back uniformly by every subgroup.
-var<workgroup> rescaleBlock: u32;
 
 @compute @workgroup_size(SGS * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -130,7 +136,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // A row's first live block only sets the max: its accumulator and sum are still zero.
         if (mUsed > MASKED) {
           rescale = exp2(mUsed - tileMax);
-          rescaleBlock = blk;
+          scores[RESCALE_AT] = f32(blk);
         }
         mUsed = tileMax;
       }
@@ -143,10 +149,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         sum += f32(hw);
       }
       rowSum = rowSum * rescale + sum;
+      if ((DUMP == 1u || DUMP == 2u) && rowLive) {
+        for (var col = 0u; col < min(BK, DV); col++) {
+          let x = select(f32(pTile[r * PROW + col]), scores[r * SROW + col] * params.scaleLog2, DUMP == 1u);
+          out[(qi * params.H + h) * DV + col] = x;
+        }
+      }
     }
 
     // Also the barrier that publishes pTile and frees the scores for reuse.
-    if (workgroupUniformLoad(&rescaleBlock) == blk) {
+    if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
       for (var c0 = 0u; c0 < NV; c0 += NK) {
         for (var j = 0u; j < NK; j++) {
           if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
@@ -173,7 +185,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   // Normalise on the way out, BK columns of the accumulator at a time through the scores tile.
-  let inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+  if (DUMP == 1u || DUMP == 2u) { return; }
+  var inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
+  if (DUMP == 3u) { inv = 1.0; }
+  if (DUMP == 4u) {
+    if (owner && rowLive) { for (var e = 0u; e < DV; e++) { out[(qi * params.H + h) * DV + e] = rowSum; } }
+    return;
+  }
   for (var c0 = 0u; c0 < NV; c0 += NK) {
     for (var j = 0u; j < NK; j++) {
       if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
