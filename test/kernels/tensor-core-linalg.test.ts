@@ -94,16 +94,17 @@ describe('linalg/gemm-subgroup-matrix', () => {
       makeLinear(ctx, { ...x, shape: [rows, K] }, ctx.tensor([128, K], dtype, 'w'), ctx.tensor([rows, 128], 'f32', 'o'))[0].label;
     expect(label('f16')).toBe(choice.path === 'subgroup-matrix' ? 'linalg/gemm-subgroup-matrix' : 'linalg/matmul');
     expect(label('f32')).toBe('linalg/matmul');
-    expect(label('f16', M - 1)).toBe('linalg/matmul');
-    // Partial tiles (here N = 24) never take the tensor-core kernel.
+    expect(label('f16', M - 1)).toBe(choice.path === 'subgroup-matrix' ? 'linalg/gemm-subgroup-matrix' : 'linalg/matmul');
+    expect(label('f16', TENSOR_CORE_MIN_ROWS - 1)).toBe('linalg/matmul');
+    // Partial column tiles (here N = 24) never take the tensor-core kernel.
     expect(makeLinear(ctx, x, ctx.tensor([24, K], 'f16', 'w'), ctx.tensor([M, 24], 'f32', 'o'))[0].label).toBe('linalg/matmul');
   });
 
   for (const [name, tiles] of Object.entries(TENSOR_CORE_VARIANTS)) {
-    it.skipIf(noTensorCores)(`${name}: random whole-tile M, N, poisoned output`, async () => {
+    it.skipIf(noTensorCores)(`${name}: random M (a partial last row tile), whole-tile N, poisoned output`, async () => {
       const ctx = await gpu();
-      // Whole tiles only (tensorCoreFits): partial tiles stay on the scalar kernel.
-      const M = tiles.TILE_M * randomInt(1, 3), N = tiles.TILE_N * randomInt(1, 2);
+      // Any M (the last row tile leaves through the edge scratch); N in whole tiles (tensorCoreFits).
+      const M = randomInt(1, 3 * tiles.TILE_M), N = tiles.TILE_N * randomInt(1, 2);
       // Staged W also takes K that is not a multiple of 4 (scalar loads); direct W needs K % 16 == 0.
       const K = tiles.W_DIRECT ? 16 * randomInt(3, 12) : randomInt(40, 200) | 1;
       const x = randomArray(M * K), w = randomArray(N * K);
@@ -147,7 +148,7 @@ describe('linalg/gemm-subgroup-matrix', () => {
     expect(() => makeTensorCoreLinear(ctx, x, ctx.tensor([5, 32], 'f32', 'w32'), ctx.tensor([3, 5], 'f32', 'o'), choice)).toThrow(/w32 is f32/);
     expect(() => makeTensorCoreLinear(ctx, x, ctx.tensor([5, 32], 'f16', 'w'), ctx.tensor([3, 4], 'f32', 'o'), choice)).toThrow(/expected \[3, 5\]/);
     expect(() => tensorCoreDispatch(ctx, { x, w: ctx.tensor([5, 24], 'f16', 'w'), out: ctx.tensor([3, 5], 'f32', 'o'), M: 3, N: 5, K: 24, outStride: 5, colOffset: 0, xStride: 24 },
-      { ...TENSOR_CORE_VARIANTS['direct-128x128-2x4'] })).toThrow(/not whole 128x128 tiles with K % 16 == 0|workgroup|divide/);
+      { ...TENSOR_CORE_VARIANTS['direct-128x128-2x4'] })).toThrow(/needs N in whole 128-column tiles and K % 16 == 0|workgroup|divide/);
   });
 });
 

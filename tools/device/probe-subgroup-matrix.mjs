@@ -37,6 +37,9 @@ const SG = ${SG}u;
 var<workgroup> wg32: array<f32, ${sgs} * 16 * 24 + 64>;
 var<workgroup> wg16: array<f16, ${sgs} * 16 * 24 + 64>;
 var<workgroup> flag: u32;
+var<workgroup> flagArray: array<u32, 1>;
+var<workgroup> flagAtomic: atomic<u32>;
+var<workgroup> flagAtomicArray: array<atomic<u32>, 2>;
 @compute @workgroup_size(${sgs} * ${SG})
 fn main(@builtin(local_invocation_index) li: u32) {
   // Every binding statically used, so the 'auto' layout keeps all four.
@@ -116,6 +119,32 @@ ${copyOut(16, 0)}`,
   subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
   workgroupBarrier();
   for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  'result to workgroup f32 + a one-element u32 array': () => `  if (lane == 0u) { flagArray[0] = 1u; }
+  let f = workgroupUniformLoad(&flagArray[0]);
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  'result to workgroup f32 + an atomic u32': () => `  if (lane == 0u) { atomicStore(&flagAtomic, 1u); }
+  workgroupBarrier();
+  let f = atomicLoad(&flagAtomic);
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  'result to workgroup f32 + an array of two atomics': () => `  if (lane == 0u) { atomicStore(&flagAtomicArray[1], 1u); }
+  workgroupBarrier();
+  let f = atomicLoad(&flagAtomicArray[1]);
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
+}`,
+  'result to workgroup f32 + flag in the f32 array tail (the MLA fix)': () => `  if (lane == 0u) { wg32[${sgs} * 16 * 24] = 1.0; }
+  let f = workgroupUniformLoad(&wg32[${sgs} * 16 * 24]);
+  subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
+  workgroupBarrier();
+  for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f; }
 }`,
   // Steps of the MLA prefill, one at a time, with runtime offsets and strides.
   'runtime offset and stride (from a buffer) for storage loads': () => `  let l3 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&a, dims[0], false, dims[1]);

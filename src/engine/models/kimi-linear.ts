@@ -92,10 +92,10 @@ export class KimiLinearGraph {
       this.lastMlaLayer = c.layerKinds.lastIndexOf('mla');
       const mixer = weights.layers[first].mixer;
       // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
-      // Opt-in (CTXBENCH_MLA_PREFILL=f16) until the kernel passes its H100 check: the first run was fast but wrong.
+      // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
       this.mlaAlignRows = ctx.caps.minStorageOffsetAlignment / gcd(4 * (m.kvLoraRank + m.qkRopeHeadDim), ctx.caps.minStorageOffsetAlignment);
       const expandRows = T + this.mlaAlignRows;
-      this.mlaTensorCores = T > 1 && mixer.kind === 'mla' && mixer.q.dtype === 'f16' && process.env.CTXBENCH_MLA_PREFILL === 'f16'
+      this.mlaTensorCores = T > 1 && mixer.kind === 'mla' && mixer.q.dtype === 'f16' && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
         && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim) === undefined
         && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
       if (this.mlaTensorCores) {

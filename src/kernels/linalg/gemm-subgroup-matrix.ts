@@ -97,19 +97,20 @@ export interface TensorCoreDispatch {
 }
 
 /**
- * Can this shape run on the tensor-core kernel with these tiles? Only whole tiles: the partial-tile store
- * (per-subgroup scratch) gave wrong values on the H100 (2026-11-23, rel. err ~1.4 on every odd shape while
- * whole tiles matched to 6e-6), so M and N must be multiples of the tile; W read directly needs K % 16 == 0.
+ * Can this shape run on the tensor-core kernel with these tiles? Any M (the last row tile leaves through the
+ * bounds-checked edge scratch), N a multiple of the tile (W read directly has no row guard, so a partial N tile
+ * would read past the weight), and K % 16 == 0 for direct W reads. History: edge tiles were wrong on the H100
+ * until the non-MoE kernel stopped declaring scalar workgroup variables (2026-11-24).
  */
 export function tensorCoreFits(t: TensorCoreTiles, M: number, N: number, K: number): boolean {
-  return M % t.TILE_M === 0 && N % t.TILE_N === 0 && (!t.W_DIRECT || K % 16 === 0);
+  return M >= 1 && N % t.TILE_N === 0 && (!t.W_DIRECT || K % 16 === 0);
 }
 
 export function tensorCoreDispatch(ctx: GpuContext, d: TensorCoreDispatch, tiles: TensorCoreTiles): DispatchSpec {
   const problem = tilesProblem(ctx, tiles);
   if (problem) throw new Error(`tensor-core linear: ${problem}`);
   if (!tensorCoreFits(tiles, d.M, d.N, d.K)) {
-    throw new Error(`tensor-core linear: ${d.M}x${d.N}x${d.K} is not whole ${tiles.TILE_M}x${tiles.TILE_N} tiles${tiles.W_DIRECT ? ' with K % 16 == 0' : ''}`);
+    throw new Error(`tensor-core linear: ${d.M}x${d.N}x${d.K} needs N in whole ${tiles.TILE_N}-column tiles${tiles.W_DIRECT ? ' and K % 16 == 0' : ''}`);
   }
   requireF16(d.w);
   const VEC4 = d.K % 4 === 0 && d.xStride % 4 === 0;

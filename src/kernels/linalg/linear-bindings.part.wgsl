@@ -12,5 +12,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read> tile_expert: array<u32>;
 #endif
 const NONE = 0xffffffffu;
+#if MOE
+// Only grouped (MoE) tiles share state: their tiles are always whole, so the tensor-core kernel never takes its
+// edge-store path with these scalars present. (On the H100, a scalar workgroup variable beside the edge scratch
+// shifted the subgroup-matrix store against the lanes' reads by 4 bytes; see mla-flash-prefill-f16.wgsl.)
 var<workgroup> shared_expert: u32;
 var<workgroup> shared_valid: atomic<u32>;
+#endif

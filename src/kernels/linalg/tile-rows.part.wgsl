@@ -21,12 +21,12 @@
     src[s] = select(m, NONE, rows[m] == NONE);
 #endif
   }
+  workgroupBarrier();
+  let valid = atomicLoad(&shared_valid);
 #else
-  if (li == 0u) { atomicStore(&shared_valid, min(TILE_ROWS, params.M - m0)); }
   for (var s = 0u; s < ROW_LOADS; s++) {
     let m = m0 + (li + s * THREADS) / STAGE_PER_ROW;
     src[s] = select(NONE, m, m < params.M);
   }
+  let valid = min(TILE_ROWS, params.M - m0);
 #endif
-  workgroupBarrier();
-  let valid = atomicLoad(&shared_valid);
