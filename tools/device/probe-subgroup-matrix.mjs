@@ -140,8 +140,8 @@ ${copyOut(16, 0)}`,
   workgroupBarrier();
   for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f32(f); }
 }`,
-  'result to workgroup f32 + flag in the f32 array tail (the MLA fix)': () => `  if (lane == 0u) { wg32[${sgs} * 16 * 24] = 1.0; }
-  let f = workgroupUniformLoad(&wg32[${sgs} * 16 * 24]);
+  'result to workgroup f32 + flag in the f32 array tail (the MLA fix)': () => `  if (lane == 0u) { wg32[400u] = 1.0; }
+  let f = workgroupUniformLoad(&wg32[400u]);
   subgroupMatrixStore(&wg32, sg * 256u, c, false, 16u);
   workgroupBarrier();
   for (var e = lane; e < 256u; e += SG) { out[sg * 256u + e] = wg32[sg * 256u + e] * f; }
