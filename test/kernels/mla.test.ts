@@ -124,70 +124,79 @@ describe('mla/mla-flash-prefill', () => {
 });
 
 describe('mla/mla-absorbed-decode', () => {
-  for (const splits of [1, 3, 16]) {
-    it(`absorbed decode over the latent cache equals expanded attention (${splits} split${splits > 1 ? 's' : ''})`, async () => {
+  // Both split passes: one subgroup per head (where subgroups have a fixed size, as on lavapipe) and the staged one.
+  for (const subgroupHeads of [true, false]) {
+    const kind = subgroupHeads ? 'subgroup heads' : 'staged';
+    it(`${kind}: the plan takes the pass asked for where the device allows it`, async () => {
       const ctx = await gpu();
-      const d = randomDims();
-      const Tk = splits === 16 ? randomInt(5, 12) : randomInt(20, 90) | 1; // 16 splits over ≤ 12 keys leaves empty splits
-      const { cache, rows } = await buildCache(ctx, d, Tk, Tk + 5);
-      const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5);
-      const q = randomArray(d.H * (d.Dn + d.Dr), 3);
-      const plan = planMlaDecode(ctx, d, Tk + 5, splits);
-      const scratch = allocMlaDecodeScratch(ctx, d, plan);
-      for (const t of Object.values(scratch)) ctx.fill(t, NaN);
-      const out = poisoned(ctx, [d.H, d.Dv], 'decode out');
-      const tw = ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'kv_b_proj', wkvb);
-      ctx.run(mlaAbsorbedDecode(ctx, { q: ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q', q), wkvb: tw, cache, Tk, out, ...d }, scratch, plan));
+      const plan = planMlaDecode(ctx, randomDims(), 64, 2, { subgroupHeads });
+      expect(plan.subgroupHeads).toBe(subgroupHeads && ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === ctx.caps.subgroupSize);
+    });
+    for (const splits of [1, 3, 16]) {
+      it(`${kind}: absorbed decode over the latent cache equals expanded attention (${splits} split${splits > 1 ? 's' : ''})`, async () => {
+        const ctx = await gpu();
+        const d = randomDims();
+        const Tk = splits === 16 ? randomInt(5, 12) : randomInt(20, 90) | 1; // 16 splits over ≤ 12 keys leaves empty splits
+        const { cache, rows } = await buildCache(ctx, d, Tk, Tk + 5);
+        const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5);
+        const q = randomArray(d.H * (d.Dn + d.Dr), 3);
+        const plan = planMlaDecode(ctx, d, Tk + 5, splits, { subgroupHeads });
+        const scratch = allocMlaDecodeScratch(ctx, d, plan);
+        for (const t of Object.values(scratch)) ctx.fill(t, NaN);
+        const out = poisoned(ctx, [d.H, d.Dv], 'decode out');
+        const tw = ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'kv_b_proj', wkvb);
+        ctx.run(mlaAbsorbedDecode(ctx, { q: ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q', q), wkvb: tw, cache, Tk, out, ...d }, scratch, plan));
+        const kv = mlaExpandReference(rows, wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
+        const expanded = mlaAttentionReference(q, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr));
+        expect(relativeError(await ctx.readF32(out), expanded)).toBeLessThan(1e-4);
+      });
+    }
+
+    it(`${kind}: handles a head count that is not a multiple of the head block`, async () => {
+      const ctx = await gpu();
+      const d = { H: 5, Dn: 9, Dr: 3, Dv: 7, R: 19 }, Tk = 23;
+      const { cache, rows } = await buildCache(ctx, d, Tk, Tk);
+      const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), q = randomArray(d.H * (d.Dn + d.Dr), 3);
+      const plan = { ...planMlaDecode(ctx, d, Tk, 2, { subgroupHeads }), headsPerGroup: 2 };
+      const out = poisoned(ctx, [d.H, d.Dv], 'out');
+      ctx.run(mlaAbsorbedDecode(ctx, { q: ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q', q), wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'w', wkvb), cache, Tk, out, ...d }, allocMlaDecodeScratch(ctx, d, plan), plan));
       const kv = mlaExpandReference(rows, wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
-      const expanded = mlaAttentionReference(q, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr));
-      expect(relativeError(await ctx.readF32(out), expanded)).toBeLessThan(1e-4);
+      expect(relativeError(await ctx.readF32(out), mlaAttentionReference(q, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr)))).toBeLessThan(1e-4);
+    });
+
+    it(`${kind}: replays one recorded append + decode list across steps, reading the length from a GPU counter`, async () => {
+      const ctx = await gpu();
+      const d = randomDims(), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
+      const { cache, rows } = await buildCache(ctx, d, Tk0, capacity);
+      const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), norm = randomArray(d.R);
+      const seqLen = ctx.tensor([1], 'u32', 'seq len');
+      const kva = ctx.tensor([1, DC], 'f32', 'kva step'), q = ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q step');
+      const out = ctx.tensor([d.H, d.Dv], 'f32', 'decode out');
+      const plan = planMlaDecode(ctx, d, capacity, 2, { subgroupHeads });
+      const list = [
+        mlaLatentAppend(ctx, { kva, weight: ctx.tensor([d.R], 'f32', 'norm', norm), cache, pos: 0, T: 1, R: d.R, Dr: d.Dr, eps: 1e-6, seqLen }),
+        ...mlaAbsorbedDecode(ctx, { q, wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'wkvb', wkvb), cache, Tk: capacity, out, seqLen, ...d },
+          allocMlaDecodeScratch(ctx, d, plan), plan),
+      ];
+      let allRows = rows;
+      for (let step = 0; step < steps; step++) {
+        const kvaRow = randomArray(DC, 2), qRow = randomArray(d.H * (d.Dn + d.Dr), 3);
+        ctx.upload(kva, kvaRow);
+        ctx.upload(q, qRow);
+        ctx.upload(seqLen, [Tk0 + step + 1]);
+        ctx.fill(out, NaN);
+        ctx.run(list);
+        const grown = new Float32Array(allRows.length + DC);
+        grown.set(allRows);
+        grown.set(mlaLatentRowsReference(kvaRow, norm, 1, d.R, d.Dr, 1e-6), allRows.length);
+        allRows = grown;
+        const Tk = Tk0 + step + 1;
+        const kv = mlaExpandReference(allRows, wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
+        const expected = mlaAttentionReference(qRow, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr));
+        expect(relativeError(await ctx.readF32(out), expected)).toBeLessThan(1e-4);
+      }
     });
   }
-
-  it('handles a head count that is not a multiple of the head block', async () => {
-    const ctx = await gpu();
-    const d = { H: 5, Dn: 9, Dr: 3, Dv: 7, R: 19 }, Tk = 23;
-    const { cache, rows } = await buildCache(ctx, d, Tk, Tk);
-    const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), q = randomArray(d.H * (d.Dn + d.Dr), 3);
-    const plan = { ...planMlaDecode(ctx, d, Tk, 2), headsPerGroup: 2 };
-    const out = poisoned(ctx, [d.H, d.Dv], 'out');
-    ctx.run(mlaAbsorbedDecode(ctx, { q: ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q', q), wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'w', wkvb), cache, Tk, out, ...d }, allocMlaDecodeScratch(ctx, d, plan), plan));
-    const kv = mlaExpandReference(rows, wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
-    expect(relativeError(await ctx.readF32(out), mlaAttentionReference(q, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr)))).toBeLessThan(1e-4);
-  });
-
-  it('replays one recorded append + decode list across steps, reading the length from a GPU counter', async () => {
-    const ctx = await gpu();
-    const d = randomDims(), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
-    const { cache, rows } = await buildCache(ctx, d, Tk0, capacity);
-    const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), norm = randomArray(d.R);
-    const seqLen = ctx.tensor([1], 'u32', 'seq len');
-    const kva = ctx.tensor([1, DC], 'f32', 'kva step'), q = ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q step');
-    const out = ctx.tensor([d.H, d.Dv], 'f32', 'decode out');
-    const plan = planMlaDecode(ctx, d, capacity, 2);
-    const list = [
-      mlaLatentAppend(ctx, { kva, weight: ctx.tensor([d.R], 'f32', 'norm', norm), cache, pos: 0, T: 1, R: d.R, Dr: d.Dr, eps: 1e-6, seqLen }),
-      ...mlaAbsorbedDecode(ctx, { q, wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'wkvb', wkvb), cache, Tk: capacity, out, seqLen, ...d },
-        allocMlaDecodeScratch(ctx, d, plan), plan),
-    ];
-    let allRows = rows;
-    for (let step = 0; step < steps; step++) {
-      const kvaRow = randomArray(DC, 2), qRow = randomArray(d.H * (d.Dn + d.Dr), 3);
-      ctx.upload(kva, kvaRow);
-      ctx.upload(q, qRow);
-      ctx.upload(seqLen, [Tk0 + step + 1]);
-      ctx.fill(out, NaN);
-      ctx.run(list);
-      const grown = new Float32Array(allRows.length + DC);
-      grown.set(allRows);
-      grown.set(mlaLatentRowsReference(kvaRow, norm, 1, d.R, d.Dr, 1e-6), allRows.length);
-      allRows = grown;
-      const Tk = Tk0 + step + 1;
-      const kv = mlaExpandReference(allRows, wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
-      const expected = mlaAttentionReference(qRow, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr));
-      expect(relativeError(await ctx.readF32(out), expected)).toBeLessThan(1e-4);
-    }
-  });
 
   it('rejects a cache shorter than Tk', async () => {
     const ctx = await gpu();

@@ -14,6 +14,8 @@ export interface MlaDecodeDims { H: number; Dn: number; Dr: number; Dv: number; 
 export interface MlaDecodePlan {
   /** Key ranges (split-K workgroups per head block); fixed per plan so one dispatch list serves every length. */
   splits: number;
+  /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
+  subgroupHeads: boolean;
   headsPerGroup: number;
   keyRows: number;
   lanesPerScore: number;
@@ -21,12 +23,25 @@ export interface MlaDecodePlan {
 }
 
 /**
- * Splits: about one per 256 cached tokens of the capacity (at most 256) unless given; head block and key tile
- * are the largest whose f32 staging fits the device's workgroup memory.
+ * Splits: about one per 256 cached tokens of the capacity (at most 256) unless given. Where subgroups have one
+ * fixed size, each head is one subgroup and a workgroup holds up to 32 heads (so they share each cache row
+ * through the cache), 16 keys scored per softmax step; CTXBENCH_MLA_DECODE=workgroup or `subgroupHeads: false`
+ * keeps the older pass, whose head block and key tile are the largest whose f32 staging fits workgroup memory.
  */
-export function planMlaDecode(ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number): MlaDecodePlan {
+export function planMlaDecode(
+  ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number, opts: { subgroupHeads?: boolean } = {},
+): MlaDecodePlan {
+  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 256)));
+  if (!Number.isInteger(chosen) || chosen < 1) throw new Error(`mlaAbsorbedDecode: splits ${chosen} must be a positive integer`);
+  const sg = ctx.caps.subgroupSize;
+  const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
+  const subgroupHeads = (opts.subgroupHeads ?? process.env.CTXBENCH_MLA_DECODE !== 'workgroup') && subgroupsFit;
+  if (subgroupHeads) {
+    const headsPerGroup = Math.max(1, Math.min(d.H, 32, Math.floor(Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX) / sg)));
+    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 16, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
+  }
   const mem = ctx.caps.maxWorkgroupStorageBytes;
-  const workgroupSize = Math.min(128, ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX);
+  const workgroupSize = stagedWorkgroupSize(ctx);
   const DC = d.R + d.Dr;
   const bytes = (hb: number, bk: number) => 4 * (hb * (DC + 1) + bk * (DC + 1) + hb * bk + workgroupSize + 3 * hb);
   let headsPerGroup = Math.min(d.H, 8), keyRows = 8;
@@ -35,9 +50,11 @@ export function planMlaDecode(ctx: GpuContext, d: MlaDecodeDims, capacity: numbe
   if (bytes(headsPerGroup, keyRows) > mem) throw new Error(`mlaAbsorbedDecode: cache rows of ${DC} do not fit ${mem} B of workgroup memory`);
   let lanesPerScore = 1;
   while (lanesPerScore * 2 * headsPerGroup * keyRows <= workgroupSize && lanesPerScore * 2 <= DC) lanesPerScore *= 2;
-  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 256)));
-  if (!Number.isInteger(chosen) || chosen < 1) throw new Error(`mlaAbsorbedDecode: splits ${chosen} must be a positive integer`);
-  return { splits: chosen, headsPerGroup, keyRows, lanesPerScore, workgroupSize };
+  return { splits: chosen, subgroupHeads: false, headsPerGroup, keyRows, lanesPerScore, workgroupSize };
+}
+
+function stagedWorkgroupSize(ctx: GpuContext): number {
+  return Math.min(128, ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX);
 }
 
 export interface MlaDecodeScratch {
@@ -92,14 +109,17 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   requireF32Elements(name, 'mPart', scratch.mPart, plan.splits * a.H);
   requireF32Elements(name, 'lPart', scratch.lPart, plan.splits * a.H);
   requireF32Elements(name, 'oLat', scratch.oLat, a.H * a.R);
-  const wg = plan.workgroupSize;
+  // The absorb / reduce / unabsorb passes keep the staged plan's 128-wide workgroups either way.
+  const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   return [
     ctx.dispatch({ kernel, defines: { ...base, ABSORB: true }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / wg), a.H] }),
     ctx.dispatch({
       kernel,
-      defines: { ...base, SPLIT: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
+      defines: plan.subgroupHeads
+        ? { ...base, SPLIT_SG: true, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
+        : { ...base, SPLIT: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],

@@ -4,11 +4,17 @@
 //  ABSORB:   qAbs[h] = [W_UK(h)ᵀ q_nope(h) | q_pe(h)]                       grid (ceil((R+Dr)/WG), H)
 //  SPLIT:    per key range s and head block: unnormalised Σ p·c, running max and sum (split-K over the
 //            sequence; range length from the live Tk, so a fixed grid serves every step)   grid (S, ceil(H/HB))
+//  SPLIT_SG: the same with one subgroup per head, no workgroup memory (where subgroups have a fixed size)
 //  REDUCE:   o_lat[h] = Σ_s e^(m_s − m) O_s / Σ_s e^(m_s − m) l_s              grid (H)
 //  UNABSORB: o[h] = W_UV(h) o_lat[h]                                        grid (ceil(Dv/WG), H)
 // Tk is the uniform, or with SEQ_LEN the first word of a GPU counter (bounded by the uniform, which is then
 // the cache capacity), so one recorded dispatch list serves every decode step.
 // dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
+#if SPLIT_SG
+enable subgroups;
+// Every subgroupAdd sits where all lanes of the subgroup agree (h and the key range are per subgroup).
+diagnostic(off, subgroup_uniformity);
+#endif
 struct Params { Tk: u32, H: u32, nSplits: u32, scale: f32, dn: u32, r: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 
@@ -144,6 +150,103 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (lane < nh) {
     mPart[split * params.H + h0 + lane] = rowMax[lane];
     lPart[split * params.H + h0 + lane] = rowSum[lane];
+  }
+}
+#endif
+
+#if SPLIT_SG
+// The split pass with one subgroup per head and no workgroup memory: each lane keeps its share of the absorbed
+// query (columns lane, lane + SG, …) in registers, reads the same columns of each cache row straight from
+// storage (the heads of a workgroup read the same rows, so they share them through the cache), and subgroupAdd
+// turns the per-lane partial dots into scores. A tile of BK scores is taken first, then one rescale and the
+// P·C update of the lane's latent columns. Assumes subgroups are consecutive runs of SG invocations (the plan
+// only picks this pass where the subgroup size is fixed).
+@group(0) @binding(1) var<storage, read> qAbs: array<f32>;
+@group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
+@group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
+@group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
+@group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
+
+const SG: u32 = {{SUBGROUP_SIZE}}u;
+const HB: u32 = {{HB}}u;
+const BK: u32 = {{BK}}u;
+const NR: u32 = (R + SG - 1u) / SG;
+const NP: u32 = (DR + SG - 1u) / SG;
+
+#if SEQ_LEN
+@group(0) @binding(6) var<storage, read> seqLen: array<u32>;
+fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
+#else
+fn keyCount() -> u32 { return params.Tk; }
+#endif
+
+@compute @workgroup_size(HB * SG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let split = wg.x;
+  let h = wg.y * HB + li / SG;
+  if (h >= params.H) { return; } // whole subgroups only: h is the same on every lane of one
+  let Tk = keyCount();
+  let perSplit = (Tk + params.nSplits - 1u) / params.nSplits;
+  let kStart = min(Tk, split * perSplit);
+  let kEnd = min(Tk, kStart + perSplit);
+  var qr: array<f32, NR>;
+  var acc: array<f32, NR>;
+  for (var i = 0u; i < NR; i++) {
+    let c = lane + SG * i;
+    qr[i] = select(0.0, qAbs[h * DC + c], c < R);
+    acc[i] = 0.0;
+  }
+  var qp: array<f32, NP>;
+  for (var i = 0u; i < NP; i++) {
+    let c = lane + SG * i;
+    qp[i] = select(0.0, qAbs[h * DC + R + c], c < DR);
+  }
+  var m = MASKED;
+  var l = 0.0;
+  for (var k0 = kStart; k0 < kEnd; k0 += BK) {
+    let nk = min(BK, kEnd - k0);
+    var s: array<f32, BK>;
+    var tileMax = MASKED;
+    // Loops run to the constant BK (unrolled, s stays in registers) with the live count as a guard.
+    for (var j = 0u; j < BK; j++) {
+      if (j >= nk) { break; }
+      let row = (k0 + j) * DC;
+      var dot = 0.0;
+      for (var i = 0u; i < NR; i++) {
+        let c = lane + SG * i;
+        if (c < R) { dot += qr[i] * cache[row + c]; }
+      }
+      for (var i = 0u; i < NP; i++) {
+        let c = lane + SG * i;
+        if (c < DR) { dot += qp[i] * cache[row + R + c]; }
+      }
+      s[j] = subgroupAdd(dot) * params.scale;
+      tileMax = max(tileMax, s[j]);
+    }
+    let mNew = max(m, tileMax);
+    let rescale = exp(m - mNew);
+    l *= rescale;
+    for (var i = 0u; i < NR; i++) { acc[i] *= rescale; }
+    for (var j = 0u; j < BK; j++) {
+      if (j >= nk) { break; }
+      let p = exp(s[j] - mNew);
+      l += p;
+      let row = (k0 + j) * DC;
+      for (var i = 0u; i < NR; i++) {
+        let c = lane + SG * i;
+        if (c < R) { acc[i] += p * cache[row + c]; }
+      }
+    }
+    m = mNew;
+  }
+  for (var i = 0u; i < NR; i++) {
+    let c = lane + SG * i;
+    if (c < R) { oPart[(split * params.H + h) * R + c] = acc[i]; }
+  }
+  if (lane == 0u) {
+    mPart[split * params.H + h] = m;
+    lPart[split * params.H + h] = l;
   }
 }
 #endif
