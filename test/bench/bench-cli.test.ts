@@ -21,7 +21,7 @@ describe('ctxbench bench (small shapes, lavapipe)', () => {
     const rows = new Database(db, { readonly: true }).prepare('SELECT * FROM perf').all() as Record<string, unknown>[];
     const keys = new Set(rows.map((row) => `${row.bench}|${row.case_name}|${row.metric}`));
     for (const key of ['kernel|gemm-scalar 64x72x40|tflops', 'kernel|gemv-f16-subgroup 96x64|gbps', 'kernel|device-copy 1MiB|gbps',
-      'kernel|kda-chunk T=40 H=2 d=16|mtok_s', 'kernel|mla-absorbed-decode Tk=40 H=3 R=12|gbps', 'kernel|moe-expert-gemv top-2 of 7 24→16→24|gbps', 'e2e|kimi-linear-tiny 12|prefill_tok_s', 'e2e|kimi-linear-tiny-mla 20|tpot_ms',
+      'kernel|kda-chunk T=40 H=2 d=16|mtok_s', 'kernel|mla-absorbed-decode subgroup-heads Tk=40 H=3 R=12|gbps', 'kernel|mla-absorbed-decode staged Tk=40 H=3 R=12|gbps', 'kernel|moe-expert-gemv top-2 of 7 24→16→24|gbps', 'e2e|kimi-linear-tiny 12|prefill_tok_s', 'e2e|kimi-linear-tiny-mla 20|tpot_ms',
       'anchor|device-copy 1GiB|gbps']) expect(keys, key).toContain(key);
     const gemm = rows.find((row) => row.case_name === 'gemm-scalar 64x72x40' && row.metric === 'ms')!;
     const params = JSON.parse(gemm.params_json as string);
