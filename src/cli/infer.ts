@@ -24,6 +24,7 @@ interface InferOptions {
   weights: string;
   piece: string;
   progress?: boolean;
+  profileDecode?: boolean;
 }
 
 
@@ -60,6 +61,7 @@ export function registerInfer(program: Command): void {
     .option('--weights <dtype>', 'matmul weight storage: f32 or f16', 'f32')
     .option('--piece <n>', 'longest prefill piece in tokens', '2048')
     .option('--progress', 'print each finished prefill piece to stderr (tokens, seconds, tok/s)')
+    .option('--profile-decode', 'time each dispatch of one decode step after the last token and print the time per kernel (needs timestamp queries, --max-tokens ≥ 2)')
     .action(action(async (opts: InferOptions) => {
       if (Boolean(opts.model) === Boolean(opts.randomWeights)) throw new UsageError('give exactly one of --model DIR or --random-weights SHAPE');
       const promptSources = [opts.prompt, opts.ids, opts.randomPrompt].filter((x) => x !== undefined).length;
@@ -115,7 +117,7 @@ export function registerInfer(program: Command): void {
           process.stderr.write(`prefill ${done}/${total} tokens, ${s.toFixed(1)} s, ${(done / s).toFixed(0)} tok/s\n`);
         } : undefined;
         const result = await engine.generate(ids, {
-          maxTokens, temperature, topP, seed, onPrefillProgress,
+          maxTokens, temperature, topP, seed, onPrefillProgress, profileDecode: opts.profileDecode,
           onToken: (id) => {
             if (!opts.json && tokenizer) process.stdout.write(tokenizer.decode([id]));
             pieces.push(String(id));
@@ -127,6 +129,11 @@ export function registerInfer(program: Command): void {
           ids: result.ids, text: tokenizer ? tokenizer.decode(result.ids) : undefined, finishReason: result.finishReason,
           ...result.stats,
         };
+        if (result.stats.decodeProfile) {
+          const total = result.stats.decodeProfile.reduce((a, k) => a + k.ms, 0);
+          process.stderr.write(`decode step by kernel (${total.toFixed(2)} ms summed over single-dispatch passes):\n${result.stats.decodeProfile.map((k) =>
+            `  ${k.ms.toFixed(3).padStart(9)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${String(k.dispatches).padStart(4)}×  ${k.kernel}`).join('\n')}\n`);
+        }
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else {
           if (tokenizer) process.stdout.write('\n');

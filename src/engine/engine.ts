@@ -1,5 +1,6 @@
 // Public engine API: load a Kimi Linear model (checkpoint or seeded random weights) onto the GPU, then
 // prefill + decode with streaming and per-request stats. The decode loop reads back only the sampled token.
+import { sumByKernel, timeEachDispatch, type KernelTime } from './gpu/dispatch-profile.js';
 import type { Checkpoint, KimiConfig } from './checkpoint.js';
 import { GpuContext } from './gpu/context.js';
 import type { GpuTensor } from './gpu/arena.js';
@@ -35,6 +36,12 @@ export interface GenerateOptions extends SamplingOptions {
    * prefill wait for each piece, so long runs show where they are (and how fast) even if they are cut off.
    */
   onPrefillProgress?: (done: number, total: number) => void;
+  /**
+   * After the last token (or eos), run the recorded decode step once more with each dispatch timed on its own and report
+   * the time per kernel (stats.decodeProfile). Needs maxTokens ≥ 2 and timestamp queries; the extra step only
+   * advances a sequence that is released right after.
+   */
+  profileDecode?: boolean;
 }
 
 export interface RequestStats {
@@ -47,6 +54,8 @@ export interface RequestStats {
   tpotP90Ms: number | null;
   peakArenaBytes: number;
   kvCacheBytes: number;
+  /** Per-kernel GPU time of one decode step, largest first (profileDecode). */
+  decodeProfile?: KernelTime[];
   kdaStateBytes: number;
   wallMs: number;
 }
@@ -125,6 +134,7 @@ export class Engine {
     const stepMs: number[] = [];
     let finishReason: 'eos' | 'length' = 'length';
     let ttftMs = 0;
+    let decodeProfile: KernelTime[] | undefined;
     try {
       const N = promptIds.length;
       for (let at = 0; at < N; at += graph.pieceTokens) {
@@ -161,6 +171,10 @@ export class Engine {
           token = await this.readToken(ids, pos + 1);
           stepMs.push(performance.now() - t0);
         }
+        if (opts.profileDecode && decode.length) {
+          ctx.upload(seqLen, [seq.pos + 1]);
+          decodeProfile = sumByKernel(decode, await timeEachDispatch(ctx, decode));
+        }
       } finally {
         ctx.arena.free(seqLen);
       }
@@ -186,6 +200,7 @@ export class Engine {
         kvCacheBytes: seq.kvCacheBytes,
         kdaStateBytes: seq.kdaStateBytes,
         wallMs: performance.now() - started,
+        ...(decodeProfile ? { decodeProfile } : {}),
       },
     };
   }

@@ -36,6 +36,19 @@ describe('ctxbench infer', () => {
     expect(progress[2]).toMatch(/^prefill 7\/7 tokens, [\d.]+ s, \d+ tok\/s$/);
   });
 
+  it('--profile-decode times one decode step per kernel (MLA decode passes named apart)', () => {
+    const run = cli('--random-weights', 'kimi-linear-tiny', '--random-prompt', '9', '--max-tokens', '3', '--json', '--profile-decode');
+    expect(run.status, run.stderr).toBe(0);
+    const { decodeProfile } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { decodeProfile: { kernel: string; dispatches: number; ms: number; share: number }[] };
+    expect(decodeProfile.length).toBeGreaterThan(3);
+    for (const k of decodeProfile) expect(k.ms).toBeGreaterThanOrEqual(0);
+    expect(decodeProfile.reduce((a, k) => a + k.share, 0)).toBeCloseTo(1, 5);
+    const kernels = decodeProfile.map((k) => k.kernel);
+    for (const pass of ['absorb', 'reduce', 'unabsorb']) expect(kernels).toContain(`mla/mla-absorbed-decode:${pass}`);
+    expect(kernels.some((k) => k.startsWith('mla/mla-absorbed-decode:split-'))).toBe(true);
+    expect(run.stderr).toMatch(/decode step by kernel \([\d.]+ ms/);
+  });
+
   it('answers bad input with one line and exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'infer-'));
     writeFileSync(join(dir, 'bad.json'), '{"x": 1}');

@@ -26,6 +26,8 @@ export interface DispatchRequest {
   /** Storage bindings, numbered after the uniform (1, 2, …) or from 0 if there are no params. */
   bindings: readonly GpuTensor[];
   workgroups: readonly [number, number?, number?];
+  /** Which pass of a multi-pass kernel this is (profiles and labels tell the passes apart). */
+  pass?: string;
 }
 
 const MAP_READ = 0x0001;
@@ -176,7 +178,8 @@ export class GpuContext {
     const [x, y = 1, z = 1] = request.workgroups;
     const max = this.caps.maxWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new Error(`${request.kernel.name}: grid ${x}x${y}x${z} over ${max} per dimension; fold it with grid2d`);
-    return { label: request.kernel.name, pipeline, bindGroup, workgroups: [x, y, z] };
+    const label = request.pass ? `${request.kernel.name}:${request.pass}` : request.kernel.name;
+    return { label, pipeline, bindGroup, workgroups: [x, y, z] };
   }
 
   /** Folds a 1-D count of workgroups into x*y under the per-dimension limit (kernels rebuild the index). */

@@ -114,9 +114,10 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   return [
-    ctx.dispatch({ kernel, defines: { ...base, ABSORB: true }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / wg), a.H] }),
     ctx.dispatch({
       kernel,
+      pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
         ? { ...base, SPLIT_SG: true, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
         : { ...base, SPLIT: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
@@ -124,7 +125,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],
     }),
-    ctx.dispatch({ kernel, defines: { ...base, REDUCE: true }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / wg), a.H] }),
-    ctx.dispatch({ kernel, defines: { ...base, UNABSORB: true }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / wg), a.H] }),
   ];
 }
