@@ -23,22 +23,24 @@ export interface MlaDecodePlan {
 }
 
 /**
- * Splits: about one per 256 cached tokens of the capacity (at most 256) unless given. Where subgroups have one
- * fixed size, each head is one subgroup and a workgroup holds up to 32 heads (so they share each cache row
- * through the cache), 16 keys scored per softmax step; CTXBENCH_MLA_DECODE=workgroup or `subgroupHeads: false`
+ * Splits: about one per 64 cached tokens of the capacity (at most 256) unless given. Where subgroups have one
+ * fixed size, each head is one subgroup and a workgroup holds up to 8 heads (so they share each cache row
+ * through the cache), 4 keys per register tile; CTXBENCH_MLA_DECODE=workgroup or `subgroupHeads: false`
  * keeps the older pass, whose head block and key tile are the largest whose f32 staging fits workgroup memory.
  */
 export function planMlaDecode(
   ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number, opts: { subgroupHeads?: boolean } = {},
 ): MlaDecodePlan {
-  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 256)));
+  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
   if (!Number.isInteger(chosen) || chosen < 1) throw new Error(`mlaAbsorbedDecode: splits ${chosen} must be a positive integer`);
   const sg = ctx.caps.subgroupSize;
   const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
   const subgroupHeads = (opts.subgroupHeads ?? process.env.CTXBENCH_MLA_DECODE !== 'workgroup') && subgroupsFit;
   if (subgroupHeads) {
-    const headsPerGroup = Math.max(1, Math.min(d.H, 32, Math.floor(Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX) / sg)));
-    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 16, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
+    // 8 heads (256 invocations at subgroup size 32) per workgroup: enough heads share each row through the cache
+    // while head groups × splits keep the GPU busy; 4 keys per register tile.
+    const headsPerGroup = Math.max(1, Math.min(d.H, 8, Math.floor(Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX) / sg)));
+    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 4, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
   }
   const mem = ctx.caps.maxWorkgroupStorageBytes;
   const workgroupSize = stagedWorkgroupSize(ctx);
@@ -53,8 +55,11 @@ export function planMlaDecode(
   return { splits: chosen, subgroupHeads: false, headsPerGroup, keyRows, lanesPerScore, workgroupSize };
 }
 
+/** 128 where allowed, else the largest power of two the device allows (the reduce trees need one). */
 function stagedWorkgroupSize(ctx: GpuContext): number {
-  return Math.min(128, ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX);
+  let wg = 1;
+  while (wg * 2 <= Math.min(128, ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX)) wg *= 2;
+  return wg;
 }
 
 export interface MlaDecodeScratch {
@@ -112,9 +117,11 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   // The absorb / reduce / unabsorb passes keep the staged plan's 128-wide workgroups either way.
   const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
+  // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
+  const DP = Math.min(4, wg), PARTS = Math.min(16, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   return [
-    ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] }),
     ctx.dispatch({
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
@@ -126,6 +133,6 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],
     }),
     ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / wg), a.H] }),
-    ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true, PARTS }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / (wg / PARTS)), a.H] }),
   ];
 }

@@ -1,12 +1,12 @@
 // NoPE MLA decode in the absorbed form (spec §5): one query token attends to the latent cache as MQA with
 // H query heads and one 576-wide (R + Dr) key whose first R numbers are also the value. Four passes, chosen
 // by define:
-//  ABSORB:   qAbs[h] = [W_UK(h)ᵀ q_nope(h) | q_pe(h)]                       grid (ceil((R+Dr)/WG), H)
+//  ABSORB:   qAbs[h] = [W_UK(h)ᵀ q_nope(h) | q_pe(h)]                       grid (ceil((R+Dr)/CB), H)
 //  SPLIT:    per key range s and head block: unnormalised Σ p·c, running max and sum (split-K over the
 //            sequence; range length from the live Tk, so a fixed grid serves every step)   grid (S, ceil(H/HB))
 //  SPLIT_SG: the same with one subgroup per head, no workgroup memory (where subgroups have a fixed size)
 //  REDUCE:   o_lat[h] = Σ_s e^(m_s − m) O_s / Σ_s e^(m_s − m) l_s              grid (H)
-//  UNABSORB: o[h] = W_UV(h) o_lat[h]                                        grid (ceil(Dv/WG), H)
+//  UNABSORB: o[h] = W_UV(h) o_lat[h]                                        grid (ceil(Dv/RB), H)
 // Tk is the uniform, or with SEQ_LEN the first word of a GPU counter (bounded by the uniform, which is then
 // the cache capacity), so one recorded dispatch list serves every decode step.
 // dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
@@ -31,19 +31,28 @@ const MASKED: f32 = -3.0e38;
 @group(0) @binding(1) var<storage, read> q: array<f32>;      // [H, DN + DR]
 @group(0) @binding(2) var<storage, read> wkvb: array<f32>;   // [H·(DN+DV), R]
 @group(0) @binding(3) var<storage, read_write> qAbs: array<f32>; // [H, DC]
+// A workgroup owns CB columns of one head; its DP lane groups split the DN-long sum (coalesced CB-wide row
+// reads, DP loads in flight per column) and meet in workgroup memory.
+const DP: u32 = {{DP}}u;
+const CB: u32 = WG / DP;
+var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
-  let c = wg.x * WG + lane;
-  if (c >= DC || h >= params.H) { return; }
+  let c = wg.x * CB + lane % CB;
+  let part = lane / CB;
   let qRow = h * (DN + DR);
+  var acc = 0.0;
   if (c < R) {
-    var acc = 0.0;
-    for (var d = 0u; d < params.dn; d++) { acc += wkvb[(h * WKVB_ROWS + d) * R + c] * q[qRow + d]; }
-    qAbs[h * DC + c] = acc;
-  } else {
-    qAbs[h * DC + c] = q[qRow + DN + c - R];
+    for (var d = part; d < params.dn; d += DP) { acc += wkvb[(h * WKVB_ROWS + d) * R + c] * q[qRow + d]; }
+  }
+  partial[lane] = acc;
+  workgroupBarrier();
+  if (part == 0u && c < DC) {
+    var sum = 0.0;
+    for (var p = 0u; p < DP; p++) { sum += partial[p * CB + lane]; }
+    if (c < R) { qAbs[h * DC + c] = sum; } else { qAbs[h * DC + c] = q[qRow + DN + c - R]; }
   }
 }
 #endif
@@ -158,9 +167,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 // The split pass with one subgroup per head and no workgroup memory: each lane keeps its share of the absorbed
 // query (columns lane, lane + SG, …) in registers, reads the same columns of each cache row straight from
 // storage (the heads of a workgroup read the same rows, so they share them through the cache), and subgroupAdd
-// turns the per-lane partial dots into scores. A tile of BK scores is taken first, then one rescale and the
-// P·C update of the lane's latent columns. Assumes subgroups are consecutive runs of SG invocations (the plan
-// only picks this pass where the subgroup size is fixed).
+// turns the per-lane partial dots into scores. A tile of BK keys is loaded and scored first, then at most one
+// rescale and the P·C update of the lane's latent columns from the same registers. Assumes subgroups are
+// consecutive runs of SG invocations (the plan only picks this pass where the subgroup size is fixed).
 @group(0) @binding(1) var<storage, read> qAbs: array<f32>;
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
 @group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
@@ -194,51 +203,50 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var acc: array<f32, NR>;
   for (var i = 0u; i < NR; i++) {
     let c = lane + SG * i;
-    qr[i] = select(0.0, qAbs[h * DC + c], c < R);
+    qr[i] = select(0.0, qAbs[h * DC + min(c, R - 1u)], c < R);
     acc[i] = 0.0;
   }
   var qp: array<f32, NP>;
   for (var i = 0u; i < NP; i++) {
     let c = lane + SG * i;
-    qp[i] = select(0.0, qAbs[h * DC + R + c], c < DR);
+    qp[i] = select(0.0, qAbs[h * DC + R + min(c, DR - 1u)], c < DR);
   }
   var m = MASKED;
   var l = 0.0;
   for (var k0 = kStart; k0 < kEnd; k0 += BK) {
-    let nk = min(BK, kEnd - k0);
+    // BK keys at a time, their latent columns kept in registers: every load of the tile is issued before the
+    // scores need them, and P·C reuses them (one read of the cache). Keys past kEnd read the last live row
+    // and are masked.
+    var cv: array<f32, BK * NR>;
     var s: array<f32, BK>;
     var tileMax = MASKED;
-    // Loops run to the constant BK (unrolled, s stays in registers) with the live count as a guard.
     for (var j = 0u; j < BK; j++) {
-      if (j >= nk) { break; }
-      let row = (k0 + j) * DC;
+      let row = min(k0 + j, kEnd - 1u) * DC;
       var dot = 0.0;
       for (var i = 0u; i < NR; i++) {
         let c = lane + SG * i;
-        if (c < R) { dot += qr[i] * cache[row + c]; }
+        let x = select(0.0, cache[row + min(c, R - 1u)], c < R);
+        cv[j * NR + i] = x;
+        dot += qr[i] * x;
       }
       for (var i = 0u; i < NP; i++) {
         let c = lane + SG * i;
         if (c < DR) { dot += qp[i] * cache[row + R + c]; }
       }
-      s[j] = subgroupAdd(dot) * params.scale;
+      s[j] = select(MASKED, subgroupAdd(dot) * params.scale, k0 + j < kEnd);
       tileMax = max(tileMax, s[j]);
     }
-    let mNew = max(m, tileMax);
-    let rescale = exp(m - mNew);
-    l *= rescale;
-    for (var i = 0u; i < NR; i++) { acc[i] *= rescale; }
-    for (var j = 0u; j < BK; j++) {
-      if (j >= nk) { break; }
-      let p = exp(s[j] - mNew);
-      l += p;
-      let row = (k0 + j) * DC;
-      for (var i = 0u; i < NR; i++) {
-        let c = lane + SG * i;
-        if (c < R) { acc[i] += p * cache[row + c]; }
-      }
+    if (tileMax > m) {
+      let rescale = exp(m - tileMax);
+      l *= rescale;
+      for (var i = 0u; i < NR; i++) { acc[i] *= rescale; }
+      m = tileMax;
     }
-    m = mNew;
+    for (var j = 0u; j < BK; j++) {
+      let p = select(0.0, exp(s[j] - m), k0 + j < kEnd);
+      l += p;
+      for (var i = 0u; i < NR; i++) { acc[i] += p * cv[j * NR + i]; }
+    }
   }
   for (var i = 0u; i < NR; i++) {
     let c = lane + SG * i;
@@ -282,15 +290,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(1) var<storage, read> oLat: array<f32>;
 @group(0) @binding(2) var<storage, read> wkvb: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [H, DV]
+// A workgroup owns RB output rows of one head; PARTS lanes share each R-long row (coalesced reads) and a
+// tree in workgroup memory adds their partial sums (PARTS is a power of two).
+const PARTS: u32 = {{PARTS}}u;
+const RB: u32 = WG / PARTS;
+var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
-  let e = wg.x * WG + lane;
-  if (e >= DV || h >= params.H) { return; }
-  let row = (h * WKVB_ROWS + DN + e) * R;
+  let e = wg.x * RB + lane / PARTS;
+  let part = lane % PARTS;
   var acc = 0.0;
-  for (var c = 0u; c < params.r; c++) { acc += wkvb[row + c] * oLat[h * R + c]; }
-  out[h * DV + e] = acc;
+  if (e < DV && h < params.H) {
+    let row = (h * WKVB_ROWS + DN + e) * R;
+    for (var c = part; c < params.r; c += PARTS) { acc += wkvb[row + c] * oLat[h * R + c]; }
+  }
+  partial[lane] = acc;
+  workgroupBarrier();
+  for (var stride = PARTS / 2u; stride > 0u; stride /= 2u) {
+    if (part < stride) { partial[lane] += partial[lane + stride]; }
+    workgroupBarrier();
+  }
+  if (part == 0u && e < DV && h < params.H) { out[h * DV + e] = partial[lane]; }
 }
 #endif
