@@ -25,5 +25,5 @@ for n in ${LONG_LEN:-131072}; do
   timeout ${LONG_TIMEOUT:-420} node dist/cli.js infer --random-weights kimi-linear-48b --random-experts ${EXPERTS:-64} --weights f16 \
     --random-prompt $n --max-tokens 32 --piece ${PIECE:-8192} --json --progress --profile-decode > $OUT/long-$n.json 2>$OUT/long-$n.err
   echo "len $n rc=$?"; kill $S
-  grep -v Warning $OUT/long-$n.err | grep -E "^(prefill|decode step|  )" | grep -v "\^" | tail -45; cut -c1-1500 $OUT/long-$n.json; tail -3 $OUT/smi-$n.txt
+  grep -v Warning $OUT/long-$n.err | grep -E "^(prefill|decode step)|^ +[0-9.]+ ms " | tail -45; cut -c1-1500 $OUT/long-$n.json; tail -3 $OUT/smi-$n.txt
 done
