@@ -10,10 +10,16 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const d = size === 'small' ? { H: 3, Dn: 8, Dr: 4, Dv: 6, R: 12 } : { H: 32, Dn: 128, Dr: 64, Dv: 128, R: 512 };
   const lengths = size === 'small' ? [40] : [8192, 131072];
   const DC = d.R + d.Dr;
-  // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback).
-  const variants = lengths.flatMap((Tk) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads })));
-  return variants.map(({ Tk, subgroupHeads }) => {
-    const plan = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads });
+  // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback), and at
+  // the longest length a few subgroup-pass tilings (heads per workgroup × keys per register tile) beside the default.
+  type Variant = { Tk: number; subgroupHeads: boolean; tiling?: { headsPerGroup: number; keyRows: number } };
+  const variants: Variant[] = lengths.flatMap((Tk) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads })));
+  if (size === '48b') {
+    for (const [headsPerGroup, keyRows] of [[8, 1], [8, 8], [2, 4], [32, 4]]) variants.push({ Tk: 131072, subgroupHeads: true, tiling: { headsPerGroup, keyRows } });
+  }
+  return variants.map(({ Tk, subgroupHeads, tiling }) => {
+    const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads });
+    const plan = tiling && planned.subgroupHeads ? { ...planned, ...tiling, workgroupSize: tiling.headsPerGroup * ctx.caps.subgroupSize } : planned;
     const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
     const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
     const cache = filled(ctx, [Tk, DC], 'f32', 'bench.mla.cache', 23);
@@ -21,7 +27,7 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
     const bytes = Tk * DC * 4 + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
     return {
-      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'} Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
+      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k` : ''} Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
       params: { Tk, ...d, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },

@@ -16,6 +16,8 @@ function poisoned(ctx: GpuContext, shape: number[], label: string) {
 
 interface Dims { H: number; Dn: number; Dr: number; Dv: number; R: number }
 const randomDims = (): Dims => ({ H: randomInt(1, 4), Dn: randomInt(3, 20) | 1, Dr: randomInt(1, 9), Dv: randomInt(3, 17) | 1, R: randomInt(8, 40) | 1 });
+/** Decode dims: odd R (scalar cache loads) or R and Dr multiples of 4 (vec4 loads, Dr may be 0). */
+const decodeDims = (vec4: boolean): Dims => (vec4 ? { ...randomDims(), Dr: 4 * randomInt(0, 3), R: 4 * randomInt(2, 12) } : randomDims());
 
 /** A latent cache on the GPU and on the CPU, filled through the append kernel from random kv_a outputs. */
 async function buildCache(ctx: GpuContext, d: Dims, Tk: number, capacity: number) {
@@ -135,7 +137,7 @@ describe('mla/mla-absorbed-decode', () => {
     for (const splits of [1, 3, 16]) {
       it(`${kind}: absorbed decode over the latent cache equals expanded attention (${splits} split${splits > 1 ? 's' : ''})`, async () => {
         const ctx = await gpu();
-        const d = randomDims();
+        const d = decodeDims(splits !== 1);
         const Tk = splits === 16 ? randomInt(5, 12) : randomInt(20, 90) | 1; // 16 splits over ≤ 12 keys leaves empty splits
         const { cache, rows } = await buildCache(ctx, d, Tk, Tk + 5);
         const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5);
@@ -166,7 +168,7 @@ describe('mla/mla-absorbed-decode', () => {
 
     it(`${kind}: replays one recorded append + decode list across steps, reading the length from a GPU counter`, async () => {
       const ctx = await gpu();
-      const d = randomDims(), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
+      const d = decodeDims(true), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
       const { cache, rows } = await buildCache(ctx, d, Tk0, capacity);
       const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), norm = randomArray(d.R);
       const seqLen = ctx.tensor([1], 'u32', 'seq len');

@@ -118,7 +118,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
-  const DP = Math.min(4, wg), PARTS = Math.min(16, wg);
+  const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   return [
     ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] }),
@@ -126,13 +126,13 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
-        ? { ...base, SPLIT_SG: true, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
+        ? { ...base, SPLIT_SG: true, VEC4: a.R % 4 === 0 && a.Dr % 4 === 0, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
         : { ...base, SPLIT: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],
     }),
-    ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / wg), a.H] }),
+    ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true, SP }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / (wg / SP)), a.H] }),
     ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true, PARTS }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / (wg / PARTS)), a.H] }),
   ];
 }

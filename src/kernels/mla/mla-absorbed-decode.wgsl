@@ -5,7 +5,7 @@
 //  SPLIT:    per key range s and head block: unnormalised Σ p·c, running max and sum (split-K over the
 //            sequence; range length from the live Tk, so a fixed grid serves every step)   grid (S, ceil(H/HB))
 //  SPLIT_SG: the same with one subgroup per head, no workgroup memory (where subgroups have a fixed size)
-//  REDUCE:   o_lat[h] = Σ_s e^(m_s − m) O_s / Σ_s e^(m_s − m) l_s              grid (H)
+//  REDUCE:   o_lat[h] = Σ_s e^(m_s − m) O_s / Σ_s e^(m_s − m) l_s              grid (ceil(R/CB), H)
 //  UNABSORB: o[h] = W_UV(h) o_lat[h]                                        grid (ceil(Dv/RB), H)
 // Tk is the uniform, or with SEQ_LEN the first word of a GPU counter (bounded by the uniform, which is then
 // the cache capacity), so one recorded dispatch list serves every decode step.
@@ -165,13 +165,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 #if SPLIT_SG
 // The split pass with one subgroup per head and no workgroup memory: each lane keeps its share of the absorbed
-// query (columns lane, lane + SG, …) in registers, reads the same columns of each cache row straight from
-// storage (the heads of a workgroup read the same rows, so they share them through the cache), and subgroupAdd
-// turns the per-lane partial dots into scores. A tile of BK keys is loaded and scored first, then at most one
-// rescale and the P·C update of the lane's latent columns from the same registers. Assumes subgroups are
-// consecutive runs of SG invocations (the plan only picks this pass where the subgroup size is fixed).
-@group(0) @binding(1) var<storage, read> qAbs: array<f32>;
+// query (column groups lane, lane + SG, … of W floats: vec4 where R and Dr allow) in registers, reads the same
+// columns of each cache row straight from storage (the heads of a workgroup read the same rows, so they share
+// them through the cache), and subgroupAdd turns the per-lane partial dots into scores. A tile of BK keys is
+// loaded and scored first, then at most one rescale and the P·C update from the same registers. Assumes
+// subgroups are consecutive runs of SG invocations (the plan only picks this pass where the size is fixed).
+#if VEC4
+alias V = vec4<f32>;
+const W: u32 = 4u;
+@group(0) @binding(2) var<storage, read> cache: array<vec4<f32>>; // [capacity, DC / 4]
+fn dotv(a: V, b: V) -> f32 { return dot(a, b); }
+#else
+alias V = f32;
+const W: u32 = 1u;
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
+fn dotv(a: V, b: V) -> f32 { return a * b; }
+#endif
+@group(0) @binding(1) var<storage, read> qAbs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
 @group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
 @group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
@@ -179,8 +189,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 const SG: u32 = {{SUBGROUP_SIZE}}u;
 const HB: u32 = {{HB}}u;
 const BK: u32 = {{BK}}u;
-const NR: u32 = (R + SG - 1u) / SG;
-const NP: u32 = (DR + SG - 1u) / SG;
+const RW: u32 = R / W;
+const DRW: u32 = DR / W;
+const DCW: u32 = DC / W;
+const NR: u32 = (RW + SG - 1u) / SG;
+const NP: u32 = max(1u, (DRW + SG - 1u) / SG); // at least one slot: WGSL arrays cannot be empty (Dr = 0)
 
 #if SEQ_LEN
 @group(0) @binding(6) var<storage, read> seqLen: array<u32>;
@@ -188,6 +201,15 @@ fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
 #else
 fn keyCount() -> u32 { return params.Tk; }
 #endif
+
+// W absorbed-query floats from column W·v of head h's row.
+fn queryAt(at: u32) -> V {
+#if VEC4
+  return vec4<f32>(qAbs[at], qAbs[at + 1u], qAbs[at + 2u], qAbs[at + 3u]);
+#else
+  return qAbs[at];
+#endif
+}
 
 @compute @workgroup_size(HB * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32,
@@ -199,39 +221,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let perSplit = (Tk + params.nSplits - 1u) / params.nSplits;
   let kStart = min(Tk, split * perSplit);
   let kEnd = min(Tk, kStart + perSplit);
-  var qr: array<f32, NR>;
-  var acc: array<f32, NR>;
+  var qr: array<V, NR>;
+  var acc: array<V, NR>;
   for (var i = 0u; i < NR; i++) {
-    let c = lane + SG * i;
-    qr[i] = select(0.0, qAbs[h * DC + min(c, R - 1u)], c < R);
-    acc[i] = 0.0;
+    let v = lane + SG * i;
+    qr[i] = select(V(0.0), queryAt(h * DC + W * min(v, RW - 1u)), v < RW);
+    acc[i] = V(0.0);
   }
-  var qp: array<f32, NP>;
+  var qp: array<V, NP>;
   for (var i = 0u; i < NP; i++) {
-    let c = lane + SG * i;
-    qp[i] = select(0.0, qAbs[h * DC + R + min(c, DR - 1u)], c < DR);
+    let v = lane + SG * i;
+    qp[i] = select(V(0.0), queryAt(h * DC + R + W * min(v, max(DRW, 1u) - 1u)), v < DRW);
   }
   var m = MASKED;
   var l = 0.0;
   for (var k0 = kStart; k0 < kEnd; k0 += BK) {
-    // BK keys at a time, their latent columns kept in registers: every load of the tile is issued before the
-    // scores need them, and P·C reuses them (one read of the cache). Keys past kEnd read the last live row
-    // and are masked.
-    var cv: array<f32, BK * NR>;
+    // Keys past kEnd read the last live row and are masked.
+    var cv: array<V, BK * NR>;
     var s: array<f32, BK>;
     var tileMax = MASKED;
     for (var j = 0u; j < BK; j++) {
-      let row = min(k0 + j, kEnd - 1u) * DC;
+      let row = min(k0 + j, kEnd - 1u) * DCW;
       var dot = 0.0;
       for (var i = 0u; i < NR; i++) {
-        let c = lane + SG * i;
-        let x = select(0.0, cache[row + min(c, R - 1u)], c < R);
+        let v = lane + SG * i;
+        let x = select(V(0.0), cache[row + min(v, RW - 1u)], v < RW);
         cv[j * NR + i] = x;
-        dot += qr[i] * x;
+        dot += dotv(qr[i], x);
       }
       for (var i = 0u; i < NP; i++) {
-        let c = lane + SG * i;
-        if (c < DR) { dot += qp[i] * cache[row + R + c]; }
+        let v = lane + SG * i;
+        if (v < DRW) { dot += dotv(qp[i], cache[row + RW + v]); }
       }
       s[j] = select(MASKED, subgroupAdd(dot) * params.scale, k0 + j < kEnd);
       tileMax = max(tileMax, s[j]);
@@ -248,9 +268,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var i = 0u; i < NR; i++) { acc[i] += p * cv[j * NR + i]; }
     }
   }
+  let base = (split * params.H + h) * R;
   for (var i = 0u; i < NR; i++) {
-    let c = lane + SG * i;
-    if (c < R) { oPart[(split * params.H + h) * R + c] = acc[i]; }
+    let v = lane + SG * i;
+    if (v < RW) {
+#if VEC4
+      for (var e = 0u; e < 4u; e++) { oPart[base + 4u * v + e] = acc[i][e]; }
+#else
+      oPart[base + v] = acc[i];
+#endif
+    }
   }
   if (lane == 0u) {
     mPart[split * params.H + h] = m;
@@ -264,25 +291,51 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(2) var<storage, read> mPart: array<f32>;
 @group(0) @binding(3) var<storage, read> lPart: array<f32>;
 @group(0) @binding(4) var<storage, read_write> oLat: array<f32>; // [H, R]
+// A workgroup owns CB latent columns of one head; its SP lane groups merge every SP-th split online (one
+// pass, a shorter dependent chain) and meet in workgroup memory. Empty splits (past Tk) carry m = MASKED.
+const SP: u32 = {{SP}}u;
+const CB: u32 = WG / SP;
+var<workgroup> partM: array<f32, WG>;
+var<workgroup> partL: array<f32, WG>;
+var<workgroup> partO: array<f32, WG>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
-  let c = wg.x * WG + lane;
-  if (c >= R) { return; }
+  let c = wg.x * CB + lane % CB;
+  let part = lane / CB;
   var m = MASKED;
-  for (var s = 0u; s < params.nSplits; s++) { m = max(m, mPart[s * params.H + h]); }
   var l = 0.0;
   var o = 0.0;
-  for (var s = 0u; s < params.nSplits; s++) {
-    let ms = mPart[s * params.H + h];
-    if (ms > MASKED) { // empty splits (past Tk) carry nothing
-      let w = exp(ms - m);
-      l += w * lPart[s * params.H + h];
-      o += w * oPart[(s * params.H + h) * R + c];
+  if (c < R) {
+    for (var s = part; s < params.nSplits; s += SP) {
+      let ms = mPart[s * params.H + h];
+      if (ms > MASKED) {
+        let mNew = max(m, ms);
+        let keep = exp(m - mNew);
+        let take = exp(ms - mNew);
+        l = l * keep + take * lPart[s * params.H + h];
+        o = o * keep + take * oPart[(s * params.H + h) * R + c];
+        m = mNew;
+      }
     }
   }
-  oLat[h * R + c] = o / l;
+  partM[lane] = m;
+  partL[lane] = l;
+  partO[lane] = o;
+  workgroupBarrier();
+  if (part == 0u && c < R) {
+    var mAll = MASKED;
+    for (var p = 0u; p < SP; p++) { mAll = max(mAll, partM[p * CB + lane]); }
+    var lAll = 0.0;
+    var oAll = 0.0;
+    for (var p = 0u; p < SP; p++) {
+      let w = exp(partM[p * CB + lane] - mAll);
+      lAll += w * partL[p * CB + lane];
+      oAll += w * partO[p * CB + lane];
+    }
+    oLat[h * R + c] = oAll / lAll;
+  }
 }
 #endif
 
