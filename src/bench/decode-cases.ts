@@ -12,10 +12,12 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const DC = d.R + d.Dr;
   // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback), and at
   // the longest length a few subgroup-pass tilings (heads per workgroup × keys per register tile) beside the default.
-  type Variant = { Tk: number; subgroupHeads: boolean; tiling?: { headsPerGroup: number; keyRows: number } };
+  type Variant = { Tk: number; subgroupHeads: boolean; tiling?: { headsPerGroup: number; keyRows: number; splits: number } };
   const variants: Variant[] = lengths.flatMap((Tk) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads })));
   if (size === '48b') {
-    for (const [headsPerGroup, keyRows] of [[8, 1], [8, 8], [2, 4], [32, 4]]) variants.push({ Tk: 131072, subgroupHeads: true, tiling: { headsPerGroup, keyRows } });
+    for (const [headsPerGroup, keyRows, splits] of [[4, 1, 256], [16, 1, 256], [32, 1, 256], [8, 2, 256], [8, 1, 512], [8, 1, 1024]]) {
+      variants.push({ Tk: 131072, subgroupHeads: true, tiling: { headsPerGroup, keyRows, splits } });
+    }
   }
   return variants.map(({ Tk, subgroupHeads, tiling }) => {
     const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads });
@@ -27,7 +29,7 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
     const bytes = Tk * DC * 4 + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
     return {
-      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k` : ''} Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
+      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k×${plan.splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
       params: { Tk, ...d, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },

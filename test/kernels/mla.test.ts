@@ -142,7 +142,8 @@ describe('mla/mla-absorbed-decode', () => {
         const { cache, rows } = await buildCache(ctx, d, Tk, Tk + 5);
         const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5);
         const q = randomArray(d.H * (d.Dn + d.Dr), 3);
-        const plan = planMlaDecode(ctx, d, Tk + 5, splits, { subgroupHeads });
+        // 3 splits also run 3-key tiles, so the masking of a tile's keys past its split is exercised.
+        const plan = { ...planMlaDecode(ctx, d, Tk + 5, splits, { subgroupHeads }), ...(splits === 3 ? { keyRows: 3 } : {}) };
         const scratch = allocMlaDecodeScratch(ctx, d, plan);
         for (const t of Object.values(scratch)) ctx.fill(t, NaN);
         const out = poisoned(ctx, [d.H, d.Dv], 'decode out');

@@ -25,7 +25,7 @@ export interface MlaDecodePlan {
 /**
  * Splits: about one per 64 cached tokens of the capacity (at most 256) unless given. Where subgroups have one
  * fixed size, each head is one subgroup and a workgroup holds up to 8 heads (so they share each cache row
- * through the cache), 4 keys per register tile; CTXBENCH_MLA_DECODE=workgroup or `subgroupHeads: false`
+ * through the cache), one key per step; CTXBENCH_MLA_DECODE=workgroup or `subgroupHeads: false`
  * keeps the older pass, whose head block and key tile are the largest whose f32 staging fits workgroup memory.
  */
 export function planMlaDecode(
@@ -38,9 +38,10 @@ export function planMlaDecode(
   const subgroupHeads = (opts.subgroupHeads ?? process.env.CTXBENCH_MLA_DECODE !== 'workgroup') && subgroupsFit;
   if (subgroupHeads) {
     // 8 heads (256 invocations at subgroup size 32) per workgroup: enough heads share each row through the cache
-    // while head groups × splits keep the GPU busy; 4 keys per register tile.
+    // while head groups × splits keep the GPU busy. One key per step: on the H100 (128k keys) register tiles of
+    // 4 and 8 keys took 3.3 and 6.1 ms against 1.2 ms for 1 (bench, 2026-11-24).
     const headsPerGroup = Math.max(1, Math.min(d.H, 8, Math.floor(Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX) / sg)));
-    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 4, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
+    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 1, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
   }
   const mem = ctx.caps.maxWorkgroupStorageBytes;
   const workgroupSize = stagedWorkgroupSize(ctx);
