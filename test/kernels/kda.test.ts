@@ -114,14 +114,18 @@ describe('kda/kda-prepare', () => {
 });
 
 describe('kda delta rule', () => {
-  it('recurrent step matches the reference from a random state', async () => {
-    const c = await deltaCase(randomInt(1, 9), randomInt(1, 4), randomInt(3, 24) | 1, randomInt(3, 40) | 1);
+  // Odd dk keeps whole columns per thread; dk a multiple of 4 splits each column's rows over 4 or 8 threads.
+  for (const dkKind of ['odd dk', 'dk split over threads']) {
+  it(`recurrent step matches the reference from a random state (${dkKind})`, async () => {
+    const dk = dkKind === 'odd dk' ? randomInt(3, 24) | 1 : 4 * randomInt(2, 10);
+    const c = await deltaCase(randomInt(1, 9), randomInt(1, 4), dk, randomInt(3, 70) | 1);
     const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', 'S', c.s0);
     const o = await runRecurrent(c, state);
     const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
     expect(relativeError(o, ref.o)).toBeLessThan(1e-4);
     expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(1e-4);
   });
+  }
 
   for (const shape of ['several chunks, ragged tail', 'shorter than one chunk']) {
   it(`chunked prefill matches the reference recurrence (${shape}, strong decays)`, async () => {

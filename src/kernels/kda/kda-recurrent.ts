@@ -38,18 +38,21 @@ export function checkDeltaArgs(name: string, a: KdaDeltaArgs): ReturnType<typeof
 
 /**
  * Runs T tokens through the recurrence (T = 1 for decode; any T works and is the reference path the chunked
- * prefill is tested against). Grid: heads × value-column groups, one thread per state column.
+ * prefill is tested against). Grid: value-column blocks × heads; each column's dk rows are split over P
+ * threads (P the largest power of two ≤ 8 dividing dk).
  */
 export function kdaRecurrentStep(ctx: GpuContext, a: KdaDeltaArgs): DispatchSpec {
   const v = checkDeltaArgs('kdaRecurrentStep', a);
-  const sg = ctx.caps.subgroupSize;
-  const wg = Math.min(ctx.caps.maxInvocationsPerWorkgroup, Math.max(sg, Math.min(64, Math.ceil(a.dv / sg) * sg)));
-  if (3 * a.dk * 4 > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`kdaRecurrentStep: dk ${a.dk} too large for workgroup memory`);
+  let P = 8;
+  while (a.dk % P !== 0) P /= 2;
+  let CB = 32;
+  while (CB * P > ctx.caps.maxInvocationsPerWorkgroup && CB > 1) CB /= 2;
+  if ((3 * a.dk + CB * P) * 4 > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`kdaRecurrentStep: dk ${a.dk} too large for workgroup memory`);
   return ctx.dispatch({
     kernel,
-    defines: { DK: a.dk, WG: wg },
+    defines: { DK: a.dk, P, CB },
     params: [a.T, a.H, a.dv, v.offset, v.rowStride, a.dk],
     bindings: [a.q, a.k, a.g, a.beta, v.tensor, a.state, a.out],
-    workgroups: [Math.ceil(a.dv / wg), a.H],
+    workgroups: [Math.ceil(a.dv / CB), a.H],
   });
 }

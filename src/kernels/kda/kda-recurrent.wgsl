@@ -1,8 +1,8 @@
 // KDA delta-rule recurrence, token by token (spec §3 step 8): the decode step, and a reference path for
-// short inputs. Thread = one value column e of one head's state S [dk, dv] (kept in registers across the
-// tokens); per token: S ← Diag(α)S, v' = β(v − Sᵀk), S += k v'ᵀ, o = Sᵀq̃ from the updated S.
-// dk repeats DK as a runtime loop bound: constant bounds get fully unrolled, which makes lavapipe's compile
-// take tens of seconds.
+// short inputs. A workgroup owns CB value columns of one head's state S [dk, dv]; each column is shared by P
+// threads that keep DKP = dk / P of its rows in registers (so the state never spills and 32× more threads run
+// than with one thread per column). Per token: S ← Diag(α)S, v' = β(v − Sᵀk), S += k v'ᵀ, o = Sᵀq̃ from the
+// updated S; the two sums over dk meet through workgroup memory.
 struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32, dk: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -14,45 +14,62 @@ struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32, dk: u32 }
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 const DK: u32 = {{DK}}u;
+const P: u32 = {{P}}u;
+const CB: u32 = {{CB}}u;
+const DKP: u32 = DK / P;
+const WG: u32 = CB * P;
 var<workgroup> qRow: array<f32, DK>;
 var<workgroup> kRow: array<f32, DK>;
 var<workgroup> alphaRow: array<f32, DK>;
+var<workgroup> partial: array<f32, WG>;
 
-@compute @workgroup_size({{WG}})
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
-  let e = wg.x * {{WG}}u + lane;
+  let col = lane % CB;
+  let part = lane / CB;
+  let e = wg.x * CB + col;
+  let i0 = part * DKP;
   let ownsColumn = e < params.dv;
   let sBase = h * DK * params.dv + e;
-  var s: array<f32, DK>;
-  if (ownsColumn) {
-    for (var i = 0u; i < params.dk; i++) { s[i] = state[sBase + i * params.dv]; }
-  }
+  var s: array<f32, DKP>;
+  for (var i = 0u; i < DKP; i++) { s[i] = select(0.0, state[sBase + (i0 + i) * params.dv], ownsColumn); }
   for (var t = 0u; t < params.T; t++) {
     let row = t * params.H + h;
-    for (var i = lane; i < params.dk; i += {{WG}}u) {
+    for (var i = lane; i < DK; i += WG) {
       qRow[i] = q[row * DK + i];
       kRow[i] = k[row * DK + i];
       alphaRow[i] = exp(g[row * DK + i]);
     }
     workgroupBarrier();
-    if (ownsColumn) {
-      var kS = 0.0;
-      for (var i = 0u; i < params.dk; i++) {
-        s[i] *= alphaRow[i];
-        kS += s[i] * kRow[i];
-      }
-      let vPrime = beta[row] * (v[params.vOffset + t * params.vStride + h * params.dv + e] - kS);
-      var o = 0.0;
-      for (var i = 0u; i < params.dk; i++) {
-        s[i] += kRow[i] * vPrime;
-        o += s[i] * qRow[i];
-      }
-      out[row * params.dv + e] = o;
+    var kS = 0.0;
+    for (var i = 0u; i < DKP; i++) {
+      s[i] *= alphaRow[i0 + i];
+      kS += s[i] * kRow[i0 + i];
+    }
+    partial[lane] = kS;
+    workgroupBarrier();
+    kS = 0.0;
+    for (var p = 0u; p < P; p++) { kS += partial[p * CB + col]; }
+    var vPrime = 0.0;
+    if (ownsColumn) { vPrime = beta[row] * (v[params.vOffset + t * params.vStride + h * params.dv + e] - kS); }
+    var o = 0.0;
+    for (var i = 0u; i < DKP; i++) {
+      s[i] += kRow[i0 + i] * vPrime;
+      o += s[i] * qRow[i0 + i];
+    }
+    // Everyone has read the kS partials (and the staged rows) before they are overwritten.
+    workgroupBarrier();
+    partial[lane] = o;
+    workgroupBarrier();
+    if (part == 0u && ownsColumn) {
+      var sum = 0.0;
+      for (var p = 0u; p < P; p++) { sum += partial[p * CB + col]; }
+      out[row * params.dv + e] = sum;
     }
     workgroupBarrier();
   }
   if (ownsColumn) {
-    for (var i = 0u; i < params.dk; i++) { state[sBase + i * params.dv] = s[i]; }
+    for (var i = 0u; i < DKP; i++) { state[sBase + (i0 + i) * params.dv] = s[i]; }
   }
 }
