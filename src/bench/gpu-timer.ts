@@ -2,6 +2,7 @@
 // with begin/end timestamps (WebGPU only stamps pass boundaries); without it, the wall clock around submit +
 // onSubmittedWorkDone, which also counts queue latency — the result says which method produced it.
 import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
+import { timedBlocksMs } from '../engine/gpu/dispatch-profile.js';
 
 export type TimingMethod = 'timestamp' | 'wall';
 
@@ -20,12 +21,6 @@ export interface TimingOptions {
   /** Timed blocks; the median block is reported. */
   outer?: number;
 }
-
-// GPUBufferUsage / GPUMapMode as numbers: the globals exist only once dawn's globals are installed.
-const QUERY_RESOLVE = 0x0200;
-const COPY_SRC = 0x0004;
-const COPY_DST = 0x0008;
-const MAP_READ = 0x0001;
 
 function encodeRuns(pass: GPUComputePassEncoder, specs: readonly DispatchSpec[], runs: number): void {
   for (let r = 0; r < runs; r++) {
@@ -54,34 +49,8 @@ export async function timeDispatches(ctx: GpuContext, specs: readonly DispatchSp
   return { ms: median(perRun), bestMs: Math.min(...perRun), method: ctx.caps.hasTimestamps ? 'timestamp' : 'wall', samples: outer };
 }
 
-/** Encodes one timed block: it must write timestamps 2b (start) and 2b + 1 (end) of `querySet`. */
-type TimedBlockEncoder = (encoder: GPUCommandEncoder, querySet: GPUQuerySet, block: number) => void;
-
-/** Runs `outer` blocks in one submission and returns each block's GPU time in ms from its two timestamps. */
-async function timestampedBlocksMs(ctx: GpuContext, outer: number, encodeBlock: TimedBlockEncoder): Promise<number[]> {
-  const { device } = ctx;
-  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * outer });
-  const resolve = device.createBuffer({ size: 16 * outer, usage: QUERY_RESOLVE | COPY_SRC });
-  const readback = device.createBuffer({ size: 16 * outer, usage: MAP_READ | COPY_DST });
-  try {
-    const encoder = device.createCommandEncoder();
-    for (let b = 0; b < outer; b++) encodeBlock(encoder, querySet, b);
-    encoder.resolveQuerySet(querySet, 0, 2 * outer, resolve, 0);
-    encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16 * outer);
-    ctx.queue.submit([encoder.finish()]);
-    await readback.mapAsync(MAP_READ);
-    const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
-    readback.unmap();
-    return Array.from({ length: outer }, (_, b) => Number(stamps[2 * b + 1] - stamps[2 * b]) / 1e6);
-  } finally {
-    querySet.destroy();
-    resolve.destroy();
-    readback.destroy();
-  }
-}
-
 async function timestampBlocks(ctx: GpuContext, specs: readonly DispatchSpec[], inner: number, outer: number): Promise<number[]> {
-  const blocks = await timestampedBlocksMs(ctx, outer, (encoder, querySet, b) => {
+  const blocks = await timedBlocksMs(ctx, outer, (encoder, querySet, b) => {
     const pass = encoder.beginComputePass({
       timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * b, endOfPassWriteIndex: 2 * b + 1 },
     });
@@ -140,7 +109,7 @@ export async function timeBufferCopy(ctx: GpuContext, bytes: number, outer = 5):
 
 /** Copies live outside passes: each block sits between two empty compute passes that carry its timestamps. */
 function timestampCopyBlocks(ctx: GpuContext, encodeBlock: (e: GPUCommandEncoder) => void, outer: number): Promise<number[]> {
-  return timestampedBlocksMs(ctx, outer, (encoder, querySet, b) => {
+  return timedBlocksMs(ctx, outer, (encoder, querySet, b) => {
     encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * b } }).end();
     encodeBlock(encoder);
     encoder.beginComputePass({ timestampWrites: { querySet, endOfPassWriteIndex: 2 * b + 1 } }).end();

@@ -1,4 +1,4 @@
-// Per-dispatch GPU times of a dispatch list: each dispatch in its own compute pass with begin/end timestamps
+// Timestamped GPU blocks (shared with the bench's kernel timer) and per-dispatch GPU times of a dispatch list: each dispatch in its own compute pass with begin/end timestamps
 // (WebGPU stamps only pass boundaries), summed per kernel label. This is how a decode step is taken apart
 // (`ctxbench infer --profile-decode`); pass boundaries add a little time of their own, so the parts sum to a bit
 // more than the step.
@@ -20,37 +20,45 @@ export interface KernelTime {
   share: number;
 }
 
+/** Encodes one timed block: it must write timestamps 2b (start) and 2b + 1 (end) of `querySet`. */
+export type TimedBlockEncoder = (encoder: GPUCommandEncoder, querySet: GPUQuerySet, block: number) => void;
+
+/** Runs `blocks` timed blocks in one submission and returns each block's GPU time in ms from its two stamps. */
+export async function timedBlocksMs(ctx: GpuContext, blocks: number, encodeBlock: TimedBlockEncoder): Promise<number[]> {
+  const { device } = ctx;
+  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * blocks });
+  const resolve = device.createBuffer({ size: 16 * blocks, usage: QUERY_RESOLVE | COPY_SRC });
+  const readback = device.createBuffer({ size: 16 * blocks, usage: MAP_READ | COPY_DST });
+  try {
+    const encoder = device.createCommandEncoder();
+    for (let b = 0; b < blocks; b++) encodeBlock(encoder, querySet, b);
+    encoder.resolveQuerySet(querySet, 0, 2 * blocks, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16 * blocks);
+    ctx.queue.submit([encoder.finish()]);
+    await readback.mapAsync(MAP_READ);
+    const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    return Array.from({ length: blocks }, (_, b) => Number(stamps[2 * b + 1] - stamps[2 * b]) / 1e6);
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+    readback.destroy();
+  }
+}
+
 /** GPU milliseconds of each dispatch, in list order. Needs the timestamp-query feature. */
 export async function timeEachDispatch(ctx: GpuContext, specs: readonly DispatchSpec[]): Promise<number[]> {
   if (!ctx.caps.hasTimestamps) throw new Error('dispatch profile: this adapter has no timestamp-query feature');
   const out: number[] = [];
   for (let start = 0; start < specs.length; start += CHUNK) {
     const chunk = specs.slice(start, start + CHUNK);
-    const n = chunk.length;
-    const querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 * n });
-    const resolve = ctx.device.createBuffer({ size: 16 * n, usage: QUERY_RESOLVE | COPY_SRC });
-    const readback = ctx.device.createBuffer({ size: 16 * n, usage: MAP_READ | COPY_DST });
-    try {
-      const encoder = ctx.device.createCommandEncoder();
-      chunk.forEach((spec, i) => {
-        const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(spec.pipeline);
-        pass.setBindGroup(0, spec.bindGroup);
-        pass.dispatchWorkgroups(spec.workgroups[0], spec.workgroups[1], spec.workgroups[2]);
-        pass.end();
-      });
-      encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
-      encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16 * n);
-      ctx.queue.submit([encoder.finish()]);
-      await readback.mapAsync(MAP_READ);
-      const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
-      readback.unmap();
-      for (let i = 0; i < n; i++) out.push(Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
-    } finally {
-      querySet.destroy();
-      resolve.destroy();
-      readback.destroy();
-    }
+    out.push(...await timedBlocksMs(ctx, chunk.length, (encoder, querySet, i) => {
+      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      pass.setPipeline(chunk[i].pipeline);
+      pass.setBindGroup(0, chunk[i].bindGroup);
+      pass.dispatchWorkgroups(chunk[i].workgroups[0], chunk[i].workgroups[1], chunk[i].workgroups[2]);
+      pass.end();
+    }));
   }
   return out;
 }

@@ -57,26 +57,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 #endif
 
-#if SPLIT
+#if SPLIT_ANY
+// Shared by both split passes (the wrapper sets SPLIT_ANY with either): partials out, the live key count in.
 @group(0) @binding(1) var<storage, read> qAbs: array<f32>;
-@group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
 @group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
 @group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
 @group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
-
 const HB: u32 = {{HB}}u;
 const BK: u32 = {{BK}}u;
-const LANES_PER_SCORE: u32 = {{LPS}}u;
-const OUT_PER_THREAD: u32 = (HB * R + WG - 1u) / WG;
-// Padded rows: rows DC apart would share one memory bank when DC is a multiple of the bank count.
-const ROW: u32 = DC + 1u;
-
 #if SEQ_LEN
 @group(0) @binding(6) var<storage, read> seqLen: array<u32>;
 fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
 #else
 fn keyCount() -> u32 { return params.Tk; }
 #endif
+#endif
+
+#if SPLIT
+@group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
+const LANES_PER_SCORE: u32 = {{LPS}}u;
+const OUT_PER_THREAD: u32 = (HB * R + WG - 1u) / WG;
+// Padded rows: rows DC apart would share one memory bank when DC is a multiple of the bank count.
+const ROW: u32 = DC + 1u;
 
 var<workgroup> qTile: array<f32, HB * ROW>;
 var<workgroup> kTile: array<f32, BK * ROW>;
@@ -181,26 +183,12 @@ const W: u32 = 1u;
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
 fn dotv(a: V, b: V) -> f32 { return a * b; }
 #endif
-@group(0) @binding(1) var<storage, read> qAbs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
-@group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
-@group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
-
 const SG: u32 = {{SUBGROUP_SIZE}}u;
-const HB: u32 = {{HB}}u;
-const BK: u32 = {{BK}}u;
 const RW: u32 = R / W;
 const DRW: u32 = DR / W;
 const DCW: u32 = DC / W;
 const NR: u32 = (RW + SG - 1u) / SG;
 const NP: u32 = max(1u, (DRW + SG - 1u) / SG); // at least one slot: WGSL arrays cannot be empty (Dr = 0)
-
-#if SEQ_LEN
-@group(0) @binding(6) var<storage, read> seqLen: array<u32>;
-fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
-#else
-fn keyCount() -> u32 { return params.Tk; }
-#endif
 
 // W absorbed-query floats from column W·v of head h's row.
 fn queryAt(at: u32) -> V {
