@@ -11,11 +11,12 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const lengths = size === 'small' ? [40] : [8192, 131072];
   const DC = d.R + d.Dr;
   // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback), and at
-  // the longest length a few subgroup-pass tilings (heads per workgroup × keys per register tile) beside the default.
+  // the longest length a few subgroup-pass tilings (heads per workgroup × keys per tile × splits) beside the
+  // default (32 heads × 1 key × 256 splits at 128k).
   type Variant = { Tk: number; subgroupHeads: boolean; tiling?: { headsPerGroup: number; keyRows: number; splits: number } };
   const variants: Variant[] = lengths.flatMap((Tk) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads })));
   if (size === '48b') {
-    for (const [headsPerGroup, keyRows, splits] of [[4, 1, 256], [16, 1, 256], [32, 1, 256], [8, 2, 256], [8, 1, 512], [8, 1, 1024]]) {
+    for (const [headsPerGroup, keyRows, splits] of [[4, 1, 256], [8, 1, 256], [16, 1, 256], [8, 2, 256], [8, 1, 512], [8, 1, 1024]]) {
       variants.push({ Tk: 131072, subgroupHeads: true, tiling: { headsPerGroup, keyRows, splits } });
     }
   }

@@ -1,7 +1,7 @@
 // Times a list of dispatches on the GPU. With `timestamp-query` each repetition block is its own compute pass
 // with begin/end timestamps (WebGPU only stamps pass boundaries); without it, the wall clock around submit +
 // onSubmittedWorkDone, which also counts queue latency — the result says which method produced it.
-import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
+import { encodeDispatches, type DispatchSpec, type GpuContext } from '../engine/gpu/context.js';
 import { timedBlocksMs } from '../engine/gpu/dispatch-profile.js';
 
 export type TimingMethod = 'timestamp' | 'wall';
@@ -23,13 +23,7 @@ export interface TimingOptions {
 }
 
 function encodeRuns(pass: GPUComputePassEncoder, specs: readonly DispatchSpec[], runs: number): void {
-  for (let r = 0; r < runs; r++) {
-    for (const spec of specs) {
-      pass.setPipeline(spec.pipeline);
-      pass.setBindGroup(0, spec.bindGroup);
-      pass.dispatchWorkgroups(spec.workgroups[0], spec.workgroups[1], spec.workgroups[2]);
-    }
-  }
+  for (let r = 0; r < runs; r++) encodeDispatches(pass, specs);
 }
 
 function median(values: number[]): number {

@@ -13,6 +13,15 @@ export interface DispatchSpec {
   readonly workgroups: readonly [number, number, number];
 }
 
+/** Records dispatches into an open compute pass (GpuContext.run, the bench timer and the dispatch profile). */
+export function encodeDispatches(pass: GPUComputePassEncoder, specs: readonly DispatchSpec[]): void {
+  for (const spec of specs) {
+    pass.setPipeline(spec.pipeline);
+    pass.setBindGroup(0, spec.bindGroup);
+    pass.dispatchWorkgroups(spec.workgroups[0], spec.workgroups[1], spec.workgroups[2]);
+  }
+}
+
 /** Marks a uniform word as f32 (plain numbers are u32). */
 export interface F32Word { readonly f32: number }
 export const f32 = (value: number): F32Word => ({ f32: value });
@@ -195,11 +204,7 @@ export class GpuContext {
     if (specs.length === 0) return;
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    for (const spec of specs) {
-      pass.setPipeline(spec.pipeline);
-      pass.setBindGroup(0, spec.bindGroup);
-      pass.dispatchWorkgroups(spec.workgroups[0], spec.workgroups[1], spec.workgroups[2]);
-    }
+    encodeDispatches(pass, specs);
     pass.end();
     this.queue.submit([encoder.finish()]);
   }

@@ -1,8 +1,9 @@
-// Timestamped GPU blocks (shared with the bench's kernel timer) and per-dispatch GPU times of a dispatch list: each dispatch in its own compute pass with begin/end timestamps
-// (WebGPU stamps only pass boundaries), summed per kernel label. This is how a decode step is taken apart
+// Timestamped GPU blocks (shared with the bench's kernel timer) and per-dispatch GPU times of a dispatch list:
+// each dispatch in its own compute pass with begin/end timestamps (WebGPU stamps only pass boundaries), summed
+// per kernel label. This is how a decode step is taken apart
 // (`ctxbench infer --profile-decode`); pass boundaries add a little time of their own, so the parts sum to a bit
 // more than the step.
-import type { DispatchSpec, GpuContext } from './context.js';
+import { encodeDispatches, type DispatchSpec, type GpuContext } from './context.js';
 
 // GPUBufferUsage / GPUMapMode as numbers: the globals exist only once dawn's globals are installed.
 const QUERY_RESOLVE = 0x0200;
@@ -54,9 +55,7 @@ export async function timeEachDispatch(ctx: GpuContext, specs: readonly Dispatch
     const chunk = specs.slice(start, start + CHUNK);
     out.push(...await timedBlocksMs(ctx, chunk.length, (encoder, querySet, i) => {
       const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-      pass.setPipeline(chunk[i].pipeline);
-      pass.setBindGroup(0, chunk[i].bindGroup);
-      pass.dispatchWorkgroups(chunk[i].workgroups[0], chunk[i].workgroups[1], chunk[i].workgroups[2]);
+      encodeDispatches(pass, [chunk[i]]);
       pass.end();
     }));
   }

@@ -51,7 +51,7 @@ export function kdaRecurrentStep(ctx: GpuContext, a: KdaDeltaArgs): DispatchSpec
   return ctx.dispatch({
     kernel,
     defines: { DK: a.dk, P, CB },
-    params: [a.T, a.H, a.dv, v.offset, v.rowStride, a.dk],
+    params: [a.T, a.H, a.dv, v.offset, v.rowStride],
     bindings: [a.q, a.k, a.g, a.beta, v.tensor, a.state, a.out],
     workgroups: [Math.ceil(a.dv / CB), a.H],
   });

@@ -3,7 +3,7 @@
 // threads that keep DKP = dk / P of its rows in registers (so the state never spills and 32× more threads run
 // than with one thread per column). Per token: S ← Diag(α)S, v' = β(v − Sᵀk), S += k v'ᵀ, o = Sᵀq̃ from the
 // updated S; the two sums over dk meet through workgroup memory.
-struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32, dk: u32 }
+struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
