@@ -3,10 +3,11 @@
 import { sumByKernel, timeEachDispatch, type KernelTime } from './gpu/dispatch-profile.js';
 import type { Checkpoint, KimiConfig } from './checkpoint.js';
 import { GpuContext } from './gpu/context.js';
-import type { GpuTensor } from './gpu/arena.js';
+import type { GpuDtype, GpuTensor } from './gpu/arena.js';
 import { KimiLinearGraph, type SequenceState } from './models/kimi-linear.js';
 import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights } from './models/kimi-linear-weights.js';
 import { GpuSampler, type SamplingOptions } from './sampling.js';
+import { randomSequenceFill } from './sequence-fill.js';
 import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 
 export interface EngineOptions {
@@ -64,6 +65,51 @@ export interface GenerateResult {
   ids: number[];
   finishReason: 'eos' | 'length';
   stats: RequestStats;
+}
+
+export interface DecodeAtContextOptions {
+  /** N: the position decoding starts at (latent rows and states filled as if N tokens were prefilled). */
+  contextTokens: number;
+  /** Timed decode steps. */
+  decodeTokens: number;
+  /** Seed of the random state (same seed, same state, same tokens). */
+  seed: number;
+  /** Token fed at position N (default 0). */
+  firstToken?: number;
+}
+
+export interface DecodeAtContextStats {
+  contextTokens: number;
+  decodeTokens: number;
+  /** Allocation and random fill, until the GPU finished (not a prefill time). */
+  fillMs: number;
+  tpotMeanMs: number | null;
+  tpotP50Ms: number | null;
+  tpotP90Ms: number | null;
+  peakArenaBytes: number;
+  kvCacheBytes: number;
+  kdaStateBytes: number;
+  /** Storage of the MLA latent cache (null without MLA layers). */
+  latentDtype: GpuDtype | null;
+  wallMs: number;
+}
+
+export interface DecodeAtContextResult {
+  /** Greedy ids of the decode steps (from random state: speed runs only, not model output). */
+  ids: number[];
+  stats: DecodeAtContextStats;
+}
+
+/** A context length whose sequence cannot be allocated (binding limit, out of memory): callers skip it. */
+export class DecodeAtContextError extends Error {
+  override name = 'DecodeAtContextError';
+}
+
+/** TPOT mean / p50 / p90 of per-step wall times (null without steps). */
+function tpotStats(stepMs: readonly number[]): { tpotMeanMs: number | null; tpotP50Ms: number | null; tpotP90Ms: number | null } {
+  const sorted = [...stepMs].sort((a, b) => a - b);
+  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null);
+  return { tpotMeanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null, tpotP50Ms: pct(0.5), tpotP90Ms: pct(0.9) };
 }
 
 export class Engine {
@@ -150,43 +196,19 @@ export class Engine {
         }
         opts.signal?.throwIfAborted();
       }
-      let token = opts.maxTokens > 0 ? await this.readToken(ids, N) : -1;
+      const token = opts.maxTokens > 0 ? await this.readToken(ids, N) : -1;
       ttftMs = performance.now() - started;
       if (opts.maxTokens === 0) await ctx.sync();
-      // Decode: one list recorded now and replayed per step; only the counter and the draw change.
-      const seqLen = ctx.tensor([1], 'u32', 'seq-len');
-      const decode = opts.maxTokens > 1
-        ? [...graph.recordDecodeStep(seq, ids, seqLen), sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
-      try {
-        for (let step = 0; step < opts.maxTokens; step++) {
-          out.push(token);
-          opts.onToken?.(token);
-          if (stop.has(token)) { finishReason = 'eos'; break; }
-          if (step + 1 === opts.maxTokens) break;
-          opts.signal?.throwIfAborted();
-          const t0 = performance.now();
-          const pos = seq.pos;
-          ctx.upload(seqLen, [pos + 1]);
-          sampler.advance();
-          ctx.run(decode);
-          seq.pos += 1;
-          token = await this.readToken(ids, pos + 1);
-          stepMs.push(performance.now() - t0);
-        }
-        if (opts.profileDecode && decode.length) {
-          ctx.upload(seqLen, [seq.pos + 1]);
-          decodeProfile = sumByKernel(decode, await timeEachDispatch(ctx, decode));
-        }
-      } finally {
-        ctx.arena.free(seqLen);
-      }
+      const decoded = await this.decodeLoop(seq, ids, sampler, token, opts.maxTokens, stop, opts);
+      out.push(...decoded.ids);
+      stepMs.push(...decoded.stepMs);
+      finishReason = decoded.finishReason;
+      decodeProfile = decoded.decodeProfile;
     } finally {
       sampler.release();
       graph.releaseSequence(seq);
       ctx.arena.free(ids);
     }
-    const sorted = [...stepMs].sort((a, b) => a - b);
-    const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null);
     return {
       ids: out,
       finishReason,
@@ -195,9 +217,7 @@ export class Engine {
         decodeTokens: out.length,
         ttftMs,
         prefillTokPerS: promptIds.length / (ttftMs / 1000),
-        tpotMeanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null,
-        tpotP50Ms: pct(0.5),
-        tpotP90Ms: pct(0.9),
+        ...tpotStats(stepMs),
         peakArenaBytes: ctx.arena.peakBytes,
         kvCacheBytes: seq.kvCacheBytes,
         kdaStateBytes: seq.kdaStateBytes,
@@ -205,6 +225,103 @@ export class Engine {
         ...(decodeProfile ? { decodeProfile } : {}),
       },
     };
+  }
+
+  /**
+   * Decode speed at `contextTokens` of context without the prefill: a decode-only sequence of capacity
+   * N + decodeTokens gets seeded random latent rows 0..N−1 and KDA states / conv caches (sequence-fill.ts), its
+   * position is set to N, and `decodeTokens` greedy steps run through the same recorded decode list as
+   * generate(). A step's cost depends on the cache lengths, not their values, so TPOT and memory are those at N;
+   * the tokens are not a model's output (random state, no prefill). Every step runs (no eos stop).
+   */
+  async decodeAtContext(opts: DecodeAtContextOptions): Promise<DecodeAtContextResult> {
+    const { ctx, graph, config } = this;
+    const N = opts.contextTokens, D = opts.decodeTokens;
+    if (!Number.isInteger(N) || N < 1) throw new Error(`decodeAtContext: context ${N} must be a whole number ≥ 1`);
+    if (!Number.isInteger(D) || D < 1) throw new Error(`decodeAtContext: decode tokens ${D} must be a whole number ≥ 1`);
+    const first = opts.firstToken ?? 0;
+    if (!Number.isInteger(first) || first < 0 || first >= config.vocabSize) throw new Error(`decodeAtContext: first token ${first} outside the vocabulary`);
+    const started = performance.now();
+    ctx.arena.peakBytes = ctx.arena.liveBytes;
+    // Out-of-memory is caught here so a length that does not fit is a clear skip, not a dead device.
+    ctx.device.pushErrorScope('out-of-memory');
+    let seq: SequenceState | undefined;
+    let allocError: unknown;
+    try {
+      seq = graph.newSequence(N + D, { decodeOnly: true });
+    } catch (err) {
+      allocError = err;
+    }
+    const oom = await ctx.device.popErrorScope();
+    if (oom || !seq) {
+      if (seq) graph.releaseSequence(seq);
+      const why = oom ? `out of GPU memory (${oom.message.split('\n')[0]})` : (allocError as Error).message;
+      throw new DecodeAtContextError(`decode at ${N} tokens: cannot allocate the sequence: ${why}`);
+    }
+    // ids[N] holds the token fed at position N; each step writes the next id after it.
+    const ids = this.uploadIds([], N + D + 1);
+    ctx.upload({ ...ids, offset: ids.offset + N * 4, bytes: 4, shape: [1] }, [first]);
+    const sampler = new GpuSampler(ctx, { temperature: 0 });
+    try {
+      ctx.run(randomSequenceFill(ctx, seq, N, opts.seed));
+      seq.pos = N;
+      await ctx.sync();
+      const fillMs = performance.now() - started;
+      // D decode steps need D + 1 loop turns (the first turn only emits the fed token).
+      const decoded = await this.decodeLoop(seq, ids, sampler, first, D + 1, new Set(), {});
+      return {
+        ids: decoded.ids.slice(1),
+        stats: {
+          contextTokens: N, decodeTokens: decoded.stepMs.length, fillMs, ...tpotStats(decoded.stepMs),
+          peakArenaBytes: ctx.arena.peakBytes, kvCacheBytes: seq.kvCacheBytes, kdaStateBytes: seq.kdaStateBytes,
+          latentDtype: seq.mla.find((l) => l)?.cache.dtype ?? null, wallMs: performance.now() - started,
+        },
+      };
+    } finally {
+      sampler.release();
+      graph.releaseSequence(seq);
+      ctx.arena.free(ids);
+    }
+  }
+
+  /**
+   * The decode loop shared by generate() and decodeAtContext(): one list recorded now and replayed per step;
+   * only the counter and the draw change. `token` was sampled at seq.pos; up to maxTokens ids are emitted.
+   */
+  private async decodeLoop(seq: SequenceState, ids: GpuTensor, sampler: GpuSampler, token: number, maxTokens: number, stop: Set<number>,
+    opts: Pick<GenerateOptions, 'onToken' | 'signal' | 'profileDecode'>): Promise<{ ids: number[]; stepMs: number[]; finishReason: 'eos' | 'length'; decodeProfile?: KernelTime[] }> {
+    const { ctx, graph } = this;
+    const out: number[] = [];
+    const stepMs: number[] = [];
+    let finishReason: 'eos' | 'length' = 'length';
+    let decodeProfile: KernelTime[] | undefined;
+    const seqLen = ctx.tensor([1], 'u32', 'seq-len');
+    const decode = maxTokens > 1
+      ? [...graph.recordDecodeStep(seq, ids, seqLen), sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
+    try {
+      for (let step = 0; step < maxTokens; step++) {
+        out.push(token);
+        opts.onToken?.(token);
+        if (stop.has(token)) { finishReason = 'eos'; break; }
+        if (step + 1 === maxTokens) break;
+        opts.signal?.throwIfAborted();
+        const t0 = performance.now();
+        const pos = seq.pos;
+        ctx.upload(seqLen, [pos + 1]);
+        sampler.advance();
+        ctx.run(decode);
+        seq.pos += 1;
+        token = await this.readToken(ids, pos + 1);
+        stepMs.push(performance.now() - t0);
+      }
+      if (opts.profileDecode && decode.length) {
+        ctx.upload(seqLen, [seq.pos + 1]);
+        decodeProfile = sumByKernel(decode, await timeEachDispatch(ctx, decode));
+      }
+    } finally {
+      ctx.arena.free(seqLen);
+    }
+    return { ids: out, stepMs, finishReason, ...(decodeProfile ? { decodeProfile } : {}) };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { KimiConfig } from '../checkpoint.js';
 import type { DispatchSpec, GpuContext } from '../gpu/context.js';
 import { rowsView, type GpuTensor } from '../gpu/arena.js';
-import type { KimiGpuWeights, KdaLayerWeights, MlaLayerWeights, MoeWeights, DenseMlpWeights } from './kimi-linear-weights.js';
+import type { KimiGpuWeights, KdaLayerWeights, MlaLayerWeights, MoeWeights, DenseMlpWeights, FusedProjection, MatmulWeight } from './kimi-linear-weights.js';
 import { makeEmbedding } from '../../kernels/embedding/embedding.js';
 import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
@@ -45,6 +45,8 @@ export interface SequenceState {
   mlaHalf?: ({ kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor } | undefined)[];
   /** Rows of mlaHalf already expanded (decode steps write only the latent cache). */
   mlaHalfRows: number;
+  /** Decode-only (decode-at-context bench): no prefill buffers, so forward() takes one token per step. */
+  decodeOnly?: boolean;
   kvCacheBytes: number;
   kdaStateBytes: number;
 }
@@ -61,6 +63,11 @@ export class KimiLinearGraph {
   readonly mlaTensorCores: boolean = false;
   private readonly mlaAlignRows: number = 1;
   private readonly lastMlaLayer: number = -1;
+  /**
+   * Decode runs one GEMV per fused projection group (kimi-linear-weights FusedProjection) instead of one per
+   * member; CTXBENCH_DECODE_FUSION=off keeps one per member (same weights, for before/after runs and tests).
+   */
+  readonly decodeFusion: boolean = process.env.CTXBENCH_DECODE_FUSION !== 'off';
 
   /**
    * pieceTokens: the longest prefill piece (longer prompts are fed in pieces; states carry over).
@@ -114,16 +121,35 @@ export class KimiLinearGraph {
       const S = moe.numSharedExperts * moe.intermediateSize;
       if (S > 0) { for (const n of ['sg', 'su', 'sm']) t(n, [T, S]); t('so', [T, H]); }
     }
+    // Fused decode outputs: one vector for the mixer's group and one for the MLP's (each read within its block).
+    const fusedRows = (group?: FusedProjection) => group?.weight.shape[0] ?? 0;
+    const mixerRows = Math.max(0, ...weights.layers.map((l) => fusedRows(l.mixer.inProj)));
+    const mlpRows = Math.max(0, ...weights.layers.map((l) => fusedRows(l.mlp.kind === 'dense' ? l.mlp.gateUp : l.mlp.shared?.gateUp)));
+    if (this.decodeFusion && mixerRows > 0) t('mixerIn', [1, mixerRows]);
+    if (this.decodeFusion && mlpRows > 0) t('mlpIn', [1, mlpRows]);
     this.logits = ctx.tensor([allLogits ? T : 1, c.vocabSize], 'f32', 'logits');
     t('normed', [T, H]);
   }
 
   /** Fresh sequence state for up to `capacity` tokens (zeroed KDA states and caches). */
-  newSequence(capacity: number): SequenceState {
+  newSequence(capacity: number, opts: { decodeOnly?: boolean } = {}): SequenceState {
+    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: this.config.mla.numHeads, mlaHalfRows: 0 };
+    if (opts.decodeOnly) seq.decodeOnly = true;
+    // A cache over the binding limit throws part-way (long contexts): free what was made before it.
+    try {
+      this.allocSequence(seq);
+    } catch (err) {
+      this.releaseSequence(seq);
+      throw err;
+    }
+    return seq;
+  }
+
+  private allocSequence(seq: SequenceState): void {
     const { ctx, config: c } = this;
+    const capacity = seq.capacity;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk, m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
-    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: m.numHeads, mlaHalfRows: 0 };
     const zero = (shape: number[], label: string) => { const x = ctx.tensor(shape, 'f32', label); ctx.fill(x, 0); return x; };
     c.layerKinds.forEach((kind, i) => {
       if (kind === 'kda') {
@@ -143,7 +169,9 @@ export class KimiLinearGraph {
       const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
       const plan = planMlaDecode(ctx, dims, capacity);
       seq.mlaDecode = { plan, scratch: allocMlaDecodeScratch(ctx, dims, plan) };
-      if (this.mlaTensorCores && roundUpRows(capacity) * m.numHeads * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2 <= ctx.caps.maxBindingBytes) {
+      if (seq.decodeOnly) {
+        // Never prefilled: no expanded K/V (at 1M tokens it would not fit beside the latent caches).
+      } else if (this.mlaTensorCores && roundUpRows(capacity) * m.numHeads * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2 <= ctx.caps.maxBindingBytes) {
         const rows = roundUpRows(capacity);
         seq.mlaHalf = c.layerKinds.map((kind, i) => kind !== 'mla' ? undefined : {
           kNope: ctx.tensor([rows, m.numHeads, m.qkNopeHeadDim], 'f16', `L${i}.kNope16`),
@@ -155,7 +183,6 @@ export class KimiLinearGraph {
         seq.mlaExpanded = ctx.tensor([capacity, seq.mlaHeadsPerGroup * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.expanded');
       }
     }
-    return seq;
   }
 
   /** Largest head group (a divisor of the head count) whose expanded K/V fits one binding at this capacity. */
@@ -204,6 +231,7 @@ export class KimiLinearGraph {
   private build(seq: SequenceState, ids: GpuTensor, idOffset: number, T: number, seqLen?: GpuTensor): DispatchSpec[] {
     if (seqLen && T !== 1) throw new Error('forward: a recorded step takes exactly one token');
     if (T < 1 || T > this.pieceTokens) throw new Error(`forward: ${T} tokens outside 1..${this.pieceTokens} (feed longer prompts in pieces)`);
+    if (seq.decodeOnly && T > 1) throw new Error('forward: a decode-only sequence takes one token per step (it has no prefill buffers)');
     if (seq.pos + T > seq.capacity) throw new Error(`forward: position ${seq.pos + T} exceeds the sequence capacity ${seq.capacity}`);
     const { ctx, config: c, weights: w } = this;
     const v = (name: string, rows = T) => rowsView(this.buf[name], rows);
@@ -235,15 +263,15 @@ export class KimiLinearGraph {
     const { ctx, config: c } = this;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk;
-    const v = (name: string) => rowsView(this.buf[name], T);
+    const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['q', lw.q], ['k', lw.k], ['v', lw.v], ['fa', lw.fa], ['b', lw.b], ['ga', lw.ga]]);
+    const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const st = seq.kda[i]!;
     const specs: DispatchSpec[] = [
-      ...makeLinear(ctx, h, lw.q, v('q')), ...makeLinear(ctx, h, lw.k, v('k')), ...makeLinear(ctx, h, lw.v, v('v')),
+      ...proj.specs,
       ...shortConv(ctx, { x: v('q'), weight: lw.qConv, cache: st.convQ, y: v('qc'), T, D: P, K }),
       ...shortConv(ctx, { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K }),
       ...shortConv(ctx, { x: v('v'), weight: lw.vConv, cache: st.convV, y: v('vc'), T, D: P, K }),
-      ...makeLinear(ctx, h, lw.fa, v('fa')), ...makeLinear(ctx, v('fa'), lw.fb, v('f')),
-      ...makeLinear(ctx, h, lw.b, v('b')),
+      ...makeLinear(ctx, v('fa'), lw.fb, v('f')),
       kdaPrepare(ctx, {
         q: v('qc'), k: v('kc'), f: v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
         qOut: v('qn'), kOut: v('kn'), gOut: v('g'), betaOut: v('beta'), T, H: Hk, dk: Dk,
@@ -253,7 +281,7 @@ export class KimiLinearGraph {
     if (T === 1 || !this.kdaScratch) specs.push(kdaRecurrentStep(ctx, delta));
     else specs.push(...kdaChunkPrefill(ctx, delta, this.kdaScratch, this.kdaPlan));
     specs.push(
-      ...makeLinear(ctx, h, lw.ga, v('ga')), ...makeLinear(ctx, v('ga'), lw.gb, v('z')),
+      ...makeLinear(ctx, v('ga'), lw.gb, v('z')),
       kdaGatedRmsNorm(ctx, { o: v('o'), z: v('z'), weight: lw.oNorm, y: v('y'), T, H: Hk, dv: Dk, eps: c.rmsNormEps }),
       ...makeLinear(ctx, v('y'), lw.o, v('attn')),
     );
@@ -265,17 +293,18 @@ export class KimiLinearGraph {
     const m = c.mla;
     const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
     const DC = R + Dr;
-    const v = (name: string) => rowsView(this.buf[name], T);
+    const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['mq', lw.q], ['kva', lw.kva]]);
+    const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const cache = seq.mla[i]!.cache;
     // A recorded step reads the length from the GPU counter; the cache capacity bounds the key range.
     const Tk = seqLen ? seq.capacity : seq.pos + T;
     const specs: DispatchSpec[] = [
-      ...makeLinear(ctx, h, lw.q, v('mq')), ...makeLinear(ctx, h, lw.kva, v('kva')),
+      ...proj.specs,
       mlaLatentAppend(ctx, { kva: v('kva'), weight: lw.kvaNorm, cache, pos: seq.pos, T, R, Dr, eps: m.kvLayernormEps, seqLen }),
     ];
     if (T === 1) {
       const d = seq.mlaDecode!;
-      specs.push(...mlaAbsorbedDecode(ctx, { q: rowsView(this.buf.mq, 1), wkvb: lw.kvb, cache, Tk, seqLen, out: v('mo'), H: Hm, Dn, Dr, Dv, R }, d.scratch, d.plan));
+      specs.push(...mlaAbsorbedDecode(ctx, { q: v('mq'), wkvb: lw.kvb, cache, Tk, seqLen, out: v('mo'), H: Hm, Dn, Dr, Dv, R }, d.scratch, d.plan));
     } else if (seq.mlaHalf?.[i]) {
       specs.push(...this.mlaTensorCorePrefill(seq, i, lw, T));
     } else {
@@ -346,9 +375,10 @@ export class KimiLinearGraph {
 
   private denseMlp(lw: DenseMlpWeights, h: GpuTensor, x: GpuTensor, T: number): DispatchSpec[] {
     const { ctx } = this;
-    const v = (name: string) => rowsView(this.buf[name], T);
+    const proj = this.projections(h, T, lw.gateUp, 'mlpIn', [['dg', lw.gate], ['du', lw.up]]);
+    const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     return [
-      ...makeLinear(ctx, h, lw.gate, v('dg')), ...makeLinear(ctx, h, lw.up, v('du')),
+      ...proj.specs,
       makeSwiGlu(ctx, v('dg'), v('du'), v('dm')),
       ...makeLinear(ctx, v('dm'), lw.down, v('attn')),
       makeAdd(ctx, x, v('attn')),
@@ -386,9 +416,10 @@ export class KimiLinearGraph {
       ...experts(v('em', rows), lw.w2, v('ed', rows), false),
     );
     if (lw.shared) {
+      const proj = this.projections(h, T, lw.shared.gateUp, 'mlpIn', [['sg', lw.shared.gate], ['su', lw.shared.up]]);
       specs.push(
-        ...makeLinear(ctx, h, lw.shared.gate, v('sg')), ...makeLinear(ctx, h, lw.shared.up, v('su')),
-        makeSwiGlu(ctx, v('sg'), v('su'), v('sm')), ...makeLinear(ctx, v('sm'), lw.shared.down, v('so')),
+        ...proj.specs,
+        makeSwiGlu(ctx, proj.views.sg, proj.views.su, v('sm')), ...makeLinear(ctx, v('sm'), lw.shared.down, v('so')),
       );
     }
     specs.push(makeMoeCombine(ctx, x, v('ed', rows), rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
