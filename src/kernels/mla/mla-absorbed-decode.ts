@@ -6,6 +6,7 @@ import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { numel } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
 import { resolveHeads, type HeadView } from './head-view.js';
+import { latentCacheRows } from './mla-latent-append.js';
 
 const kernel = { name: 'mla/mla-absorbed-decode', url: new URL('./mla-absorbed-decode.wgsl', import.meta.url) };
 
@@ -86,7 +87,10 @@ export interface MlaAbsorbedDecodeArgs extends MlaDecodeDims {
   q: GpuTensor | HeadView;
   /** kv_b_proj.weight [H·(Dn+Dv), R]: per head rows W_UK then W_UV. */
   wkvb: GpuTensor;
-  /** Latent cache [capacity, R + Dr] holding Tk rows, this token's included (append first). */
+  /**
+   * Latent cache holding Tk rows, this token's included (append first): f32 [capacity, R + Dr] or f16 rows as
+   * mlaLatentAppend writes them (read widened to f32; the attention math stays f32).
+   */
   cache: GpuTensor;
   /** Keys to attend over; with seqLen, the upper bound (e.g. the cache capacity) and the counter gives Tk. */
   Tk: number;
@@ -107,8 +111,8 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   if (q.offset !== 0 || q.headStride !== a.Dn + a.Dr) throw new Error(`${name}: q must be a dense [H, Dn+Dr] row`);
   requireF32Elements(name, 'wkvb', a.wkvb, a.H * (a.Dn + a.Dv) * a.R);
   requireF32Elements(name, 'out', a.out, a.H * a.Dv);
-  if (a.cache.dtype !== 'f32') throw new Error(`${name}: cache is ${a.cache.dtype}, expected f32`);
-  if (a.Tk * DC > numel(a.cache.shape)) throw new Error(`${name}: cache holds ${Math.floor(numel(a.cache.shape) / DC)} rows, Tk is ${a.Tk}`);
+  const cacheRows = latentCacheRows(name, a.cache, DC);
+  if (a.Tk > cacheRows) throw new Error(`${name}: cache holds ${cacheRows} rows, Tk is ${a.Tk}`);
   if (a.seqLen && (a.seqLen.dtype !== 'u32' || numel(a.seqLen.shape) < 1)) throw new Error(`${name}: seqLen must be a u32 tensor`);
   requireF32Elements(name, 'qAbs', scratch.qAbs, a.H * DC);
   requireF32Elements(name, 'oPart', scratch.oPart, plan.splits * a.H * a.R);
@@ -118,6 +122,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   // The absorb / reduce / unabsorb passes keep the staged plan's 128-wide workgroups either way.
   const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
+  const F16 = a.cache.dtype === 'f16';
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
   const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
@@ -127,8 +132,8 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
-        ? { ...base, SPLIT_ANY: true, SPLIT_SG: true, VEC4: a.R % 4 === 0 && a.Dr % 4 === 0, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
-        : { ...base, SPLIT_ANY: true, SPLIT: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
+        ? { ...base, SPLIT_ANY: true, SPLIT_SG: true, F16, VEC4: a.R % 4 === 0 && a.Dr % 4 === 0, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
+        : { ...base, SPLIT_ANY: true, SPLIT: true, F16, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],

@@ -10,6 +10,7 @@
 // Tk is the uniform, or with SEQ_LEN the first word of a GPU counter (bounded by the uniform, which is then
 // the cache capacity), so one recorded dispatch list serves every decode step.
 // dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
+// F16: both split passes read an f16 cache (latent-f16.part.wgsl); all arithmetic stays f32.
 #if SPLIT_SG
 enable subgroups;
 // Every subgroupAdd sits where all lanes of the subgroup agree (h and the key range are per subgroup).
@@ -74,7 +75,14 @@ fn keyCount() -> u32 { return params.Tk; }
 #endif
 
 #if SPLIT
+#if F16
+@group(0) @binding(2) var<storage, read> cache: array<u32>;      // [capacity, DCP / 2] f16 pairs
+#include "latent-f16.part.wgsl"
+fn cacheAt(row: u32, col: u32) -> f32 { return latentHalf(row, col); }
+#else
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
+fn cacheAt(row: u32, col: u32) -> f32 { return cache[row * DC + col]; }
+#endif
 const LANES_PER_SCORE: u32 = {{LPS}}u;
 const OUT_PER_THREAD: u32 = (HB * R + WG - 1u) / WG;
 // Padded rows: rows DC apart would share one memory bank when DC is a multiple of the bank count.
@@ -114,7 +122,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     for (var p = lane; p < BK * DC; p += WG) {
       var x = 0.0;
-      if (p / DC < nk) { x = cache[k0 * DC + p]; }
+      if (p / DC < nk) { x = cacheAt(k0 + p / DC, p % DC); }
       kTile[(p / DC) * ROW + p % DC] = x;
     }
     workgroupBarrier();
@@ -172,21 +180,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 // them through the cache), and subgroupAdd turns the per-lane partial dots into scores. A tile of BK keys is
 // loaded and scored first, then at most one rescale and the P·C update from the same registers. Assumes
 // subgroups are consecutive runs of SG invocations (the plan only picks this pass where the size is fixed).
+// keyAt(k, u): the u-th group of W floats of key row k (f16 caches widen 4 halves from 8 bytes with VEC4).
 #if VEC4
 alias V = vec4<f32>;
 const W: u32 = 4u;
+#if F16
+@group(0) @binding(2) var<storage, read> cache: array<vec2<u32>>; // [capacity, DC / 4] f16 quads
+fn keyAt(k: u32, u: u32) -> V {
+  let w = cache[k * (DC / 4u) + u];
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
+}
+#else
 @group(0) @binding(2) var<storage, read> cache: array<vec4<f32>>; // [capacity, DC / 4]
+fn keyAt(k: u32, u: u32) -> V { return cache[k * (DC / 4u) + u]; }
+#endif
 fn dotv(a: V, b: V) -> f32 { return dot(a, b); }
 #else
 alias V = f32;
 const W: u32 = 1u;
+#if F16
+@group(0) @binding(2) var<storage, read> cache: array<u32>;      // [capacity, DCP / 2] f16 pairs
+#include "latent-f16.part.wgsl"
+fn keyAt(k: u32, u: u32) -> V { return latentHalf(k, u); }
+#else
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
+fn keyAt(k: u32, u: u32) -> V { return cache[k * DC + u]; }
+#endif
 fn dotv(a: V, b: V) -> f32 { return a * b; }
 #endif
 const SG: u32 = {{SUBGROUP_SIZE}}u;
 const RW: u32 = R / W;
 const DRW: u32 = DR / W;
-const DCW: u32 = DC / W;
 const NR: u32 = (RW + SG - 1u) / SG;
 const NP: u32 = max(1u, (DRW + SG - 1u) / SG); // at least one slot: WGSL arrays cannot be empty (Dr = 0)
 
@@ -229,17 +253,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var s: array<f32, BK>;
     var tileMax = MASKED;
     for (var j = 0u; j < BK; j++) {
-      let row = min(k0 + j, kEnd - 1u) * DCW;
+      let row = min(k0 + j, kEnd - 1u);
       var dot = 0.0;
       for (var i = 0u; i < NR; i++) {
         let v = lane + SG * i;
-        let x = select(V(0.0), cache[row + min(v, RW - 1u)], v < RW);
+        let x = select(V(0.0), keyAt(row, min(v, RW - 1u)), v < RW);
         cv[j * NR + i] = x;
         dot += dotv(qr[i], x);
       }
       for (var i = 0u; i < NP; i++) {
         let v = lane + SG * i;
-        if (v < DRW) { dot += dotv(qp[i], cache[row + RW + v]); }
+        if (v < DRW) { dot += dotv(qp[i], keyAt(row, RW + v)); }
       }
       s[j] = select(MASKED, subgroupAdd(dot) * params.scale, k0 + j < kEnd);
       tileMax = max(tileMax, s[j]);

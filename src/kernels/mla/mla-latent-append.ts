@@ -12,7 +12,10 @@ export interface MlaLatentAppendArgs {
   kva: GpuTensor | RowView;
   /** kv_a_layernorm.weight [R]. */
   weight: GpuTensor;
-  /** Latent cache [capacity, R + Dr]; rows pos .. pos+T-1 are written. */
+  /**
+   * Latent cache, rows pos .. pos+T-1 written: f32 [capacity, R + Dr], or f16 [capacity, latentRowHalves(R + Dr)]
+   * (halves packed in pairs; rows padded to an even width so each starts on a word).
+   */
   cache: GpuTensor;
   /** Index of the first new token in the sequence (ignored when seqLen is given). */
   pos: number;
@@ -36,8 +39,7 @@ export function mlaLatentAppend(ctx: GpuContext, a: MlaLatentAppendArgs): Dispat
   if (!(a.eps > 0)) throw new Error(`${name}: eps must be > 0`);
   const kva = resolveRows(name, 'kva', a.kva, a.T, a.R + a.Dr);
   requireF32Elements(name, 'weight', a.weight, a.R);
-  if (a.cache.dtype !== 'f32') throw new Error(`${name}: cache is ${a.cache.dtype}, expected f32`);
-  const capacity = Math.floor(numel(a.cache.shape) / (a.R + a.Dr));
+  const capacity = latentCacheRows(name, a.cache, a.R + a.Dr);
   if (a.seqLen && (a.seqLen.dtype !== 'u32' || numel(a.seqLen.shape) < 1)) throw new Error(`${name}: seqLen must be a u32 tensor`);
   if (!a.seqLen && a.pos + a.T > capacity) throw new Error(`${name}: tokens ${a.pos}..${a.pos + a.T - 1} exceed the cache capacity ${capacity}`);
   const cap = Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX, 256);
@@ -45,9 +47,21 @@ export function mlaLatentAppend(ctx: GpuContext, a: MlaLatentAppendArgs): Dispat
   while (wg * 2 <= cap && wg < a.R) wg *= 2;
   return ctx.dispatch({
     kernel,
-    defines: { R: a.R, DR: a.Dr, WG: wg, SEQ_LEN: Boolean(a.seqLen) },
+    defines: { R: a.R, DR: a.Dr, WG: wg, SEQ_LEN: Boolean(a.seqLen), F16: a.cache.dtype === 'f16' },
     params: [a.T, a.seqLen ? 0 : a.pos, f32(a.eps), kva.offset, kva.rowStride, capacity],
     bindings: a.seqLen ? [kva.tensor, a.weight, a.cache, a.seqLen] : [kva.tensor, a.weight, a.cache],
     workgroups: ctx.grid2d(a.T),
   });
+}
+
+/** Halves per f16 latent-cache row: the row width rounded up to even, so rows never share a word. */
+export function latentRowHalves(DC: number): number {
+  return DC + (DC % 2);
+}
+
+/** Rows a latent cache holds (f32 rows of DC, or f16 rows of latentRowHalves(DC)); other dtypes are refused. */
+export function latentCacheRows(kernel: string, cache: GpuTensor, DC: number): number {
+  if (cache.dtype === 'f32') return Math.floor(numel(cache.shape) / DC);
+  if (cache.dtype === 'f16') return Math.floor(numel(cache.shape) / latentRowHalves(DC));
+  throw new Error(`${kernel}: latent cache ${cache.label} is ${cache.dtype}, expected f32 or f16`);
 }
