@@ -240,7 +240,17 @@ function relativeErrorOf(actual: ArrayLike<number>, expected: ArrayLike<number>)
 }
 
 function kdaCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
-  const { T, H, dk, dv } = size === 'small' ? { T: 40, H: 2, dk: 16, dv: 16 } : { T: 16384, H: 32, dk: 128, dv: 128 };
+  const dims = size === 'small' ? { H: 2, dk: 16, dv: 16 } : { H: 32, dk: 128, dv: 128 };
+  const lengths = size === 'small' ? [40] : [16384, 65536];
+  return lengths.flatMap((T) => kdaCasesAt(ctx, size, { T, ...dims }));
+}
+
+/**
+ * One layer's chunked prefill at T tokens with the default plan, then its two passes timed apart (intra-chunk,
+ * parallel over chunks; the state scan, sequential over chunks) and the scan with half-width value slices
+ * (twice the workgroups, half the threads each).
+ */
+function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: number; H: number; dk: number; dv: number }): KernelCase[] {
   const plan = planKdaChunk(ctx, dk, dv);
   const q = filled(ctx, [T, H, dk], 'f32', 'bench.kda.q', 9, 0.1);
   const k = filled(ctx, [T, H, dk], 'f32', 'bench.kda.k', 10, 0.1);
@@ -251,13 +261,28 @@ function kdaCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   ctx.fill(state, 0);
   const out = ctx.tensor([T, H, dv], 'f32', 'bench.kda.out');
   const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
-  const specs = kdaChunkPrefill(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, plan);
+  const args = { q, k, g, beta, v, state, out, T, H, dk, dv };
+  const specs = kdaChunkPrefill(ctx, args, scratch, plan);
+  const narrow = plan.valueSlice > 2 ? planKdaChunk(ctx, dk, dv, plan.chunk, plan.valueSlice / 2) : undefined;
   const scratchTensors = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
-  return [{
-    kernel: 'kda', name: `kda-chunk T=${T} H=${H} d=${dk}`, dtype: 'f32', specs, tokens: T,
-    anchor: size === '48b' ? `fla-chunk-kda T=${T}` : undefined, params: { T, H, dk, dv, chunk: plan.chunk },
-    release: releaser(ctx, [q, k, g, beta, v, state, out, ...scratchTensors]),
-  }];
+  const anchor = size === '48b' ? `fla-chunk-kda T=${T}` : undefined;
+  const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
+  const params = { T, H, dk, dv, chunk: plan.chunk, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
+  const cases: KernelCase[] = [
+    { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params },
+    { ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk}`, specs: [specs[0]], params, anchor: undefined },
+    { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${plan.valueSlice}`, specs: [specs[1]], params, anchor: undefined },
+  ];
+  if (narrow) {
+    cases.push({
+      ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${narrow.valueSlice}`, anchor: undefined,
+      specs: [kdaChunkPrefill(ctx, args, scratch, narrow)[1]],
+      params: { ...params, valueSlice: narrow.valueSlice, scanThreads: narrow.scanWorkgroupSize },
+    });
+  }
+  // The last case frees what they all share.
+  cases[cases.length - 1].release = releaser(ctx, [q, k, g, beta, v, state, out, ...scratchTensors]);
+  return cases;
 }
 
 /** Builds the cases of the prefill-side kernels (the decode ones live in decode-cases.ts). */

@@ -1,40 +1,57 @@
-// Wrapper for kda-chunk.wgsl: chunked KDA prefill (intra-chunk pass, then the sequential state scan) over the
+// Wrapper for kda-chunk-intra.wgsl and kda-chunk-scan.wgsl: chunked KDA prefill (intra-chunk pass, then the sequential state scan) over the
 // same [H, dk, dv] f32 state that kdaRecurrentStep updates, so a prefill hands its state straight to decode.
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { numel } from '../../engine/gpu/arena.js';
 import { checkDeltaArgs, type KdaDeltaArgs } from './kda-recurrent.js';
 
-const kernel = { name: 'kda/kda-chunk', url: new URL('./kda-chunk.wgsl', import.meta.url) };
+const intraKernel = { name: 'kda/kda-chunk-intra', url: new URL('./kda-chunk-intra.wgsl', import.meta.url) };
+const scanKernel = { name: 'kda/kda-chunk-scan', url: new URL('./kda-chunk-scan.wgsl', import.meta.url) };
 
 /** Tile decisions, derived from the device limits (kept visible so tests and benches can print them). */
 export interface KdaChunkPlan {
   chunk: number;
   /** Channels per slice when the intra pass stages k, q and G in workgroup memory. */
   channelSlice: number;
-  /** Value columns per scan workgroup. */
-  valueSlice: number;
+  /** Threads of an intra-pass workgroup. */
   workgroupSize: number;
+  /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads). */
+  valueSlice: number;
+  /** Threads of a scan workgroup: one per 4-row × 2-column register block of a chunk's V' and O. */
+  scanWorkgroupSize: number;
+}
+
+const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/** Workgroup bytes of the scan: state slice, V', and one staging tile of CP channels × CP rows (vec4 rows + pad). */
+function scanBytes(dk: number, chunk: number, valueSlice: number): number {
+  const cp = roundUp(chunk, 4);
+  return 4 * (roundUp(dk, cp) * valueSlice + cp * valueSlice) + 16 * cp * (cp / 4 + 1);
 }
 
 /**
- * Chunk C: the spec's 64 unless the intra pass's C×C f32 matrix (plus two small rows) would not fit the
- * device's workgroup memory; the scan's state slice dk × VS plus V' C × VS must fit as well.
+ * Chunk C: the spec's 64 (at most) unless the intra pass's C×C f32 matrix (plus two small rows) would not fit
+ * the device's workgroup memory; the scan's state slice, V' and staging tile must fit as well. `valueSlice`
+ * overrides the scan's column slice (benches compare fewer, wider workgroups with more, narrower ones).
  */
-export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedChunk?: number): KdaChunkPlan {
+export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedChunk?: number, valueSlice?: number): KdaChunkPlan {
   const mem = ctx.caps.maxWorkgroupStorageBytes;
+  const maxThreads = Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX);
   let chunk = requestedChunk ?? 64;
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`kdaChunkPrefill: chunk ${chunk} must be a positive integer`);
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 64) throw new Error(`kdaChunkPrefill: chunk ${chunk} must be an integer in 1..64`);
   // Intra pass: C×C matrix, a C row, dk gate row, and three C × (slice + 1) staging tiles.
   const intraBytes = (c: number, slice: number) => 4 * (c * c + c + dk + 3 * c * (slice + 1));
-  while (chunk > 1 && intraBytes(chunk, 1) > mem) chunk = Math.floor(chunk / 2);
+  while (chunk > 4 && (intraBytes(chunk, 1) > mem || scanBytes(dk, chunk, 2) > mem)) chunk = Math.floor(chunk / 2);
   let channelSlice = 32;
   while (channelSlice > 1 && intraBytes(chunk, channelSlice) > mem) channelSlice /= 2;
-  let valueSlice = 1;
-  while (valueSlice * 2 <= Math.min(32, dv) && (dk + chunk) * valueSlice * 2 * 4 <= mem) valueSlice *= 2;
-  if ((dk + chunk) * valueSlice * 4 > mem) throw new Error(`kdaChunkPrefill: dk ${dk} too large for ${mem} B of workgroup memory`);
-  const workgroupSize = Math.min(256, ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX);
-  return { chunk, channelSlice, valueSlice, workgroupSize };
+  const cp = roundUp(chunk, 4);
+  let vs = 2;
+  const widest = valueSlice ?? Math.min(32, Math.max(2, 2 ** Math.ceil(Math.log2(dv))));
+  while (vs * 2 <= widest && scanBytes(dk, chunk, vs * 2) <= mem && (cp / 4) * vs <= maxThreads) vs *= 2;
+  if (valueSlice !== undefined && vs !== valueSlice) throw new Error(`kdaChunkPrefill: value slice ${valueSlice} must be a power of two ≥ 2 that fits ${mem} B of workgroup memory`);
+  if (scanBytes(dk, chunk, vs) > mem) throw new Error(`kdaChunkPrefill: dk ${dk} too large for ${mem} B of workgroup memory`);
+  const workgroupSize = Math.min(256, maxThreads);
+  return { chunk, channelSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -106,15 +123,17 @@ export function kdaChunkPrefill(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaCh
   const max = ctx.caps.maxWorkgroupsPerDimension;
   if (chunks > max || a.H > max) throw new Error(`${name}: ${chunks} chunks × ${a.H} heads exceed the grid limit ${max}`);
   const params = [a.T, a.H, a.dv, chunks, v.offset, v.rowStride, a.dk];
-  const defines = { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice };
+  const cp = roundUp(plan.chunk, 4);
   return [
     ctx.dispatch({
-      kernel, defines, params,
+      kernel: intraKernel, params,
+      defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice },
       bindings: [a.q, a.k, a.g, a.beta, v.tensor, scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast],
       workgroups: [chunks, a.H],
     }),
     ctx.dispatch({
-      kernel, defines: { ...defines, SCAN: true, VS: plan.valueSlice }, params,
+      kernel: scanKernel, params,
+      defines: { DK: a.dk, C: plan.chunk, CP: cp, DKP: roundUp(a.dk, cp), VS: plan.valueSlice, WG: plan.scanWorkgroupSize },
       bindings: [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast, a.state, a.out],
       workgroups: [Math.ceil(a.dv / plan.valueSlice), a.H],
     }),

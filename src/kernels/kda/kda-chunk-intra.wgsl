@@ -1,10 +1,8 @@
-// Chunkwise-parallel KDA prefill (spec §4), two passes selected by SCAN:
-//  intra (grid: chunks × heads, all chunks in parallel): in-chunk cumulative log-decay G, the strictly lower
-//    L and lower P matrices (decay taken per channel inside the dot products, exponentiating only G_r − G_j
-//    for j ≤ r, which is ≤ 0: spec §4.2), T = (I + L)^-1 by forward substitution in f32, then
-//    W = T·β·(K ⊙ e^G), U = T·β·V, q̃ ⊙ e^G, k ⊙ e^(G_last − G) and e^G_last, all factors ≤ 1.
-//  scan (grid: value-column slices × heads, sequential over chunks): state slice in workgroup memory;
-//    V' = U − W S, O = (q̃ ⊙ e^G) S + P V', S ← e^G_last ⊙ S + (k ⊙ e^(G_last − G))ᵀ V'.
+// Chunked KDA prefill, pass 1 of 2: everything that is parallel over (chunk, head) (spec §4). Grid: chunks × heads.
+//   In-chunk cumulative log-decay G; the strictly lower L and lower P matrices (decay taken per channel inside
+//   the dot products, exponentiating only G_r − G_j for j ≤ r, which is ≤ 0: spec §4.2); T = (I + L)^-1 by
+//   forward substitution in f32; then W = T·β·(K ⊙ e^G), U = T·β·V, q̃ ⊙ e^G, k ⊙ e^(G_last − G) and e^G_last,
+//   all factors ≤ 1. P is written whole, zeros above the diagonal, so the scan needs no mask.
 // A ragged last chunk just has fewer rows n: equal to zero padding, which is the identity (spec §3.2).
 // dk repeats DK as a runtime loop bound: constant bounds get fully unrolled, which makes lavapipe's compile
 // take tens of seconds.
@@ -14,81 +12,6 @@ struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u3
 const DK: u32 = {{DK}}u;
 const C: u32 = {{C}}u;
 const WG: u32 = {{WG}}u;
-
-#if SCAN
-@group(0) @binding(1) var<storage, read> qG: array<f32>;
-@group(0) @binding(2) var<storage, read> kG: array<f32>;
-@group(0) @binding(3) var<storage, read> W: array<f32>;
-@group(0) @binding(4) var<storage, read> U: array<f32>;
-@group(0) @binding(5) var<storage, read> P: array<f32>;
-@group(0) @binding(6) var<storage, read> decayLast: array<f32>;
-@group(0) @binding(7) var<storage, read_write> state: array<f32>;
-@group(0) @binding(8) var<storage, read_write> out: array<f32>;
-
-const VS: u32 = {{VS}}u;
-var<workgroup> S: array<f32, DK * VS>;
-var<workgroup> Vp: array<f32, C * VS>;
-
-@compute @workgroup_size({{WG}})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let h = wg.y;
-  let e0 = wg.x * VS;
-  let width = min(VS, params.dv - e0);
-  let H = params.H;
-  let dv = params.dv;
-  for (var p = lane; p < DK * VS; p += WG) {
-    let e = p % VS;
-    var s = 0.0;
-    if (e < width) { s = state[(h * DK + p / VS) * dv + e0 + e]; }
-    S[p] = s;
-  }
-  workgroupBarrier();
-  for (var chunk = 0u; chunk < params.nChunks; chunk++) {
-    let c0 = chunk * C;
-    let n = min(C, params.T - c0);
-    // V' = U − W S (pseudo-values of this chunk).
-    for (var p = lane; p < n * VS; p += WG) {
-      let r = p / VS;
-      let e = p % VS;
-      var acc = 0.0;
-      if (e < width) {
-        let row = (c0 + r) * H + h;
-        acc = U[row * dv + e0 + e];
-        for (var i = 0u; i < params.dk; i++) { acc -= W[row * DK + i] * S[i * VS + e]; }
-      }
-      Vp[p] = acc;
-    }
-    workgroupBarrier();
-    // O = (q̃ ⊙ e^G) S + P V', with S still the chunk's entry state.
-    for (var p = lane; p < n * VS; p += WG) {
-      let r = p / VS;
-      let e = p % VS;
-      if (e < width) {
-        let row = (c0 + r) * H + h;
-        var acc = 0.0;
-        for (var i = 0u; i < params.dk; i++) { acc += qG[row * DK + i] * S[i * VS + e]; }
-        let pRow = ((chunk * H + h) * C + r) * C;
-        for (var j = 0u; j <= r; j++) { acc += P[pRow + j] * Vp[j * VS + e]; }
-        out[row * dv + e0 + e] = acc;
-      }
-    }
-    workgroupBarrier();
-    // S ← e^G_last ⊙ S + (k ⊙ e^(G_last − G))ᵀ V'.
-    for (var p = lane; p < DK * VS; p += WG) {
-      let i = p / VS;
-      let e = p % VS;
-      var acc = decayLast[(chunk * H + h) * DK + i] * S[p];
-      for (var r = 0u; r < n; r++) { acc += kG[((c0 + r) * H + h) * DK + i] * Vp[r * VS + e]; }
-      S[p] = acc;
-    }
-    workgroupBarrier();
-  }
-  for (var p = lane; p < DK * VS; p += WG) {
-    let e = p % VS;
-    if (e < width) { state[(h * DK + p / VS) * dv + e0 + e] = S[p]; }
-  }
-}
-#else
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
@@ -187,10 +110,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let r = p / C;
       let j = p % C;
       var l = 0.0;
+      var pv = 0.0;
       if (r < n && j <= r) {
         if (j < r) { l = beta[rowBase + r * H] * kkAcc[m]; }
-        P[pBase + p] = qkAcc[m];
+        pv = qkAcc[m];
       }
+      P[pBase + p] = pv;
       A[p] = l;
     }
   }
@@ -208,30 +133,52 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
 
-  // Step 2b: β_j k_j ⊙ e^G_j staged in qG (overwritten below), then W = T · that, U = T · β V.
-  for (var p = lane; p < n * params.dk; p += WG) {
-    let at = (rowBase + (p / DK) * H) * DK + p % DK;
-    qG[at] = beta[rowBase + (p / DK) * H] * k[at] * exp(kG[at]);
-  }
-  storageBarrier();
-  workgroupBarrier();
-  for (var p = lane; p < n * params.dk; p += WG) {
-    let r = p / DK;
-    let i = p % DK;
-    var acc = qG[(rowBase + r * H) * DK + i];
-    for (var j = 0u; j < r; j++) { acc += A[r * C + j] * qG[(rowBase + j * H) * DK + i]; }
-    W[(rowBase + r * H) * DK + i] = acc;
-  }
-  for (var p = lane; p < n * dv; p += WG) {
-    let r = p / dv;
-    let e = p % dv;
-    var acc = 0.0;
-    for (var j = 0u; j <= r; j++) {
-      var t = 1.0;
-      if (j < r) { t = A[r * C + j]; }
-      acc += t * beta[rowBase + j * H] * v[params.vOffset + (c0 + j) * params.vStride + h * dv + e];
+  // Step 2b: W = T · (β K ⊙ e^G) and U = T · β V, SW channels at a time: each slice of the right-hand side is
+  // staged in kSlice so the products over j read workgroup memory, not storage.
+  for (var d0 = 0u; d0 < params.dk; d0 += SW) {
+    let w = min(SW, params.dk - d0);
+    workgroupBarrier();
+    for (var p = lane; p < C * SW; p += WG) {
+      let r = p / SW;
+      let c = p % SW;
+      var x = 0.0;
+      if (r < n && c < w) {
+        let at = (rowBase + r * H) * DK + d0 + c;
+        x = beta[rowBase + r * H] * k[at] * exp(kG[at]);
+      }
+      kSlice[r * SWP + c] = x;
     }
-    U[(rowBase + r * H) * dv + e] = acc;
+    workgroupBarrier();
+    for (var p = lane; p < n * SW; p += WG) {
+      let r = p / SW;
+      let c = p % SW;
+      if (c < w) {
+        var acc = kSlice[r * SWP + c];
+        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * kSlice[j * SWP + c]; }
+        W[(rowBase + r * H) * DK + d0 + c] = acc;
+      }
+    }
+  }
+  for (var d0 = 0u; d0 < dv; d0 += SW) {
+    let w = min(SW, dv - d0);
+    workgroupBarrier();
+    for (var p = lane; p < C * SW; p += WG) {
+      let r = p / SW;
+      let c = p % SW;
+      var x = 0.0;
+      if (r < n && c < w) { x = beta[rowBase + r * H] * v[params.vOffset + (c0 + r) * params.vStride + h * dv + d0 + c]; }
+      kSlice[r * SWP + c] = x;
+    }
+    workgroupBarrier();
+    for (var p = lane; p < n * SW; p += WG) {
+      let r = p / SW;
+      let c = p % SW;
+      if (c < w) {
+        var acc = kSlice[r * SWP + c];
+        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * kSlice[j * SWP + c]; }
+        U[(rowBase + r * H) * dv + d0 + c] = acc;
+      }
+    }
   }
   storageBarrier();
   workgroupBarrier();
@@ -246,4 +193,3 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   for (var i = lane; i < params.dk; i += WG) { decayLast[(chunk * H + h) * DK + i] = exp(gLast[i]); }
 }
-#endif
