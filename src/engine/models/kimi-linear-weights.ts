@@ -3,26 +3,44 @@
 import type { Checkpoint, KimiConfig } from '../checkpoint.js';
 import { tensorName } from '../checkpoint.js';
 import type { GpuContext } from '../gpu/context.js';
-import type { GpuDtype, GpuRowSplit, GpuTensor } from '../gpu/arena.js';
+import { DTYPE_BYTES, tensorBytes, type GpuDtype, type GpuRowSplit, type GpuTensor } from '../gpu/arena.js';
 import { makeRandomFill } from '../../kernels/elementwise/random-fill.js';
+
+/** A matmul weight: one binding, a row view into a fused stack, or split over rows when bigger than a binding. */
+export type MatmulWeight = GpuTensor | GpuRowSplit;
+
+/**
+ * Projections that read the same input, stacked row-wise in one allocation so a decode step runs one GEMV for
+ * all of them. Each member weight is a row view into `weight` (same buffer), so prefill still multiplies per
+ * member. Members start at rows whose weight and f32-output byte offsets the device can bind; the rows between
+ * (padding, only for sizes that are not a multiple of that step) are computed in decode but never read.
+ */
+export interface FusedProjection {
+  weight: GpuTensor;
+  members: { weight: GpuTensor; row: number }[];
+}
 
 export interface KdaLayerWeights {
   kind: 'kda';
-  q: GpuRowSplit; k: GpuRowSplit; v: GpuRowSplit;
+  q: MatmulWeight; k: MatmulWeight; v: MatmulWeight;
   qConv: GpuTensor; kConv: GpuTensor; vConv: GpuTensor;
-  fa: GpuRowSplit; fb: GpuRowSplit; b: GpuRowSplit; ga: GpuRowSplit; gb: GpuRowSplit; o: GpuRowSplit;
+  fa: MatmulWeight; fb: GpuRowSplit; b: MatmulWeight; ga: MatmulWeight; gb: GpuRowSplit; o: GpuRowSplit;
   aLog: GpuTensor; dtBias: GpuTensor; oNorm: GpuTensor;
+  /** q, k, v, f_a, g_a, b stacked (all read the normed hidden state); absent when they exceed one binding. */
+  inProj?: FusedProjection;
 }
 
 export interface MlaLayerWeights {
   kind: 'mla';
-  q: GpuRowSplit; kva: GpuRowSplit; kvaNorm: GpuTensor;
+  q: MatmulWeight; kva: MatmulWeight; kvaNorm: GpuTensor;
   /** f32 always: the absorbed decode kernel multiplies with it directly. */
   kvb: GpuTensor;
   o: GpuRowSplit;
+  /** q and kv_a stacked. */
+  inProj?: FusedProjection;
 }
 
-export interface DenseMlpWeights { kind: 'dense'; gate: GpuRowSplit; up: GpuRowSplit; down: GpuRowSplit }
+export interface DenseMlpWeights { kind: 'dense'; gate: MatmulWeight; up: MatmulWeight; down: GpuRowSplit; gateUp?: FusedProjection }
 
 export interface MoeWeights {
   kind: 'moe';
@@ -30,7 +48,7 @@ export interface MoeWeights {
   router: GpuTensor; bias: GpuTensor;
   /** Stacked experts [E, I, H] (w1 gate, w3 up) and [E, H, I] (w2 down), split along E when too big. */
   w1: GpuRowSplit; w3: GpuRowSplit; w2: GpuRowSplit;
-  shared?: { gate: GpuRowSplit; up: GpuRowSplit; down: GpuRowSplit };
+  shared?: { gate: MatmulWeight; up: MatmulWeight; down: GpuRowSplit; gateUp?: FusedProjection };
 }
 
 export interface LayerWeights {
@@ -90,6 +108,36 @@ export function randomSource(ctx: GpuContext, seed: number): WeightSource {
   };
 }
 
+/**
+ * Row starts of members (`rows` each, K columns) stacked in one allocation. Every start is a multiple of the
+ * step at which both the member's weight rows and its f32 outputs (one per row) begin on a bindable offset.
+ * Members whose row count is a multiple of the step go first, so padding follows only the others (the 48B
+ * shape needs none). Undefined when the stack would exceed one binding: the members then stay separate.
+ */
+export function fusedRowLayout(rows: readonly number[], K: number, dtype: GpuDtype, align: number, maxBindingBytes: number):
+  { starts: number[]; totalRows: number } | undefined {
+  const step = lcm(align / gcd(4, align), align / gcd(K * DTYPE_BYTES[dtype], align));
+  const padded = (i: number) => (rows[i] % step === 0 ? 0 : 1);
+  const order = rows.map((_, i) => i).sort((a, b) => padded(a) - padded(b) || a - b);
+  const starts = new Array<number>(rows.length);
+  let at = 0;
+  for (const i of order) {
+    at = Math.ceil(at / step) * step;
+    starts[i] = at;
+    at += rows[i];
+  }
+  if (tensorBytes([at, K], dtype) > maxBindingBytes) return undefined;
+  return { starts, totalRows: at };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
+}
+
 /** Allocates every weight for `config` and fills it from `source`. Matmul weights use `matmulDtype`. */
 export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: WeightSource, matmulDtype: GpuDtype): KimiGpuWeights {
   const before = ctx.arena.liveBytes;
@@ -110,6 +158,24 @@ export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: Wei
     source.fill(t, names, 'linear');
     return t;
   };
+  // One allocation for projections of the same input (FusedProjection); members are filled when taken, in the
+  // same order as unfused weights, so random weights draw the same numbers either way.
+  const fused = (label: string, K: number, rows: number[]) => {
+    const layout = fusedRowLayout(rows, K, matmulDtype, ctx.caps.minStorageOffsetAlignment, ctx.caps.maxBindingBytes);
+    const group: FusedProjection | undefined = layout && { weight: ctx.tensor([layout.totalRows, K], matmulDtype, label), members: [] };
+    const member = (i: number, name: string): MatmulWeight => {
+      if (!group || !layout) return matrix(name, [rows[i], K]);
+      const row = layout.starts[i];
+      const view: GpuTensor = {
+        buffer: group.weight.buffer, offset: group.weight.offset + row * K * DTYPE_BYTES[matmulDtype],
+        bytes: tensorBytes([rows[i], K], matmulDtype), shape: [rows[i], K], dtype: matmulDtype, label: name,
+      };
+      source.fill(view, [name], 'linear');
+      group.members.push({ weight: view, row });
+      return view;
+    };
+    return { group, member };
+  };
   const { numHeads: Hk, headDim: Dk, convKernelSize: K } = config.kda;
   const P = Hk * Dk;
   const m = config.mla;
@@ -117,36 +183,54 @@ export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: Wei
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const a = (rest: string) => L(i, `self_attn.${rest}`);
-    const mixer: KdaLayerWeights | MlaLayerWeights = config.layerKinds[i] === 'kda' ? {
-      kind: 'kda',
-      q: matrix(a('q_proj.weight'), [P, H]), k: matrix(a('k_proj.weight'), [P, H]), v: matrix(a('v_proj.weight'), [P, H]),
-      qConv: small(a('q_conv1d.weight'), [P, 1, K], 'conv'), kConv: small(a('k_conv1d.weight'), [P, 1, K], 'conv'),
-      vConv: small(a('v_conv1d.weight'), [P, 1, K], 'conv'),
-      fa: matrix(a('f_a_proj.weight'), [Dk, H]), fb: matrix(a('f_b_proj.weight'), [P, Dk]),
-      b: matrix(a('b_proj.weight'), [Hk, H]), ga: matrix(a('g_a_proj.weight'), [Dk, H]), gb: matrix(a('g_b_proj.weight'), [P, Dk]),
-      o: matrix(a('o_proj.weight'), [H, P]),
-      aLog: small(a('A_log'), [1, 1, Hk, 1], 'alog'), dtBias: small(a('dt_bias'), [P], 'dtbias'),
-      oNorm: small(a('o_norm.weight'), [Dk], 'norm'),
-    } : {
-      kind: 'mla',
-      q: matrix(a('q_proj.weight'), [m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim), H]),
-      kva: matrix(a('kv_a_proj_with_mqa.weight'), [m.kvLoraRank + m.qkRopeHeadDim, H]),
-      kvaNorm: small(a('kv_a_layernorm.weight'), [m.kvLoraRank], 'norm'),
-      kvb: small(a('kv_b_proj.weight'), [m.numHeads * (m.qkNopeHeadDim + m.vHeadDim), m.kvLoraRank], 'linear'),
-      o: matrix(a('o_proj.weight'), [H, m.numHeads * m.vHeadDim]),
-    };
+    let mixer: KdaLayerWeights | MlaLayerWeights;
+    if (config.layerKinds[i] === 'kda') {
+      // Member order q, k, v, f_a, b, g_a.
+      const f = fused(a('in_proj[q|k|v|f_a|b|g_a]'), H, [P, P, P, Dk, Hk, Dk]);
+      mixer = {
+        kind: 'kda',
+        q: f.member(0, a('q_proj.weight')), k: f.member(1, a('k_proj.weight')), v: f.member(2, a('v_proj.weight')),
+        qConv: small(a('q_conv1d.weight'), [P, 1, K], 'conv'), kConv: small(a('k_conv1d.weight'), [P, 1, K], 'conv'),
+        vConv: small(a('v_conv1d.weight'), [P, 1, K], 'conv'),
+        fa: f.member(3, a('f_a_proj.weight')), fb: matrix(a('f_b_proj.weight'), [P, Dk]),
+        b: f.member(4, a('b_proj.weight')), ga: f.member(5, a('g_a_proj.weight')), gb: matrix(a('g_b_proj.weight'), [P, Dk]),
+        o: matrix(a('o_proj.weight'), [H, P]),
+        aLog: small(a('A_log'), [1, 1, Hk, 1], 'alog'), dtBias: small(a('dt_bias'), [P], 'dtbias'),
+        oNorm: small(a('o_norm.weight'), [Dk], 'norm'),
+        inProj: f.group,
+      };
+    } else {
+      const f = fused(a('in_proj[q|kv_a]'), H, [m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim), m.kvLoraRank + m.qkRopeHeadDim]);
+      mixer = {
+        kind: 'mla',
+        q: f.member(0, a('q_proj.weight')),
+        kva: f.member(1, a('kv_a_proj_with_mqa.weight')),
+        kvaNorm: small(a('kv_a_layernorm.weight'), [m.kvLoraRank], 'norm'),
+        kvb: small(a('kv_b_proj.weight'), [m.numHeads * (m.qkNopeHeadDim + m.vHeadDim), m.kvLoraRank], 'linear'),
+        o: matrix(a('o_proj.weight'), [H, m.numHeads * m.vHeadDim]),
+        inProj: f.group,
+      };
+    }
     let mlp: DenseMlpWeights | MoeWeights;
     if (config.mlpKinds[i] === 'dense') {
       const F = config.denseIntermediateSize;
+      const f = fused(L(i, 'mlp.gate_up[gate|up]'), H, [F, F]);
       mlp = {
-        kind: 'dense', gate: matrix(L(i, 'mlp.gate_proj.weight'), [F, H]), up: matrix(L(i, 'mlp.up_proj.weight'), [F, H]),
-        down: matrix(L(i, 'mlp.down_proj.weight'), [H, F]),
+        kind: 'dense', gate: f.member(0, L(i, 'mlp.gate_proj.weight')), up: f.member(1, L(i, 'mlp.up_proj.weight')),
+        down: matrix(L(i, 'mlp.down_proj.weight'), [H, F]), gateUp: f.group,
       };
     } else {
       const M = (rest: string) => L(i, `block_sparse_moe.${rest}`);
       const I = moe.intermediateSize;
       const experts = Array.from({ length: moe.numExperts }, (_, e) => e);
       const S = moe.numSharedExperts * I;
+      const sharedMatrices = () => {
+        const f = fused(M('shared_experts.gate_up[gate|up]'), H, [S, S]);
+        return {
+          gate: f.member(0, M('shared_experts.gate_proj.weight')), up: f.member(1, M('shared_experts.up_proj.weight')),
+          down: matrix(M('shared_experts.down_proj.weight'), [H, S]), gateUp: f.group,
+        };
+      };
       mlp = {
         kind: 'moe',
         router: small(M('gate.weight'), [moe.numExperts, H], 'linear'),
@@ -154,10 +238,7 @@ export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: Wei
         w1: stacked(experts.map((e) => tensorName.expert(i, e, 'w1')), [moe.numExperts, I, H]),
         w3: stacked(experts.map((e) => tensorName.expert(i, e, 'w3')), [moe.numExperts, I, H]),
         w2: stacked(experts.map((e) => tensorName.expert(i, e, 'w2')), [moe.numExperts, H, I]),
-        shared: S > 0 ? {
-          gate: matrix(M('shared_experts.gate_proj.weight'), [S, H]), up: matrix(M('shared_experts.up_proj.weight'), [S, H]),
-          down: matrix(M('shared_experts.down_proj.weight'), [H, S]),
-        } : undefined,
+        shared: S > 0 ? sharedMatrices() : undefined,
       };
     }
     layers.push({

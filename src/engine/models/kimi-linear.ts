@@ -259,6 +259,33 @@ export class KimiLinearGraph {
     return specs;
   }
 
+  /**
+   * Projections of one input x, written to the named buffers. Decode (T = 1) with a fused group: one GEMV over
+   * the stacked rows into this.buf[out], each member's output a view at its row (same numbers: every output
+   * row is the same dot product). Otherwise one linear per member. `views` holds every member's output.
+   */
+  private projections(x: GpuTensor, T: number, group: FusedProjection | undefined, out: string, members: [string, MatmulWeight][]):
+    { specs: DispatchSpec[]; views: Record<string, GpuTensor> } {
+    const views: Record<string, GpuTensor> = {};
+    const vector = this.buf[out];
+    if (T === 1 && group && vector) {
+      for (const [name, w] of members) {
+        const row = group.members.find((m) => m.weight === w)?.row;
+        if (row === undefined) throw new Error(`projections: ${w.label} is not a member of ${group.weight.label}`);
+        const n = w.shape[0];
+        views[name] = { buffer: vector.buffer, offset: vector.offset + 4 * row, bytes: 4 * n, shape: [1, n], dtype: 'f32', label: `${out}[${name}]` };
+      }
+      const N = group.weight.shape[0];
+      return { specs: makeLinear(this.ctx, x, group.weight, { ...vector, shape: [1, N], bytes: 4 * N }), views };
+    }
+    const specs: DispatchSpec[] = [];
+    for (const [name, w] of members) {
+      views[name] = rowsView(this.buf[name], T);
+      specs.push(...makeLinear(this.ctx, x, w, views[name]));
+    }
+    return { specs, views };
+  }
+
   private kdaLayer(seq: SequenceState, i: number, lw: KdaLayerWeights, h: GpuTensor, T: number): DispatchSpec[] {
     const { ctx, config: c } = this;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
