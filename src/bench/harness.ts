@@ -8,6 +8,7 @@ import { buildKernelCases, copyCase, type KernelName, type SizeClass } from './k
 import { mlaDecodeCases, moeDecodeCases } from './decode-cases.js';
 import { timeBufferCopy, timeDispatches } from './gpu-timer.js';
 import { runE2e } from './e2e.js';
+import { copyBandwidth, decodeAtContextRows } from './decode-at-context.js';
 
 export interface BenchOptions {
   kernels: KernelName[];
@@ -20,6 +21,10 @@ export interface BenchOptions {
   decodeTokens: number;
   maxSecondsPerCase: number;
   anchorsFile?: string;
+  /** Context lengths for decode-at-context TPOT (random state, no prefill); empty for none. */
+  decodeAt?: number[];
+  /** Copy bandwidth for the roofline when neither the anchor nor a measured copy case is in this run. */
+  copyGbps?: number;
   log: (line: string) => void;
 }
 
@@ -85,6 +90,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       if (r.tpotMs !== null) rows.push({ ...base, metric: 'tpot_ms', value: r.tpotMs, unit: 'ms' });
       rows.push({ ...base, metric: 'kv_state_bytes', value: r.kvCacheBytes + r.kdaStateBytes, unit: 'B' });
     }
+  }
+  if (opts.decodeAt?.length) {
+    // After the anchors and kernel cases: the roofline takes its copy bandwidth from them when present.
+    rows.push(...await decodeAtContextRows({ shape: opts.shape, experts: opts.experts, lengths: opts.decodeAt, decodeTokens: opts.decodeTokens,
+      copy: copyBandwidth(rows, opts.copyGbps), gitCommit: commit, log: opts.log }));
   }
   return rows;
 }

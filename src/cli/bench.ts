@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_DB_PATH, openStore } from '../store/store.js';
 import { formatTable, runBench, storeRows } from '../bench/harness.js';
+import { formatDecodeAtContext } from '../bench/decode-at-context.js';
 import { KERNEL_NAMES, type KernelName, type SizeClass } from '../bench/kernel-cases.js';
 import { RANDOM_SHAPES } from '../engine/models/kimi-linear-shapes.js';
 import { action, integerFlag, UsageError } from './usage.js';
@@ -20,18 +21,20 @@ interface BenchFlags {
   maxSeconds: string;
   ingestAnchors?: string;
   json?: string;
+  decodeAt?: string;
+  copyGbps?: string;
 }
 
 // 'small' (CI, lavapipe) runs the tiny model end to end and tiny kernel sizes.
 const SHAPE_ALIASES: Record<string, string> = { small: 'kimi-linear-tiny', SMALL: 'kimi-linear-tiny' };
 
 /** "4k,16k,1m,300" → [4096, 16384, 1048576, 300]. */
-export function parseLengths(text: string): number[] {
+export function parseLengths(text: string, flag = '--lengths'): number[] {
   return text.split(',').map((part) => {
     const m = /^\s*(\d+)\s*([kKmM]?)\s*$/.exec(part);
-    if (!m) throw new UsageError(`--lengths: "${part}" is not a length (e.g. 4k, 16k, 1m, 300)`);
+    if (!m) throw new UsageError(`${flag}: "${part}" is not a length (e.g. 4k, 16k, 1m, 300)`);
     const value = Number(m[1]) * (m[2].toLowerCase() === 'k' ? 1024 : m[2].toLowerCase() === 'm' ? 1 << 20 : 1);
-    if (value < 2) throw new UsageError(`--lengths: ${part} is too short (at least 2 tokens)`);
+    if (value < 2) throw new UsageError(`${flag}: ${part} is too short (at least 2 tokens)`);
     return value;
   });
 }
@@ -55,7 +58,9 @@ export function registerBench(program: Command): void {
     .option('--lengths <list>', 'prompt lengths for --e2e (k = 1024, m = 1048576)', '4k,16k')
     .option('--shape <name>', `model shape: ${Object.keys(RANDOM_SHAPES).join(', ')} or small`, 'small')
     .option('--experts <n>', 'routed experts kept in the random model (layer shapes unchanged)')
-    .option('--decode-tokens <n>', 'decode steps per --e2e case (TPOT)', '16')
+    .option('--decode-at <list>', 'TPOT at these context lengths for the shape and its all-MLA twin from a seeded random state (no prefill), with the memory roofline')
+    .option('--copy-gbps <n>', 'copy bandwidth for the --decode-at roofline when no device-copy anchor or copy case is in the run')
+    .option('--decode-tokens <n>', 'decode steps per --e2e / --decode-at case (TPOT)', '16')
     .option('--max-seconds <s>', 'skip an --e2e length whose predicted prefill exceeds this', '120')
     .option('--repeat <n>', 'timed blocks per kernel case (median reported)', '5')
     .option('--ingest-anchors <file>', 'JSON from bench/anchors.py: stored as anchor rows, ratios printed')
@@ -66,8 +71,13 @@ export function registerBench(program: Command): void {
       if (!RANDOM_SHAPES[shape]) throw new UsageError(`--shape: unknown "${flags.shape}" (known: ${Object.keys(RANDOM_SHAPES).join(', ')}, small)`);
       const size: SizeClass = shape === 'kimi-linear-tiny' ? 'small' : '48b';
       const e2e = Boolean(flags.e2e);
+      const decodeAt = flags.decodeAt === undefined ? [] : parseLengths(flags.decodeAt, '--decode-at');
+      const copyGbps = flags.copyGbps === undefined ? undefined : Number(flags.copyGbps);
+      if (copyGbps !== undefined && !(Number.isFinite(copyGbps) && copyGbps > 0)) throw new UsageError(`--copy-gbps: "${flags.copyGbps}" is not a positive number`);
       const rows = await runBench({
-        kernels: parseKernels(flags.kernels, e2e, Boolean(flags.ingestAnchors)),
+        kernels: parseKernels(flags.kernels, e2e || decodeAt.length > 0, Boolean(flags.ingestAnchors)),
+        decodeAt,
+        copyGbps,
         e2e,
         lengths: parseLengths(flags.lengths),
         shape,
@@ -86,6 +96,7 @@ export function registerBench(program: Command): void {
         store.close();
       }
       if (flags.json) writeFileSync(flags.json, JSON.stringify(rows, null, 1));
-      process.stdout.write(`${formatTable(rows)}\n${rows.length} perf rows → ${flags.db}\n`);
+      const decodeTable = formatDecodeAtContext(rows);
+      process.stdout.write(`${formatTable(rows)}\n${decodeTable ? `\n${decodeTable}\n\n` : ''}${rows.length} perf rows → ${flags.db}\n`);
     }));
 }
