@@ -21,7 +21,8 @@ import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
-import { mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
+import { latentRowHalves, mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
+import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
 import { mlaFlashPrefill } from '../../kernels/mla/mla-flash-prefill.js';
 import { mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
@@ -45,6 +46,11 @@ export interface SequenceState {
   mlaHalf?: ({ kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor } | undefined)[];
   /** Rows of mlaHalf already expanded (decode steps write only the latent cache). */
   mlaHalfRows: number;
+  /**
+   * f16 latent caches only: f32 rows widened for the prefill kernels, which read latent rows as f32: a piece's
+   * rows [pieceTokens, R + Dr] (tensor-core path) or all rows [capacity, R + Dr] (exact path re-expands all keys).
+   */
+  mlaLatentF32?: GpuTensor;
   /** Decode-only (decode-at-context bench): no prefill buffers, so forward() takes one token per step. */
   decodeOnly?: boolean;
   kvCacheBytes: number;
@@ -62,6 +68,8 @@ export class KimiLinearGraph {
   /** MLA prefill on tensor cores (f16 expanded K/V kept per layer); else the f32 kernel re-expands per piece. */
   readonly mlaTensorCores: boolean = false;
   private readonly mlaAlignRows: number = 1;
+  /** MLA latent cache storage (latentCacheDtype below). */
+  readonly latentCacheDtype: 'f32' | 'f16' = 'f32';
   private readonly lastMlaLayer: number = -1;
   /**
    * Decode runs one GEMV per fused projection group (kimi-linear-weights FusedProjection) instead of one per
@@ -98,6 +106,7 @@ export class KimiLinearGraph {
       const first = c.layerKinds.indexOf('mla');
       this.lastMlaLayer = c.layerKinds.lastIndexOf('mla');
       const mixer = weights.layers[first].mixer;
+      this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype === 'f16');
       // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
       // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
       this.mlaAlignRows = ctx.caps.minStorageOffsetAlignment / gcd(4 * (m.kvLoraRank + m.qkRopeHeadDim), ctx.caps.minStorageOffsetAlignment);
@@ -160,8 +169,10 @@ export class KimiLinearGraph {
         seq.kdaStateBytes += 4 * (Hk * Dk * Dk + 3 * (K - 1) * P);
         seq.mla[i] = undefined;
       } else {
-        seq.mla[i] = { cache: ctx.tensor([capacity, DC], 'f32', `L${i}.latent`) };
-        seq.kvCacheBytes += 4 * capacity * DC;
+        const f16 = this.latentCacheDtype === 'f16';
+        const cache = ctx.tensor([capacity, f16 ? latentRowHalves(DC) : DC], this.latentCacheDtype, `L${i}.latent`);
+        seq.mla[i] = { cache };
+        seq.kvCacheBytes += cache.bytes;
         seq.kda[i] = undefined;
       }
     });
@@ -181,6 +192,14 @@ export class KimiLinearGraph {
       } else if (this.pieceTokens > 1) {
         seq.mlaHeadsPerGroup = this.mlaHeadGroup(capacity);
         seq.mlaExpanded = ctx.tensor([capacity, seq.mlaHeadsPerGroup * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.expanded');
+      }
+      const widenRows = this.latentCacheDtype !== 'f16' ? 0 : seq.mlaHalf ? this.pieceTokens : seq.mlaExpanded ? capacity : 0;
+      if (widenRows > 0) {
+        const bytes = widenRows * DC * 4;
+        if (bytes > ctx.caps.maxBindingBytes) {
+          throw new Error(`MLA prefill: the exact path re-expands f32 latent rows of all ${capacity} tokens (${gib(bytes)} GiB), over one binding (${gib(ctx.caps.maxBindingBytes)} GiB); only decode-only sequences take an f16 cache this long`);
+        }
+        seq.mlaLatentF32 = ctx.tensor([widenRows, DC], 'f32', 'mla.latentF32');
       }
     }
   }
@@ -205,6 +224,7 @@ export class KimiLinearGraph {
     for (const k of seq.kda) if (k) [k.state, k.convQ, k.convK, k.convV].forEach(free);
     for (const l of seq.mla) free(l?.cache);
     free(seq.mlaExpanded);
+    free(seq.mlaLatentF32);
     for (const l of seq.mlaHalf ?? []) if (l) [l.kNope, l.kRope, l.v].forEach(free);
     if (seq.mlaDecode) Object.values(seq.mlaDecode.scratch).forEach(free);
   }
@@ -340,17 +360,20 @@ export class KimiLinearGraph {
       const hg = seq.mlaHeadsPerGroup;
       const W = hg * (Dn + Dv);
       const expanded = rowsView(seq.mlaExpanded!, Tk);
+      // An f16 cache is read as f32 rows, widened once per piece for every head group.
+      const latentRows = cache.dtype === 'f16' ? rowsView(seq.mlaLatentF32!, Tk) : rowsView(cache, Tk);
+      if (cache.dtype === 'f16') specs.push(mlaLatentUnpack(ctx, { cache, row0: 0, T: Tk, DC, out: latentRows }));
       for (let g = 0; g < Hm / hg; g++) {
         const rowBytes = m.kvLoraRank * 4;
         const kvbGroup: GpuTensor = hg === Hm ? lw.kvb : {
           ...lw.kvb, offset: lw.kvb.offset + g * W * rowBytes, bytes: W * rowBytes, shape: [W, R], label: `${lw.kvb.label}[group ${g}]`,
         };
-        specs.push(...makeLinear(ctx, rowsView(cache, Tk), kvbGroup, expanded, { xRowStride: DC }));
+        specs.push(...makeLinear(ctx, latentRows, kvbGroup, expanded, { xRowStride: DC }));
         const out: GpuTensor = hg === Hm ? v('mo') : { ...this.buf.moGroup, shape: [T, hg * Dv], bytes: T * hg * Dv * 4 };
         specs.push(mlaFlashPrefill(ctx, {
           q: { tensor: v('mq'), offset: g * hg * (Dn + Dr), tokenStride: Hm * (Dn + Dr), headStride: Dn + Dr },
           kNope: { tensor: expanded, tokenStride: W, headStride: Dn + Dv },
-          kRope: Dr > 0 ? { tensor: rowsView(cache, Tk), offset: R, tokenStride: DC, headStride: 0 } : undefined,
+          kRope: Dr > 0 ? { tensor: latentRows, offset: R, tokenStride: DC, headStride: 0 } : undefined,
           v: { tensor: expanded, offset: Dn, tokenStride: W, headStride: Dn + Dv },
           out, Tq: T, Tk, H: hg, Dn, Dr, Dv,
         }));
@@ -376,8 +399,12 @@ export class KimiLinearGraph {
     for (let r = seq.mlaHalfRows; r < end;) {
       const n = Math.min(end - r, this.pieceTokens);
       // The latent view must start at a bindable offset: expand from the aligned row below and skip the extra.
-      const r0 = r - (r % A), M = r + n - r0, skip = r - r0;
-      const latent: GpuTensor = { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
+      // An f16 cache: the rows are widened into f32 scratch first (which starts at a bindable offset).
+      const f16 = cache.dtype === 'f16';
+      const r0 = f16 ? r : r - (r % A), M = r + n - r0, skip = r - r0;
+      const latent: GpuTensor = f16 ? rowsView(seq.mlaLatentF32!, n)
+        : { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
+      if (f16) specs.push(mlaLatentUnpack(ctx, { cache, row0: r, T: n, DC, out: latent }));
       const expanded = rowsView(this.buf.kvbNew, M);
       const pad = r + n === end ? padRows : 0;
       specs.push(
@@ -385,7 +412,7 @@ export class KimiLinearGraph {
         mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow: r, padRows: pad }),
         mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow: r, padRows: pad }),
       );
-      if (Dr > 0) specs.push(mlaPackF16(ctx, { src: { tensor: cache, offset: r * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow: r, padRows: pad }));
+      if (Dr > 0) specs.push(mlaPackF16(ctx, { src: f16 ? { tensor: latent, offset: R, tokenStride: DC, headStride: 0 } : { tensor: cache, offset: r * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow: r, padRows: pad }));
       r += n;
     }
     if (i === this.lastMlaLayer) seq.mlaHalfRows = end;
@@ -453,6 +480,20 @@ export class KimiLinearGraph {
     return specs;
   }
 }
+
+/**
+ * f16 latent cache where the matmul weights are f16: half the decode step's dominant traffic at long context
+ * and memory (a 1M-token f32 layer cache exceeds one binding). f32 weights keep the exact f32 cache (golden
+ * parity). CTXBENCH_LATENT_CACHE=f32 or f16 forces one (before/after runs).
+ */
+function latentCacheDtype(f16Weights: boolean): 'f32' | 'f16' {
+  const forced = process.env.CTXBENCH_LATENT_CACHE;
+  if (forced === 'f32' || forced === 'f16') return forced;
+  if (forced) throw new Error(`CTXBENCH_LATENT_CACHE must be f32 or f16 (got ${forced})`);
+  return f16Weights ? 'f16' : 'f32';
+}
+
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(2);
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
