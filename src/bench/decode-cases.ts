@@ -2,38 +2,43 @@
 // per-slot MoE expert GEMVs. Both should stream their bytes at copy bandwidth (issue #8: ≥ 0.85× device copy).
 import type { GpuContext } from '../engine/gpu/context.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../kernels/mla/mla-absorbed-decode.js';
+import { latentRowHalves } from '../kernels/mla/mla-latent-append.js';
 import { makeExpertGemv } from '../kernels/moe/expert-gemv.js';
 import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
 
-/** One decode token of one MLA layer over Tk cached rows: bytes = the latent cache read + kv_b_proj read twice. */
+/**
+ * One decode token of one MLA layer over Tk cached rows: bytes = the latent cache read (its true bytes: 4 per
+ * value in f32, 2 in f16) + kv_b_proj read twice.
+ */
 export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const d = size === 'small' ? { H: 3, Dn: 8, Dr: 4, Dv: 6, R: 12 } : { H: 32, Dn: 128, Dr: 64, Dv: 128, R: 512 };
   const lengths = size === 'small' ? [40] : [8192, 131072];
   const DC = d.R + d.Dr;
   // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback), and at
   // the longest length a few subgroup-pass tilings (heads per workgroup × keys per tile × splits) beside the
-  // default (32 heads × 1 key × 256 splits at 128k).
-  type Variant = { Tk: number; subgroupHeads: boolean; tiling?: { headsPerGroup: number; keyRows: number; splits: number } };
-  const variants: Variant[] = lengths.flatMap((Tk) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads })));
+  // default (32 heads × 1 key × 256 splits at 128k). Each pass also reads an f16 cache (what f16-weight engines
+  // keep), for the f32/f16 ratio at the same length.
+  type Variant = { Tk: number; subgroupHeads: boolean; cache: 'f32' | 'f16'; tiling?: { headsPerGroup: number; keyRows: number; splits: number } };
+  const variants: Variant[] = lengths.flatMap((Tk) => (['f32', 'f16'] as const).flatMap((cache) => [true, false].map((subgroupHeads) => ({ Tk, subgroupHeads, cache }))));
   if (size === '48b') {
     for (const [headsPerGroup, keyRows, splits] of [[4, 1, 256], [8, 1, 256], [16, 1, 256], [8, 2, 256], [8, 1, 512], [8, 1, 1024]]) {
-      variants.push({ Tk: 131072, subgroupHeads: true, tiling: { headsPerGroup, keyRows, splits } });
+      variants.push({ Tk: 131072, subgroupHeads: true, cache: 'f32', tiling: { headsPerGroup, keyRows, splits } });
     }
   }
-  return variants.map(({ Tk, subgroupHeads, tiling }) => {
+  return variants.map(({ Tk, subgroupHeads, cache: cacheDtype, tiling }) => {
     const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads });
     const plan = tiling && planned.subgroupHeads ? { ...planned, ...tiling, workgroupSize: tiling.headsPerGroup * ctx.caps.subgroupSize } : planned;
     const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
     const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
-    const cache = filled(ctx, [Tk, DC], 'f32', 'bench.mla.cache', 23);
+    const cache = filled(ctx, [Tk, cacheDtype === 'f16' ? latentRowHalves(DC) : DC], cacheDtype, 'bench.mla.cache', 23);
     const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
-    const bytes = Tk * DC * 4 + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
+    const bytes = cache.bytes + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
     return {
-      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k×${plan.splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R}`, dtype: 'f32 cache',
+      kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k×${plan.splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R}${cacheDtype === 'f16' ? ' f16-cache' : ''}`, dtype: `${cacheDtype} cache`,
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
-      params: { Tk, ...d, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },
+      params: { Tk, ...d, cache: cacheDtype, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },
       release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
     };
   });
