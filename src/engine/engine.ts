@@ -242,6 +242,8 @@ export class Engine {
     const first = opts.firstToken ?? 0;
     if (!Number.isInteger(first) || first < 0 || first >= config.vocabSize) throw new Error(`decodeAtContext: first token ${first} outside the vocabulary`);
     const started = performance.now();
+    // Pooled buffers of earlier runs go back first: a 1M-token cache must not sit beside the freed 512k one.
+    ctx.arena.trimPool();
     ctx.arena.peakBytes = ctx.arena.liveBytes;
     // Out-of-memory is caught here so a length that does not fit is a clear skip, not a dead device.
     ctx.device.pushErrorScope('out-of-memory');
@@ -255,6 +257,7 @@ export class Engine {
     const oom = await ctx.device.popErrorScope();
     if (oom || !seq) {
       if (seq) graph.releaseSequence(seq);
+      ctx.arena.trimPool();
       const why = oom ? `out of GPU memory (${oom.message.split('\n')[0]})` : (allocError as Error).message;
       throw new DecodeAtContextError(`decode at ${N} tokens: cannot allocate the sequence: ${why}`);
     }
@@ -281,6 +284,7 @@ export class Engine {
       sampler.release();
       graph.releaseSequence(seq);
       ctx.arena.free(ids);
+      ctx.arena.trimPool();
     }
   }
 

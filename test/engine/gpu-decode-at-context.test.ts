@@ -56,6 +56,8 @@ describe('Engine.decodeAtContext (random state, no prefill)', () => {
     expect(s.kvCacheBytes).toBe(cacheBytes * (N + D) * DC); // one MLA layer
     expect(s.kdaStateBytes).toBe(3 * 4 * (3 * 16 * 16 + 3 * 3 * 48)); // three KDA layers: state + 3 conv caches
     expect(s.peakArenaBytes).toBeGreaterThanOrEqual(s.kvCacheBytes + s.kdaStateBytes);
+    // The sequence's buffers were destroyed, not pooled (the next, longer context needs the memory).
+    expect(engine.ctx.arena.trimPool()).toBe(0);
   }, 120_000);
 
   it('decodes exactly what forward() decodes on the same filled state, and the state changes the result', async () => {

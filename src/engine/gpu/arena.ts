@@ -97,6 +97,23 @@ export class GpuArena {
     }
   }
 
+  /**
+   * Destroys the freed buffers kept for reuse, giving their memory back (one-off long-context caches would
+   * otherwise stay pooled beside the next, larger ones). Live tensors are untouched. Returns the bytes given back.
+   */
+  trimPool(): number {
+    let bytes = 0;
+    for (const [size, list] of this.pool) {
+      for (const buffer of list) {
+        buffer.destroy();
+        this.all.delete(buffer);
+        bytes += size;
+      }
+    }
+    this.pool.clear();
+    return bytes;
+  }
+
   /** Destroys every buffer this arena made. */
   release(): void {
     for (const buffer of this.all) buffer.destroy();
