@@ -160,6 +160,19 @@ describe('mla/mla-absorbed-decode (f16 cache)', () => {
     });
   }
 
+  it('48B latent width (R 512, Dr 64: vec4 loads, 16 column groups per lane at subgroup 8), few heads and keys', async () => {
+    const ctx = await gpu();
+    const d = { H: 2, Dn: 128, Dr: 64, Dv: 128, R: 512 }, DC = d.R + d.Dr, Tk = randomInt(17, 40);
+    const { cache } = buildCache(ctx, d, Tk, Tk);
+    const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.05), q = randomArray(d.H * (d.Dn + d.Dr), 3);
+    const plan = planMlaDecode(ctx, d, Tk, 3);
+    const out = ctx.tensor([d.H, d.Dv], 'f32', 'decode out');
+    ctx.fill(out, NaN);
+    ctx.run(mlaAbsorbedDecode(ctx, { q: ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q', q), wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'wkvb', wkvb), cache, Tk, out, ...d }, allocMlaDecodeScratch(ctx, d, plan), plan));
+    const kv = mlaExpandReference(await cacheRows(ctx, cache, Tk, DC), wkvb, Tk, d.H, d.R, d.Dr, d.Dn, d.Dv);
+    expect(relativeError(await ctx.readF32(out), mlaAttentionReference(q, kv, 1, Tk - 1, d.H, d.Dn, d.Dr, d.Dv, 1 / Math.sqrt(d.Dn + d.Dr)))).toBeLessThan(1e-4);
+  });
+
   it('rejects an f16 cache shorter than Tk', async () => {
     const ctx = await gpu();
     const d = { H: 2, Dn: 4, Dr: 3, Dv: 3, R: 6 };
