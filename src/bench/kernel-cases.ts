@@ -13,6 +13,8 @@ import { MLA_FLASH_F16_PLAN, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, 
 import { mlaPackF16 } from '../kernels/mla/mla-pack-f16.js';
 import { mlaAttentionReference } from '../kernels/mla/mla-reference.js';
 import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk } from '../kernels/kda/kda-chunk.js';
+import type { KdaDeltaArgs } from '../kernels/kda/kda-recurrent.js';
+import { kdaRecurrentReference, type KdaPrepared } from '../kernels/kda/kda-reference.js';
 
 export type SizeClass = 'small' | '48b';
 
@@ -269,7 +271,7 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
   const params = { T, H, dk, dv, chunk: plan.chunk, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
   const cases: KernelCase[] = [
-    { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params },
+    { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params, verify: T <= 16384 ? () => kdaSampledError(ctx, args, specs) : undefined },
     { ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk}`, specs: [specs[0]], params, anchor: undefined },
     { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${plan.valueSlice}`, specs: [specs[1]], params, anchor: undefined },
   ];
@@ -283,6 +285,25 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   // The last case frees what they all share.
   cases[cases.length - 1].release = releaser(ctx, [q, k, g, beta, v, state, out, ...scratchTensors]);
   return cases;
+}
+
+/**
+ * Max relative error of heads 0 and H−1 over the first 1024 tokens against the f64 recurrence, after one run
+ * from a zero state (the timing runs left the state advanced). Token t depends only on tokens ≤ t.
+ */
+async function kdaSampledError(ctx: GpuContext, a: KdaDeltaArgs, specs: DispatchSpec[]): Promise<number> {
+  ctx.fill(a.state, 0);
+  ctx.run(specs);
+  const [q, k, g, beta, v, out] = await Promise.all([a.q, a.k, a.g, a.beta, a.v as GpuTensor, a.out].map((t) => ctx.readF32(t)));
+  const n = Math.min(a.T, 1024);
+  let worst = 0;
+  for (const h of new Set([0, a.H - 1])) {
+    const rows = (x: Float32Array, w: number) => Float32Array.from({ length: n * w }, (_, i) => x[(Math.floor(i / w) * a.H + h) * w + (i % w)]);
+    const prep: KdaPrepared = { q: rows(q, a.dk), k: rows(k, a.dk), g: rows(g, a.dk), beta: rows(beta, 1) };
+    const ref = kdaRecurrentReference(prep, rows(v, a.dv), new Float32Array(a.dk * a.dv), n, 1, a.dk, a.dv);
+    worst = Math.max(worst, relativeErrorOf(rows(out, a.dv), ref.o));
+  }
+  return worst;
 }
 
 /** Builds the cases of the prefill-side kernels (the decode ones live in decode-cases.ts). */

@@ -1,8 +1,10 @@
 // Chunked KDA prefill, pass 1 of 2: everything that is parallel over (chunk, head) (spec §4). Grid: chunks × heads.
-//   In-chunk cumulative log-decay G; the strictly lower L and lower P matrices (decay taken per channel inside
-//   the dot products, exponentiating only G_r − G_j for j ≤ r, which is ≤ 0: spec §4.2); T = (I + L)^-1 by
-//   forward substitution in f32; then W = T·β·(K ⊙ e^G), U = T·β·V, q̃ ⊙ e^G, k ⊙ e^(G_last − G) and e^G_last,
-//   all factors ≤ 1. P is written whole, zeros above the diagonal, so the scan needs no mask.
+//   the strictly lower L and lower P matrices (decay taken per channel inside the dot products, exponentiating
+//   only G_r − G_j for j ≤ r, which is ≤ 0: spec §4.2); T = (I + L)^-1 by forward substitution in f32; then
+//   W = T·β·(K ⊙ e^G), U = T·β·V, q̃ ⊙ e^G, k ⊙ e^(G_last − G) and e^G_last, all factors ≤ 1. P is written
+//   whole, zeros above the diagonal, so the scan needs no mask.
+// k, q and g pass through workgroup memory SW channels at a time (twice: once for L and P, once for the
+// outputs), with the in-chunk cumulative log-decay G summed there, so no storage read sits in an inner loop.
 // A ragged last chunk just has fewer rows n: equal to zero padding, which is the identity (spec §3.2).
 // dk repeats DK as a runtime loop bound: constant bounds get fully unrolled, which makes lavapipe's compile
 // take tens of seconds.
@@ -26,38 +28,66 @@ const WG: u32 = {{WG}}u;
 
 var<workgroup> A: array<f32, C * C>; // L, turned row by row into T = (I + L)^-1 (unit diagonal implicit)
 var<workgroup> rowNext: array<f32, C>;
-var<workgroup> gLast: array<f32, DK>;
-// Step 1 reads the chunk's k, q and G through SW-channel slices staged here (rows padded to SW + 1 so lanes
-// reading neighbouring rows hit different banks); each thread keeps its pairs' partial sums in registers.
+// Slices of k, q and g (then G) for SW channels, rows padded to SW + 1 so lanes reading neighbouring rows hit
+// different banks; each thread keeps its (r, j) pairs' partial sums in registers across slices.
 const SW: u32 = {{SW}}u;
 const SWP: u32 = SW + 1u;
 const PAIRS: u32 = (C * C + WG - 1u) / WG;
+const SI: u32 = (C * SW + WG - 1u) / WG; // slice elements per thread
 var<workgroup> kSlice: array<f32, C * SWP>;
 var<workgroup> qSlice: array<f32, C * SWP>;
 var<workgroup> gSlice: array<f32, C * SWP>;
+
+// Stages channels d0 .. d0 + w of k, q and g for the chunk's n rows (zeros elsewhere), every load of a thread
+// in flight before its stores, then turns g into the in-chunk cumulative sum G, one thread per channel.
+fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
+  var kv: array<f32, SI>;
+  var qv: array<f32, SI>;
+  var gv: array<f32, SI>;
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    let r = p / SW;
+    let c = p % SW;
+    kv[it] = 0.0;
+    qv[it] = 0.0;
+    gv[it] = 0.0;
+    if (r < n && c < w) {
+      let at = (rowBase + r * params.H) * DK + d0 + c;
+      kv[it] = k[at];
+      qv[it] = q[at];
+      gv[it] = g[at];
+    }
+  }
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    if (p < C * SW) {
+      let at = (p / SW) * SWP + p % SW;
+      kSlice[at] = kv[it];
+      qSlice[at] = qv[it];
+      gSlice[at] = gv[it];
+    }
+  }
+  workgroupBarrier();
+  if (lane < w) {
+    var acc = 0.0;
+    for (var r = 0u; r < n; r++) {
+      acc += gSlice[r * SWP + lane];
+      gSlice[r * SWP + lane] = acc;
+    }
+  }
+  workgroupBarrier();
+}
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let chunk = wg.x;
   let h = wg.y;
   let H = params.H;
+  let dk = params.dk;
   let dv = params.dv;
   let c0 = chunk * C;
   let n = min(C, params.T - c0);
   let rowBase = c0 * H + h; // token row r of this chunk and head is rowBase + r·H
-
-  // Step 0: G (in-chunk cumulative log-decay), kept in kG until the last phase overwrites it.
-  for (var i = lane; i < params.dk; i += WG) {
-    var acc = 0.0;
-    for (var r = 0u; r < n; r++) {
-      let at = (rowBase + r * H) * DK + i;
-      acc += g[at];
-      kG[at] = acc;
-    }
-    gLast[i] = acc;
-  }
-  storageBarrier();
-  workgroupBarrier();
 
   // Step 1: L (into A) and P (to global), only for j ≤ r so no masked exponent is ever evaluated.
   let pBase = (chunk * H + h) * C * C;
@@ -67,26 +97,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     kkAcc[m] = 0.0;
     qkAcc[m] = 0.0;
   }
-  for (var d0 = 0u; d0 < params.dk; d0 += SW) {
-    let w = min(SW, params.dk - d0);
+  for (var d0 = 0u; d0 < dk; d0 += SW) {
+    let w = min(SW, dk - d0);
     workgroupBarrier(); // the previous slice is fully consumed
-    for (var p = lane; p < C * SW; p += WG) {
-      let r = p / SW;
-      let c = p % SW;
-      var kx = 0.0;
-      var qx = 0.0;
-      var gx = 0.0;
-      if (r < n && c < w) {
-        let at = (rowBase + r * H) * DK + d0 + c;
-        kx = k[at];
-        qx = q[at];
-        gx = kG[at];
-      }
-      kSlice[r * SWP + c] = kx;
-      qSlice[r * SWP + c] = qx;
-      gSlice[r * SWP + c] = gx;
-    }
-    workgroupBarrier();
+    stageSlice(rowBase, n, d0, w, lane);
     for (var m = 0u; m < PAIRS; m++) {
       let p = lane + m * WG;
       let r = p / C;
@@ -133,41 +147,55 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
 
-  // Step 2b: W = T · (β K ⊙ e^G) and U = T · β V, SW channels at a time: each slice of the right-hand side is
-  // staged in kSlice so the products over j read workgroup memory, not storage.
-  for (var d0 = 0u; d0 < params.dk; d0 += SW) {
-    let w = min(SW, params.dk - d0);
+  // Step 2b: per channel slice (restaged), q̃ ⊙ e^G and k ⊙ e^(G_last − G) straight to storage, e^G_last, and
+  // W = T · (β K ⊙ e^G) with that right-hand side kept in qSlice (q is consumed first).
+  for (var d0 = 0u; d0 < dk; d0 += SW) {
+    let w = min(SW, dk - d0);
     workgroupBarrier();
-    for (var p = lane; p < C * SW; p += WG) {
+    stageSlice(rowBase, n, d0, w, lane);
+    for (var it = 0u; it < SI; it++) {
+      let p = lane + it * WG;
       let r = p / SW;
       let c = p % SW;
-      var x = 0.0;
       if (r < n && c < w) {
-        let at = (rowBase + r * H) * DK + d0 + c;
-        x = beta[rowBase + r * H] * k[at] * exp(kG[at]);
+        let at = r * SWP + c;
+        let G = gSlice[at];
+        let kx = kSlice[at];
+        let out = (rowBase + r * H) * DK + d0 + c;
+        qG[out] = qSlice[at] * exp(G);
+        kG[out] = kx * exp(gSlice[(n - 1u) * SWP + c] - G);
+        qSlice[at] = beta[rowBase + r * H] * kx * exp(G);
+      } else if (p < C * SW) {
+        qSlice[r * SWP + c] = 0.0;
       }
-      kSlice[r * SWP + c] = x;
     }
+    if (lane < w) { decayLast[(chunk * H + h) * DK + d0 + lane] = exp(gSlice[(n - 1u) * SWP + lane]); }
     workgroupBarrier();
     for (var p = lane; p < n * SW; p += WG) {
       let r = p / SW;
       let c = p % SW;
       if (c < w) {
-        var acc = kSlice[r * SWP + c];
-        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * kSlice[j * SWP + c]; }
+        var acc = qSlice[r * SWP + c];
+        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * qSlice[j * SWP + c]; }
         W[(rowBase + r * H) * DK + d0 + c] = acc;
       }
     }
   }
+  // U = T · β V, SW value columns at a time through kSlice.
   for (var d0 = 0u; d0 < dv; d0 += SW) {
     let w = min(SW, dv - d0);
     workgroupBarrier();
-    for (var p = lane; p < C * SW; p += WG) {
+    var vv: array<f32, SI>;
+    for (var it = 0u; it < SI; it++) {
+      let p = lane + it * WG;
       let r = p / SW;
       let c = p % SW;
-      var x = 0.0;
-      if (r < n && c < w) { x = beta[rowBase + r * H] * v[params.vOffset + (c0 + r) * params.vStride + h * dv + d0 + c]; }
-      kSlice[r * SWP + c] = x;
+      vv[it] = 0.0;
+      if (r < n && c < w) { vv[it] = beta[rowBase + r * H] * v[params.vOffset + (c0 + r) * params.vStride + h * dv + d0 + c]; }
+    }
+    for (var it = 0u; it < SI; it++) {
+      let p = lane + it * WG;
+      if (p < C * SW) { kSlice[(p / SW) * SWP + p % SW] = vv[it]; }
     }
     workgroupBarrier();
     for (var p = lane; p < n * SW; p += WG) {
@@ -180,16 +208,4 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
     }
   }
-  storageBarrier();
-  workgroupBarrier();
-
-  // Step 3 inputs, every factor ≤ 1: q̃ ⊙ e^G, k ⊙ e^(G_last − G) (replacing G in place), e^G_last.
-  for (var p = lane; p < n * params.dk; p += WG) {
-    let i = p % DK;
-    let at = (rowBase + (p / DK) * H) * DK + i;
-    let G = kG[at];
-    qG[at] = q[at] * exp(G);
-    kG[at] = k[at] * exp(gLast[i] - G);
-  }
-  for (var i = lane; i < params.dk; i += WG) { decayLast[(chunk * H + h) * DK + i] = exp(gLast[i]); }
 }

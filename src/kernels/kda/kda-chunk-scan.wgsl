@@ -33,6 +33,38 @@ var<workgroup> Vp: array<f32, CP * VS>;
 // over channels, row-major (tile[r·KQ + c/4][c%4]) for the state update's product over rows.
 var<workgroup> tile: array<vec4<f32>, KS * TQ>;
 
+const STAGE: u32 = CP * KS / WG; // staging loads per thread per tile (8·CP / VS, a whole number)
+
+fn operand(which: u32, at: u32) -> f32 {
+  switch which {
+    case 0u: { return W[at]; }
+    case 1u: { return qG[at]; }
+    case 2u: { return kG[at]; }
+    default: { return P[at]; }
+  }
+}
+
+// Stages a CP-row × KS-column block of operand `which` (element (r, c) at base + r·rowStride + c, valid for
+// r < n and c < cols) into the tile, transposed or row-major. All of a thread's loads are issued before its
+// stores, so they are in flight together instead of each waiting on the previous one.
+fn stage(which: u32, base: u32, rowStride: u32, n: u32, cols: u32, lane: u32, transposed: bool) {
+  var vals: array<f32, STAGE>;
+  for (var it = 0u; it < STAGE; it++) {
+    let p = lane + it * WG;
+    let r = p / KS;
+    let c = p % KS;
+    var val = 0.0;
+    if (r < n && c < cols) { val = operand(which, base + r * rowStride + c); }
+    vals[it] = val;
+  }
+  for (var it = 0u; it < STAGE; it++) {
+    let p = lane + it * WG;
+    let r = p / KS;
+    let c = p % KS;
+    if (transposed) { tile[c * TQ + r / 4u][r % 4u] = vals[it]; } else { tile[r * KQ + c / 4u][c % 4u] = vals[it]; }
+  }
+}
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
@@ -69,13 +101,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     for (var s0 = 0u; s0 < dk; s0 += KS) {
       workgroupBarrier(); // the tile's previous contents are fully consumed
-      for (var p = lane; p < CP * KS; p += WG) {
-        let r = p / KS;
-        let c = p % KS;
-        var val = 0.0;
-        if (r < n && s0 + c < dk) { val = W[(rowBase + r * H) * DK + s0 + c]; }
-        tile[c * TQ + r / 4u][r % 4u] = val;
-      }
+      stage(0u, rowBase * DK + s0, H * DK, n, dk - s0, lane, true);
       workgroupBarrier();
       let cw = min(KS, dk - s0);
       for (var c = 0u; c < cw; c++) {
@@ -96,13 +122,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var o1 = vec4<f32>(0.0);
     for (var s0 = 0u; s0 < dk; s0 += KS) {
       workgroupBarrier();
-      for (var p = lane; p < CP * KS; p += WG) {
-        let r = p / KS;
-        let c = p % KS;
-        var val = 0.0;
-        if (r < n && s0 + c < dk) { val = qG[(rowBase + r * H) * DK + s0 + c]; }
-        tile[c * TQ + r / 4u][r % 4u] = val;
-      }
+      stage(1u, rowBase * DK + s0, H * DK, n, dk - s0, lane, true);
       workgroupBarrier();
       let cw = min(KS, dk - s0);
       for (var c = 0u; c < cw; c++) {
@@ -115,13 +135,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     // P is lower triangular (the intra pass writes zeros above the diagonal); column j of it is staged like a channel.
     let pBase = (chunk * H + h) * C * C;
-    for (var p = lane; p < CP * CP; p += WG) {
-      let r = p / CP;
-      let j = p % CP;
-      var val = 0.0;
-      if (r < n && j < n) { val = P[pBase + r * C + j]; }
-      tile[j * TQ + r / 4u][r % 4u] = val;
-    }
+    stage(3u, pBase, C, n, n, lane, true);
     workgroupBarrier();
     for (var j = 0u; j < n; j++) {
       let p4 = tile[j * TQ + rb];
@@ -143,13 +157,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let dBase = (chunk * H + h) * DK;
     for (var s0 = 0u; s0 < dk; s0 += KS) {
       workgroupBarrier();
-      for (var p = lane; p < CP * KS; p += WG) {
-        let r = p / KS;
-        let c = p % KS;
-        var val = 0.0;
-        if (r < n && s0 + c < dk) { val = kG[(rowBase + r * H) * DK + s0 + c]; }
-        tile[r * KQ + c / 4u][c % 4u] = val;
-      }
+      stage(2u, rowBase * DK + s0, H * DK, n, dk - s0, lane, false);
       workgroupBarrier();
       let i0 = s0 + rb * 4u;
       var decay = vec4<f32>(0.0);
