@@ -265,7 +265,7 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
   const args = { q, k, g, beta, v, state, out, T, H, dk, dv };
   const specs = kdaChunkPrefill(ctx, args, scratch, plan);
-  const narrow = plan.valueSlice > 2 ? planKdaChunk(ctx, dk, dv, plan.chunk, plan.valueSlice / 2) : undefined;
+  const narrow = plan.valueSlice > 2 ? planKdaChunk(ctx, dk, dv, plan.chunk, { valueSlice: plan.valueSlice / 2 }) : undefined;
   const scratchTensors = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
   const anchor = size === '48b' ? `fla-chunk-kda T=${T}` : undefined;
   const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
@@ -280,6 +280,15 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
       ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${narrow.valueSlice}`, anchor: undefined,
       specs: [kdaChunkPrefill(ctx, args, scratch, narrow)[1]],
       params: { ...params, valueSlice: narrow.valueSlice, scanThreads: narrow.scanWorkgroupSize },
+    });
+  }
+  // The intra pass with narrower channel slices (less workgroup memory) and other workgroup sizes: more threads
+  // split its per-thread loops, fewer fit an SM.
+  for (const tiles of [{ channelSlice: 16 }, { workgroupSize: 256 }, { workgroupSize: 512 }]) {
+    const alt = planKdaChunk(ctx, dk, dv, plan.chunk, tiles);
+    cases.push({
+      ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk} SW=${alt.channelSlice} WG=${alt.workgroupSize}`, anchor: undefined,
+      specs: [kdaChunkPrefill(ctx, args, scratch, alt)[0]], params: { ...params, channelSlice: alt.channelSlice, workgroupSize: alt.workgroupSize },
     });
   }
   // The last case frees what they all share.
