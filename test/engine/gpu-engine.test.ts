@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { tinyConfig } from '../gpu/tiny-config.js';
 import { relativeError } from '../gpu/context.js';
+import { decodeLogits } from '../gpu/decode-logits.js';
 
 const V = 97;
 let engine: Engine;
@@ -16,19 +17,6 @@ beforeAll(async () => {
   chunked = await Engine.load({ randomConfig: tinyConfig(), seed }, { pieceTokens: 16, allLogits: true });
 });
 afterAll(async () => { await engine?.close(); await chunked?.close(); });
-
-async function decodeLogits(e: Engine, ids: number[], N: number): Promise<Float32Array[]> {
-  const seq = e.newSequence(ids.length);
-  const t = e.ctx.tensor([ids.length], 'u32', 'ids', ids);
-  e.ctx.run(e.graph.forward(seq, t, 0, N));
-  const rows: Float32Array[] = [];
-  for (let p = N; p < ids.length; p++) {
-    e.ctx.run(e.graph.forward(seq, t, p, 1));
-    rows.push((await e.ctx.readF32(e.graph.logits)).slice(0, V));
-  }
-  e.graph.releaseSequence(seq);
-  return rows;
-}
 
 describe('GPU Kimi Linear forward (random weights)', () => {
   it('produces finite logits of the right size', async () => {
@@ -47,7 +35,7 @@ describe('GPU Kimi Linear forward (random weights)', () => {
   it('prefill(N) then decode(k) matches prefill(N+k)', async () => {
     const N = 37;
     const whole = await engine.prefillLogits(prompt);
-    const rows = await decodeLogits(engine, prompt, N);
+    const rows = await decodeLogits(engine, prompt, N, V);
     rows.forEach((row, j) => {
       const ref = whole.subarray((N + j) * V, (N + j + 1) * V);
       expect(relativeError(row, ref)).toBeLessThan(1e-3);

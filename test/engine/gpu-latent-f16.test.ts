@@ -6,6 +6,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { latentRowHalves } from '../../src/kernels/mla/mla-latent-append.js';
 import { tinyConfig } from '../gpu/tiny-config.js';
 import { relativeError } from '../gpu/context.js';
+import { decodeLogits } from '../gpu/decode-logits.js';
 
 const V = 97;
 const config = tinyConfig({ layerKinds: ['kda', 'mla', 'kda', 'mla'] });
@@ -23,20 +24,6 @@ async function loadWith(cache: string | undefined, seed: number, pieceTokens: nu
     if (before === undefined) delete process.env.CTXBENCH_LATENT_CACHE;
     else process.env.CTXBENCH_LATENT_CACHE = before;
   }
-}
-
-/** prefill(N) in the engine's pieces, then one decode step per remaining id; logits of the decoded positions. */
-async function decodeLogits(e: Engine, ids: number[], N: number): Promise<Float32Array[]> {
-  const seq = e.newSequence(ids.length);
-  const t = e.ctx.tensor([ids.length], 'u32', 'ids', ids);
-  for (let at = 0; at < N; at += e.graph.pieceTokens) e.ctx.run(e.graph.forward(seq, t, at, Math.min(e.graph.pieceTokens, N - at)));
-  const rows: Float32Array[] = [];
-  for (let p = N; p < ids.length; p++) {
-    e.ctx.run(e.graph.forward(seq, t, p, 1));
-    rows.push((await e.ctx.readF32(e.graph.logits)).slice(0, V));
-  }
-  e.graph.releaseSequence(seq);
-  return rows;
 }
 
 beforeAll(async () => {
@@ -68,7 +55,7 @@ describe('f16 MLA latent cache in the engine', () => {
   it('prefill in 16-token pieces then decode equals one prefill of everything (both read the same halves)', async () => {
     const N = 35;
     const all = await whole.prefillLogits(prompt);
-    const rows = await decodeLogits(f16Cache, prompt, N);
+    const rows = await decodeLogits(f16Cache, prompt, N, V);
     rows.forEach((row, j) => expect(relativeError(row, all.subarray((N + j) * V, (N + j + 1) * V))).toBeLessThan(1e-3));
   });
 
@@ -77,7 +64,7 @@ describe('f16 MLA latent cache in the engine', () => {
     // errors (the kernel tests show the output moving by about that much), and residuals and norms pass them on
     // without gain: logits moved 1.7e-4..4.2e-4 over seeds here, so 3e-3 is ~6× the rounding with margin.
     const N = 33;
-    const a = await decodeLogits(f16Cache, prompt, N), b = await decodeLogits(f32Cache, prompt, N);
+    const a = await decodeLogits(f16Cache, prompt, N, V), b = await decodeLogits(f32Cache, prompt, N, V);
     const errs = a.map((row, j) => relativeError(row, b[j]));
     expect(Math.max(...errs)).toBeLessThan(3e-3);
     expect(Math.max(...errs)).toBeGreaterThan(0); // the two runs really used different caches

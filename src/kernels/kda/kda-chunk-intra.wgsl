@@ -78,6 +78,16 @@ fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
   workgroupBarrier();
 }
 
+// Entry (r, c) of T · X, X staged in qSlice (which 0) or kSlice (which 1); T's unit diagonal is implicit.
+fn rowOfTX(which: u32, r: u32, c: u32) -> f32 {
+  var acc = select(kSlice[r * SWP + c], qSlice[r * SWP + c], which == 0u);
+  for (var j = 0u; j < r; j++) {
+    let x = select(kSlice[j * SWP + c], qSlice[j * SWP + c], which == 0u);
+    acc += A[r * C + j] * x;
+  }
+  return acc;
+}
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let chunk = wg.x;
@@ -175,9 +185,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let r = p / SW;
       let c = p % SW;
       if (c < w) {
-        var acc = qSlice[r * SWP + c];
-        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * qSlice[j * SWP + c]; }
-        W[(rowBase + r * H) * DK + d0 + c] = acc;
+        W[(rowBase + r * H) * DK + d0 + c] = rowOfTX(0u, r, c);
       }
     }
   }
@@ -202,9 +210,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let r = p / SW;
       let c = p % SW;
       if (c < w) {
-        var acc = kSlice[r * SWP + c];
-        for (var j = 0u; j < r; j++) { acc += A[r * C + j] * kSlice[j * SWP + c]; }
-        U[(rowBase + r * H) * dv + d0 + c] = acc;
+        U[(rowBase + r * H) * dv + d0 + c] = rowOfTX(1u, r, c);
       }
     }
   }

@@ -65,6 +65,21 @@ fn stage(which: u32, base: u32, rowStride: u32, n: u32, cols: u32, lane: u32, tr
   }
 }
 
+// Two columns (ec, ec + 1) of a 4-row register block: acc + Σ_m tile[m·stride + rb] · V'[m][ec..ec+1] over
+// m < n (P·V' with the transposed tile, k̃ᵀ·V' with the row-major one).
+struct Pair { a: vec4<f32>, b: vec4<f32> }
+
+fn tileTimesVp(stride: u32, rb: u32, ec: u32, n: u32, acc: Pair) -> Pair {
+  var out = acc;
+  for (var m = 0u; m < n; m++) {
+    let t4 = tile[m * stride + rb];
+    let at = m * VS + ec;
+    out.a += t4 * Vp[at];
+    out.b += t4 * Vp[at + 1u];
+  }
+  return out;
+}
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
@@ -137,12 +152,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let pBase = (chunk * H + h) * C * C;
     stage(3u, pBase, C, n, n, lane, true);
     workgroupBarrier();
-    for (var j = 0u; j < n; j++) {
-      let p4 = tile[j * TQ + rb];
-      let at = j * VS + ec;
-      o0 += p4 * Vp[at];
-      o1 += p4 * Vp[at + 1u];
-    }
+    let pv = tileTimesVp(TQ, rb, ec, n, Pair(o0, o1));
+    o0 = pv.a;
+    o1 = pv.b;
     for (var x = 0u; x < 4u; x++) {
       let r = rb * 4u + x;
       if (r < n) {
@@ -164,14 +176,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var x = 0u; x < 4u; x++) {
         if (i0 + x < dk) { decay[x] = decayLast[dBase + i0 + x]; }
       }
-      var u0 = decay * vec4<f32>(S[i0 * VS + ec], S[(i0 + 1u) * VS + ec], S[(i0 + 2u) * VS + ec], S[(i0 + 3u) * VS + ec]);
-      var u1 = decay * vec4<f32>(S[i0 * VS + ec + 1u], S[(i0 + 1u) * VS + ec + 1u], S[(i0 + 2u) * VS + ec + 1u], S[(i0 + 3u) * VS + ec + 1u]);
-      for (var r = 0u; r < n; r++) {
-        let k4 = tile[r * KQ + rb];
-        let at = r * VS + ec;
-        u0 += k4 * Vp[at];
-        u1 += k4 * Vp[at + 1u];
-      }
+      let s0v = decay * vec4<f32>(S[i0 * VS + ec], S[(i0 + 1u) * VS + ec], S[(i0 + 2u) * VS + ec], S[(i0 + 3u) * VS + ec]);
+      let s1v = decay * vec4<f32>(S[i0 * VS + ec + 1u], S[(i0 + 1u) * VS + ec + 1u], S[(i0 + 2u) * VS + ec + 1u], S[(i0 + 3u) * VS + ec + 1u]);
+      let u = tileTimesVp(KQ, rb, ec, n, Pair(s0v, s1v));
+      let u0 = u.a;
+      let u1 = u.b;
       for (var x = 0u; x < 4u; x++) {
         let at = (i0 + x) * VS + ec;
         S[at] = u0[x];
