@@ -6,7 +6,7 @@
 import type { KimiConfig } from '../engine/checkpoint.js';
 import { Engine } from '../engine/engine.js';
 import { DTYPE_BYTES, type GpuDtype } from '../engine/gpu/arena.js';
-import { shapeAndTwin } from './e2e.js';
+import { shapeAndTwin, twinShapeName } from './e2e.js';
 import type { BenchRow } from './harness.js';
 
 export const DECODE_AT_CONTEXT_BENCH = 'decode-at-context';
@@ -150,7 +150,7 @@ export async function decodeAtContextRows(opts: DecodeAtContextBenchOptions): Pr
 function speedupRows(rows: readonly BenchRow[], shape: string): BenchRow[] {
   const p50 = rows.filter((r) => r.bench === DECODE_AT_CONTEXT_BENCH && r.metric === 'tpot_p50_ms');
   const out: BenchRow[] = [];
-  const [hybridName, mlaName] = shape.endsWith('-mla') ? [shape.slice(0, -4), shape] : [shape, `${shape}-mla`];
+  const [hybridName, mlaName] = shape.endsWith('-mla') ? [twinShapeName(shape), shape] : [shape, twinShapeName(shape)];
   for (const h of p50.filter((r) => r.params.shape === hybridName)) {
     const m = p50.find((r) => r.params.shape === mlaName && r.params.length === h.params.length);
     if (!m) continue;

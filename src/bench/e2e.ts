@@ -31,12 +31,17 @@ export interface E2eResult {
   decodeTokens: number;
 }
 
+/** The twin of a shape: its all-MLA twin (`<shape>-mla`), or the hybrid for an `-mla` shape. */
+export function twinShapeName(shape: string): string {
+  return shape.endsWith('-mla') ? shape.slice(0, -4) : `${shape}-mla`;
+}
+
 /** The shape's config and the same config with every layer MLA (a hybrid's twin) or the hybrid (an MLA's twin). */
 export function shapeAndTwin(shape: string, experts?: number): { name: string; config: KimiConfig }[] {
   const make = RANDOM_SHAPES[shape];
   if (!make) throw new Error(`unknown shape "${shape}" (known: ${Object.keys(RANDOM_SHAPES).join(', ')})`);
   const base = make();
-  const twinName = shape.endsWith('-mla') ? shape.slice(0, -4) : `${shape}-mla`;
+  const twinName = twinShapeName(shape);
   const twin = RANDOM_SHAPES[twinName]?.() ?? allMla(base);
   return [[shape, base], [twinName, twin]].map(([name, raw]) => {
     const r = raw as Record<string, unknown>;

@@ -9,6 +9,7 @@ import { latentRowHalves, mlaLatentAppend } from '../../src/kernels/mla/mla-late
 import { mlaLatentUnpack } from '../../src/kernels/mla/mla-latent-unpack.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../../src/kernels/mla/mla-absorbed-decode.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
+import { recordedAppendDecode } from '../gpu/mla-decode-step.js';
 
 interface Dims { H: number; Dn: number; Dr: number; Dv: number; R: number }
 const randomDims = (): Dims => ({ H: randomInt(1, 4), Dn: randomInt(3, 20) | 1, Dr: randomInt(0, 9), Dv: randomInt(3, 17) | 1, R: randomInt(8, 40) | 1 });
@@ -133,23 +134,10 @@ describe('mla/mla-absorbed-decode (f16 cache)', () => {
       const ctx = await gpu();
       const d = vec4Dims(), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
       const { cache } = buildCache(ctx, d, Tk0, capacity);
-      const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), norm = randomArray(d.R);
-      const seqLen = ctx.tensor([1], 'u32', 'seq len');
-      const kva = ctx.tensor([1, DC], 'f32', 'kva step'), q = ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q step');
-      const out = ctx.tensor([d.H, d.Dv], 'f32', 'decode out');
-      const plan = planMlaDecode(ctx, d, capacity, 2, { subgroupHeads });
-      const list = [
-        mlaLatentAppend(ctx, { kva, weight: ctx.tensor([d.R], 'f32', 'norm', norm), cache, pos: 0, T: 1, R: d.R, Dr: d.Dr, eps: 1e-6, seqLen }),
-        ...mlaAbsorbedDecode(ctx, { q, wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'wkvb', wkvb), cache, Tk: capacity, out, seqLen, ...d },
-          allocMlaDecodeScratch(ctx, d, plan), plan),
-      ];
+      const { wkvb, norm, out, step: runStep } = recordedAppendDecode(ctx, d, cache, capacity, subgroupHeads);
       for (let step = 0; step < steps; step++) {
-        const kvaRow = randomArray(DC, 2), qRow = randomArray(d.H * (d.Dn + d.Dr), 3), Tk = Tk0 + step + 1;
-        ctx.upload(kva, kvaRow);
-        ctx.upload(q, qRow);
-        ctx.upload(seqLen, [Tk]);
-        ctx.fill(out, NaN);
-        ctx.run(list);
+        const Tk = Tk0 + step + 1;
+        const { kvaRow, qRow } = runStep(Tk);
         const rows = await cacheRows(ctx, cache, Tk, DC);
         const fresh = mlaLatentRowsReference(kvaRow, norm, 1, d.R, d.Dr, 1e-6);
         expect(Array.from(rows.subarray((Tk - 1) * DC)).every((x, c) => withinOneHalfUlp(x, fresh[c]))).toBe(true);

@@ -7,6 +7,7 @@ import { mlaLatentAppend } from '../../src/kernels/mla/mla-latent-append.js';
 import { mlaFlashPrefill, mlaFlashWorkgroupBytes, planMlaFlash } from '../../src/kernels/mla/mla-flash-prefill.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../../src/kernels/mla/mla-absorbed-decode.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
+import { recordedAppendDecode } from '../gpu/mla-decode-step.js';
 
 function poisoned(ctx: GpuContext, shape: number[], label: string) {
   const t = ctx.tensor(shape, 'f32', label);
@@ -171,24 +172,10 @@ describe('mla/mla-absorbed-decode', () => {
       const ctx = await gpu();
       const d = decodeDims(true), DC = d.R + d.Dr, Tk0 = randomInt(3, 30), steps = 3, capacity = Tk0 + steps;
       const { cache, rows } = await buildCache(ctx, d, Tk0, capacity);
-      const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5), norm = randomArray(d.R);
-      const seqLen = ctx.tensor([1], 'u32', 'seq len');
-      const kva = ctx.tensor([1, DC], 'f32', 'kva step'), q = ctx.tensor([d.H, d.Dn + d.Dr], 'f32', 'q step');
-      const out = ctx.tensor([d.H, d.Dv], 'f32', 'decode out');
-      const plan = planMlaDecode(ctx, d, capacity, 2, { subgroupHeads });
-      const list = [
-        mlaLatentAppend(ctx, { kva, weight: ctx.tensor([d.R], 'f32', 'norm', norm), cache, pos: 0, T: 1, R: d.R, Dr: d.Dr, eps: 1e-6, seqLen }),
-        ...mlaAbsorbedDecode(ctx, { q, wkvb: ctx.tensor([d.H * (d.Dn + d.Dv), d.R], 'f32', 'wkvb', wkvb), cache, Tk: capacity, out, seqLen, ...d },
-          allocMlaDecodeScratch(ctx, d, plan), plan),
-      ];
+      const { wkvb, norm, out, step: runStep } = recordedAppendDecode(ctx, d, cache, capacity, subgroupHeads);
       let allRows = rows;
       for (let step = 0; step < steps; step++) {
-        const kvaRow = randomArray(DC, 2), qRow = randomArray(d.H * (d.Dn + d.Dr), 3);
-        ctx.upload(kva, kvaRow);
-        ctx.upload(q, qRow);
-        ctx.upload(seqLen, [Tk0 + step + 1]);
-        ctx.fill(out, NaN);
-        ctx.run(list);
+        const { kvaRow, qRow } = runStep(Tk0 + step + 1);
         const grown = new Float32Array(allRows.length + DC);
         grown.set(allRows);
         grown.set(mlaLatentRowsReference(kvaRow, norm, 1, d.R, d.Dr, 1e-6), allRows.length);

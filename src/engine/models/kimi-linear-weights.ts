@@ -130,7 +130,7 @@ export function fusedRowLayout(rows: readonly number[], K: number, dtype: GpuDty
   return { starts, totalRows: at };
 }
 
-function gcd(a: number, b: number): number {
+export function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 

@@ -5,7 +5,7 @@
 import type { KimiConfig } from '../checkpoint.js';
 import type { DispatchSpec, GpuContext } from '../gpu/context.js';
 import { rowsView, type GpuTensor } from '../gpu/arena.js';
-import type { KimiGpuWeights, KdaLayerWeights, MlaLayerWeights, MoeWeights, DenseMlpWeights, FusedProjection, MatmulWeight } from './kimi-linear-weights.js';
+import { gcd, type KimiGpuWeights, type KdaLayerWeights, type MlaLayerWeights, type MoeWeights, type DenseMlpWeights, type FusedProjection, type MatmulWeight } from './kimi-linear-weights.js';
 import { makeEmbedding } from '../../kernels/embedding/embedding.js';
 import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
@@ -494,7 +494,3 @@ function latentCacheDtype(f16Weights: boolean): 'f32' | 'f16' {
 }
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(2);
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}

@@ -80,6 +80,26 @@ fn tileTimesVp(stride: u32, rb: u32, ec: u32, n: u32, acc: Pair) -> Pair {
   return out;
 }
 
+// acc + operand · S for this thread's block (rows rb·4 .. +3, state columns ec, ec + 1), the operand (W or
+// q̃ ⊙ e^G of the chunk's rows from rowBase) staged transposed KS channels at a time. Call in uniform control flow.
+fn operandTimesS(which: u32, rowBase: u32, n: u32, lane: u32, rb: u32, ec: u32, acc: Pair) -> Pair {
+  var out = acc;
+  let dk = params.dk;
+  for (var s0 = 0u; s0 < dk; s0 += KS) {
+    workgroupBarrier(); // the tile's previous contents are fully consumed
+    stage(which, rowBase * DK + s0, params.H * DK, n, dk - s0, lane, true);
+    workgroupBarrier();
+    let cw = min(KS, dk - s0);
+    for (var c = 0u; c < cw; c++) {
+      let t4 = tile[c * TQ + rb];
+      let at = (s0 + c) * VS + ec;
+      out.a += t4 * S[at];
+      out.b += t4 * S[at + 1u];
+    }
+  }
+  return out;
+}
+
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
@@ -114,18 +134,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if (ec + 1u < width) { a1[x] = U[at + 1u]; }
       }
     }
-    for (var s0 = 0u; s0 < dk; s0 += KS) {
-      workgroupBarrier(); // the tile's previous contents are fully consumed
-      stage(0u, rowBase * DK + s0, H * DK, n, dk - s0, lane, true);
-      workgroupBarrier();
-      let cw = min(KS, dk - s0);
-      for (var c = 0u; c < cw; c++) {
-        let w4 = tile[c * TQ + rb];
-        let at = (s0 + c) * VS + ec;
-        a0 -= w4 * S[at];
-        a1 -= w4 * S[at + 1u];
-      }
-    }
+    // Accumulated from −U and negated back: the same sums as subtracting W S from U term by term (negation is exact).
+    let ws = operandTimesS(0u, rowBase, n, lane, rb, ec, Pair(-a0, -a1));
+    a0 = -ws.a;
+    a1 = -ws.b;
     for (var x = 0u; x < 4u; x++) {
       let at = (rb * 4u + x) * VS + ec;
       Vp[at] = a0[x];
@@ -133,20 +145,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
 
     // O = (q̃ ⊙ e^G) S + P V', with S still the chunk's entry state.
-    var o0 = vec4<f32>(0.0);
-    var o1 = vec4<f32>(0.0);
-    for (var s0 = 0u; s0 < dk; s0 += KS) {
-      workgroupBarrier();
-      stage(1u, rowBase * DK + s0, H * DK, n, dk - s0, lane, true);
-      workgroupBarrier();
-      let cw = min(KS, dk - s0);
-      for (var c = 0u; c < cw; c++) {
-        let q4 = tile[c * TQ + rb];
-        let at = (s0 + c) * VS + ec;
-        o0 += q4 * S[at];
-        o1 += q4 * S[at + 1u];
-      }
-    }
+    let qs = operandTimesS(1u, rowBase, n, lane, rb, ec, Pair(vec4<f32>(0.0), vec4<f32>(0.0)));
+    var o0 = qs.a;
+    var o1 = qs.b;
     workgroupBarrier();
     // P is lower triangular (the intra pass writes zeros above the diagonal); column j of it is staged like a channel.
     let pBase = (chunk * H + h) * C * C;

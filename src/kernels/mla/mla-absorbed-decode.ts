@@ -123,6 +123,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
   const base = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
   const F16 = a.cache.dtype === 'f16';
+  const vec4 = a.R % 4 === 0 && a.Dr % 4 === 0;
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
   const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
@@ -132,8 +133,8 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
-        ? { ...base, SPLIT_ANY: true, SPLIT_SG: true, F16, VEC4: a.R % 4 === 0 && a.Dr % 4 === 0, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
-        : { ...base, SPLIT_ANY: true, SPLIT: true, F16, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
+        ? { ...base, SPLIT_ANY: true, SPLIT_SG: true, F16, VEC4: vec4, SCALAR_CACHE: !vec4, HB: plan.headsPerGroup, BK: plan.keyRows, SEQ_LEN: Boolean(a.seqLen) }
+        : { ...base, SPLIT_ANY: true, SPLIT: true, F16, SCALAR_CACHE: true, HB: plan.headsPerGroup, BK: plan.keyRows, LPS: plan.lanesPerScore, SEQ_LEN: Boolean(a.seqLen) },
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],

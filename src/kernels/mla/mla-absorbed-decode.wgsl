@@ -74,7 +74,8 @@ fn keyCount() -> u32 { return params.Tk; }
 #endif
 #endif
 
-#if SPLIT
+// Scalar cache reads (the staged pass, and the subgroup pass without VEC4): column `col` of row `row` as f32.
+#if SCALAR_CACHE
 #if F16
 @group(0) @binding(2) var<storage, read> cache: array<u32>;      // [capacity, DCP / 2] f16 pairs
 #include "latent-f16.part.wgsl"
@@ -83,6 +84,9 @@ fn cacheAt(row: u32, col: u32) -> f32 { return latentHalf(row, col); }
 @group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
 fn cacheAt(row: u32, col: u32) -> f32 { return cache[row * DC + col]; }
 #endif
+#endif
+
+#if SPLIT
 const LANES_PER_SCORE: u32 = {{LPS}}u;
 const OUT_PER_THREAD: u32 = (HB * R + WG - 1u) / WG;
 // Padded rows: rows DC apart would share one memory bank when DC is a multiple of the bank count.
@@ -198,14 +202,7 @@ fn dotv(a: V, b: V) -> f32 { return dot(a, b); }
 #else
 alias V = f32;
 const W: u32 = 1u;
-#if F16
-@group(0) @binding(2) var<storage, read> cache: array<u32>;      // [capacity, DCP / 2] f16 pairs
-#include "latent-f16.part.wgsl"
-fn keyAt(k: u32, u: u32) -> V { return latentHalf(k, u); }
-#else
-@group(0) @binding(2) var<storage, read> cache: array<f32>;      // [capacity, DC]
-fn keyAt(k: u32, u: u32) -> V { return cache[k * DC + u]; }
-#endif
+fn keyAt(k: u32, u: u32) -> V { return cacheAt(k, u); }
 fn dotv(a: V, b: V) -> f32 { return a * b; }
 #endif
 const SG: u32 = {{SUBGROUP_SIZE}}u;
