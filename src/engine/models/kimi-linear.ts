@@ -5,7 +5,7 @@
 import type { KimiConfig } from '../checkpoint.js';
 import type { DispatchSpec, GpuContext } from '../gpu/context.js';
 import { rowsView, type GpuTensor } from '../gpu/arena.js';
-import { gcd, type KimiGpuWeights, type KdaLayerWeights, type MlaLayerWeights, type MoeWeights, type DenseMlpWeights, type FusedProjection, type MatmulWeight } from './kimi-linear-weights.js';
+import { type KimiGpuWeights, type KdaLayerWeights, type MlaLayerWeights, type MoeWeights, type DenseMlpWeights, type FusedProjection, type MatmulWeight } from './kimi-linear-weights.js';
 import { makeEmbedding } from '../../kernels/embedding/embedding.js';
 import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
@@ -22,35 +22,15 @@ import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
 import { latentRowHalves, mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
-import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
-import { mlaFlashPrefill } from '../../kernels/mla/mla-flash-prefill.js';
-import { mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
-import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
+import { MlaPrefill, type MlaPrefillState } from './mla-prefill.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
 
 /** Per-sequence GPU state: KDA recurrent states and conv caches, MLA latent caches, the position. */
-export interface SequenceState {
+export interface SequenceState extends MlaPrefillState {
   pos: number;
-  capacity: number;
   kda: ({ state: GpuTensor; convQ: GpuTensor; convK: GpuTensor; convV: GpuTensor } | undefined)[];
   mla: ({ cache: GpuTensor } | undefined)[];
   mlaDecode?: { plan: MlaDecodePlan; scratch: MlaDecodeScratch };
-  /** Expanded keys/values of one head group over the whole context for MLA prefill [capacity, hg·(Dn+Dv)]. */
-  mlaExpanded?: GpuTensor;
-  /** Heads per group: the expanded K/V of all heads at long contexts exceeds one binding, so groups take turns. */
-  mlaHeadsPerGroup: number;
-  /**
-   * Tensor-core prefill: per MLA layer the expanded keys/values as f16 rows [roundUpRows(capacity), ...], kept
-   * across pieces so each piece expands only its own tokens (plus any decoded since, see mlaHalfRows).
-   */
-  mlaHalf?: ({ kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor } | undefined)[];
-  /** Rows of mlaHalf already expanded (decode steps write only the latent cache). */
-  mlaHalfRows: number;
-  /**
-   * f16 latent caches only: f32 rows widened for the prefill kernels, which read latent rows as f32: a piece's
-   * rows [pieceTokens, R + Dr] (tensor-core path) or all rows [capacity, R + Dr] (exact path re-expands all keys).
-   */
-  mlaLatentF32?: GpuTensor;
   /** Decode-only (decode-at-context bench): no prefill buffers, so forward() takes one token per step. */
   decodeOnly?: boolean;
   kvCacheBytes: number;
@@ -65,9 +45,8 @@ export class KimiLinearGraph {
   private readonly kdaPlan: KdaChunkPlan;
   private readonly kdaScratch?: KdaChunkScratch;
   readonly logits: GpuTensor;
-  /** MLA prefill on tensor cores (f16 expanded K/V kept per layer); else the f32 kernel re-expands per piece. */
-  readonly mlaTensorCores: boolean = false;
-  private readonly mlaAlignRows: number = 1;
+  /** MLA prefill attention (expanded K/V, flash kernels); absent without MLA layers. */
+  private readonly mlaPrefill?: MlaPrefill;
   /** MLA latent cache storage (latentCacheDtype below). */
   readonly latentCacheDtype: 'f32' | 'f16' = 'f32';
   private readonly lastMlaLayer: number = -1;
@@ -82,7 +61,7 @@ export class KimiLinearGraph {
    * allLogits: keep logits of every position of a piece (for --logits-out and parity), else only the last.
    */
   constructor(private readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,
-    pieceTokens: number, readonly allLogits: boolean, private readonly mlaMaxHeadsPerGroup = Infinity) {
+    pieceTokens: number, readonly allLogits: boolean, mlaMaxHeadsPerGroup = Infinity) {
     const c = config;
     const { numHeads: Hk, headDim: Dk } = c.kda;
     const hasKda = c.layerKinds.includes('kda');
@@ -102,22 +81,11 @@ export class KimiLinearGraph {
       t('mq', [T, m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim)]);
       t('kva', [T, m.kvLoraRank + m.qkRopeHeadDim]);
       t('mo', [T, m.numHeads * m.vHeadDim]);
-      t('moGroup', [T, m.numHeads * m.vHeadDim]);
       const first = c.layerKinds.indexOf('mla');
       this.lastMlaLayer = c.layerKinds.lastIndexOf('mla');
       const mixer = weights.layers[first].mixer;
       this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype === 'f16');
-      // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
-      // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
-      this.mlaAlignRows = ctx.caps.minStorageOffsetAlignment / gcd(4 * (m.kvLoraRank + m.qkRopeHeadDim), ctx.caps.minStorageOffsetAlignment);
-      const expandRows = T + this.mlaAlignRows;
-      this.mlaTensorCores = T > 1 && mixer.kind === 'mla' && mixer.q.dtype === 'f16' && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
-        && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim) === undefined
-        && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
-      if (this.mlaTensorCores) {
-        t('kvbNew', [expandRows, m.numHeads * (m.qkNopeHeadDim + m.vHeadDim)]);
-        this.buf.mq16 = ctx.tensor([roundUpRows(T), m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim)], 'f16', 'mq16');
-      }
+      this.mlaPrefill = new MlaPrefill(ctx, c, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, this.lastMlaLayer, mlaMaxHeadsPerGroup);
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
@@ -180,52 +148,15 @@ export class KimiLinearGraph {
       const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
       const plan = planMlaDecode(ctx, dims, capacity);
       seq.mlaDecode = { plan, scratch: allocMlaDecodeScratch(ctx, dims, plan) };
-      if (seq.decodeOnly) {
-        // Never prefilled: no expanded K/V (at 1M tokens it would not fit beside the latent caches).
-      } else if (this.mlaTensorCores && roundUpRows(capacity) * m.numHeads * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2 <= ctx.caps.maxBindingBytes) {
-        const rows = roundUpRows(capacity);
-        seq.mlaHalf = c.layerKinds.map((kind, i) => kind !== 'mla' ? undefined : {
-          kNope: ctx.tensor([rows, m.numHeads, m.qkNopeHeadDim], 'f16', `L${i}.kNope16`),
-          kRope: ctx.tensor([rows, Math.max(m.qkRopeHeadDim, 2)], 'f16', `L${i}.kRope16`),
-          v: ctx.tensor([rows, m.numHeads, m.vHeadDim], 'f16', `L${i}.v16`),
-        });
-      } else if (this.pieceTokens > 1) {
-        seq.mlaHeadsPerGroup = this.mlaHeadGroup(capacity);
-        seq.mlaExpanded = ctx.tensor([capacity, seq.mlaHeadsPerGroup * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.expanded');
-      }
-      const widenRows = this.latentCacheDtype !== 'f16' ? 0 : seq.mlaHalf ? this.pieceTokens : seq.mlaExpanded ? capacity : 0;
-      if (widenRows > 0) {
-        const bytes = widenRows * DC * 4;
-        if (bytes > ctx.caps.maxBindingBytes) {
-          throw new Error(`MLA prefill: the exact path re-expands f32 latent rows of all ${capacity} tokens (${gib(bytes)} GiB), over one binding (${gib(ctx.caps.maxBindingBytes)} GiB); only decode-only sequences take an f16 cache this long`);
-        }
-        seq.mlaLatentF32 = ctx.tensor([widenRows, DC], 'f32', 'mla.latentF32');
-      }
+      this.mlaPrefill!.allocSequence(seq, this.latentCacheDtype);
     }
-  }
-
-  /** Largest head group (a divisor of the head count) whose expanded K/V fits one binding at this capacity. */
-  private mlaHeadGroup(capacity: number): number {
-    const m = this.config.mla;
-    const perHead = (m.qkNopeHeadDim + m.vHeadDim);
-    const align = this.ctx.caps.minStorageOffsetAlignment;
-    for (let hg = Math.min(m.numHeads, this.mlaMaxHeadsPerGroup); hg >= 1; hg--) {
-      if (m.numHeads % hg !== 0) continue;
-      if (capacity * hg * perHead * 4 > this.ctx.caps.maxBindingBytes) continue;
-      // Each group binds its rows of kv_b_proj at a byte offset the device must accept.
-      if (hg < m.numHeads && (hg * perHead * m.kvLoraRank * 4) % align !== 0) continue;
-      return hg;
-    }
-    throw new Error(`MLA prefill: no head group fits ${capacity} tokens of expanded keys/values in one binding at an offset alignment of ${align} B`);
   }
 
   releaseSequence(seq: SequenceState): void {
     const free = (x?: GpuTensor) => { if (x) this.ctx.arena.free(x); };
     for (const k of seq.kda) if (k) [k.state, k.convQ, k.convK, k.convV].forEach(free);
     for (const l of seq.mla) free(l?.cache);
-    free(seq.mlaExpanded);
-    free(seq.mlaLatentF32);
-    for (const l of seq.mlaHalf ?? []) if (l) [l.kNope, l.kRope, l.v].forEach(free);
+    this.mlaPrefill?.releaseSequence(seq);
     if (seq.mlaDecode) Object.values(seq.mlaDecode.scratch).forEach(free);
   }
 
@@ -339,7 +270,6 @@ export class KimiLinearGraph {
     const { ctx, config: c } = this;
     const m = c.mla;
     const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
-    const DC = R + Dr;
     const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['mq', lw.q], ['kva', lw.kva]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const cache = seq.mla[i]!.cache;
@@ -352,78 +282,10 @@ export class KimiLinearGraph {
     if (T === 1) {
       const d = seq.mlaDecode!;
       specs.push(...mlaAbsorbedDecode(ctx, { q: v('mq'), wkvb: lw.kvb, cache, Tk, seqLen, out: v('mo'), H: Hm, Dn, Dr, Dv, R }, d.scratch, d.plan));
-    } else if (seq.mlaHalf?.[i]) {
-      specs.push(...this.mlaTensorCorePrefill(seq, i, lw, T));
     } else {
-      // Expanded form: k_nope and v of every cached token from the latent rows (NoPE: no positions involved),
-      // one head group at a time when all heads' K/V would exceed one binding.
-      const hg = seq.mlaHeadsPerGroup;
-      const W = hg * (Dn + Dv);
-      const expanded = rowsView(seq.mlaExpanded!, Tk);
-      // An f16 cache is read as f32 rows, widened once per piece for every head group.
-      const latentRows = cache.dtype === 'f16' ? rowsView(seq.mlaLatentF32!, Tk) : rowsView(cache, Tk);
-      if (cache.dtype === 'f16') specs.push(mlaLatentUnpack(ctx, { cache, row0: 0, T: Tk, DC, out: latentRows }));
-      for (let g = 0; g < Hm / hg; g++) {
-        const rowBytes = m.kvLoraRank * 4;
-        const kvbGroup: GpuTensor = hg === Hm ? lw.kvb : {
-          ...lw.kvb, offset: lw.kvb.offset + g * W * rowBytes, bytes: W * rowBytes, shape: [W, R], label: `${lw.kvb.label}[group ${g}]`,
-        };
-        specs.push(...makeLinear(ctx, latentRows, kvbGroup, expanded, { xRowStride: DC }));
-        const out: GpuTensor = hg === Hm ? v('mo') : { ...this.buf.moGroup, shape: [T, hg * Dv], bytes: T * hg * Dv * 4 };
-        specs.push(mlaFlashPrefill(ctx, {
-          q: { tensor: v('mq'), offset: g * hg * (Dn + Dr), tokenStride: Hm * (Dn + Dr), headStride: Dn + Dr },
-          kNope: { tensor: expanded, tokenStride: W, headStride: Dn + Dv },
-          kRope: Dr > 0 ? { tensor: latentRows, offset: R, tokenStride: DC, headStride: 0 } : undefined,
-          v: { tensor: expanded, offset: Dn, tokenStride: W, headStride: Dn + Dv },
-          out, Tq: T, Tk, H: hg, Dn, Dr, Dv,
-        }));
-        if (hg !== Hm) specs.push(makeCopy(ctx, out, v('mo'), hg * Dv, { rows: T, dstOffset: g * hg * Dv, dstStride: Hm * Dv }));
-      }
+      specs.push(...this.mlaPrefill!.dispatches(seq, i, lw, cache, seq.pos, T, v('mq'), v('mo')));
     }
     specs.push(...makeLinear(ctx, v('mo'), lw.o, v('attn')));
-    return specs;
-  }
-
-  /**
-   * Expands the latent rows not yet in this layer's f16 K/V (this piece's, plus any decoded since the last
-   * piece) through kv_b_proj, packs them as f16 and runs the tensor-core flash kernel over all keys.
-   */
-  private mlaTensorCorePrefill(seq: SequenceState, i: number, lw: MlaLayerWeights, T: number): DispatchSpec[] {
-    const { ctx, config: c } = this;
-    const m = c.mla;
-    const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
-    const DC = R + Dr, W = Hm * (Dn + Dv), A = this.mlaAlignRows;
-    const cache = seq.mla[i]!.cache, half = seq.mlaHalf![i]!;
-    const end = seq.pos + T, padRows = roundUpRows(end) - end;
-    const specs: DispatchSpec[] = [];
-    for (let r = seq.mlaHalfRows; r < end;) {
-      const n = Math.min(end - r, this.pieceTokens);
-      // The latent view must start at a bindable offset: expand from the aligned row below and skip the extra.
-      // An f16 cache: the rows are widened into f32 scratch first (which starts at a bindable offset).
-      const f16 = cache.dtype === 'f16';
-      const r0 = f16 ? r : r - (r % A), M = r + n - r0, skip = r - r0;
-      const latent: GpuTensor = f16 ? rowsView(seq.mlaLatentF32!, n)
-        : { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
-      if (f16) specs.push(mlaLatentUnpack(ctx, { cache, row0: r, T: n, DC, out: latent }));
-      const expanded = rowsView(this.buf.kvbNew, M);
-      const pad = r + n === end ? padRows : 0;
-      specs.push(
-        ...makeLinear(ctx, latent, lw.kvb, expanded, { xRowStride: DC }),
-        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow: r, padRows: pad }),
-        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow: r, padRows: pad }),
-      );
-      if (Dr > 0) specs.push(mlaPackF16(ctx, { src: f16 ? { tensor: latent, offset: R, tokenStride: DC, headStride: 0 } : { tensor: cache, offset: r * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow: r, padRows: pad }));
-      r += n;
-    }
-    if (i === this.lastMlaLayer) seq.mlaHalfRows = end;
-    const Dq = Dn + Dr;
-    specs.push(
-      mlaPackF16(ctx, { src: rowsView(this.buf.mq, T), dst: this.buf.mq16, T, H: Hm, D: Dq, padRows: roundUpRows(T) - T }),
-      mlaFlashPrefillF16(ctx, {
-        q: this.buf.mq16, kNope: half.kNope, kRope: Dr > 0 ? half.kRope : undefined, v: half.v,
-        out: rowsView(this.buf.mo, T), Tq: T, Tk: end, H: Hm, Dn, Dr, Dv,
-      }),
-    );
     return specs;
   }
 
@@ -493,4 +355,3 @@ function latentCacheDtype(f16Weights: boolean): 'f32' | 'f16' {
   return f16Weights ? 'f16' : 'f32';
 }
 
-const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(2);
