@@ -1,30 +1,70 @@
-// Wrapper for expert-gemv.wgsl: the decode-time MoE projections, one slot (token × chosen expert) per grid row,
-// reading only the chosen experts' weights. Prefill keeps the grouped GEMM (makeGroupedLinear).
+// Wrapper for the decode-time MoE projections, one slot (token × chosen expert) per grid row, reading only the
+// chosen experts' weights. Two kernels: expert-gemv-subgroup.wgsl (one subgroup per few rows, no barrier: the
+// bandwidth path) and expert-gemv.wgsl (a workgroup per rows with a reduction through workgroup memory: the
+// fallback for devices without a fixed subgroup size and for rows that do not split into 16-byte chunks, and
+// the 'workgroup' path benches keep for before/after ratios). Prefill keeps the grouped GEMM (makeGroupedLinear).
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { weightParts, type GpuWeight } from '../linalg/matmul.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { reductionWorkgroup } from '../norm/rmsnorm.js';
 
-const kernel = { name: 'moe/expert-gemv', url: new URL('./expert-gemv.wgsl', import.meta.url) };
+const workgroupKernel = { name: 'moe/expert-gemv', url: new URL('./expert-gemv.wgsl', import.meta.url) };
+const subgroupKernel = { name: 'moe/expert-gemv-subgroup', url: new URL('./expert-gemv-subgroup.wgsl', import.meta.url) };
 
 /** Token counts up to this use the per-slot path; above it the grouped GEMM reads each expert once for all. */
 export const EXPERT_GEMV_MAX_TOKENS = 4;
 
-const ROWS = 4;
+/** Rows per workgroup of the workgroup-reduce kernel. */
+const WORKGROUP_ROWS = 4;
+
+export interface ExpertGemvPlan {
+  path: 'subgroup' | 'workgroup';
+  /** Subgroup path: rows one subgroup owns, and subgroups per workgroup. */
+  rowsPerSubgroup: number;
+  subgroupsPerWorkgroup: number;
+  reason?: string;
+}
 
 /**
- * out[s, N] = x[src(s), K] · W[ids[s]][N, K]ᵀ for s < slots, where src(s) = s / topK with `gather` (x holds
- * tokens) and s otherwise (x holds one row per slot).
+ * 2 rows per subgroup, 4 subgroups per workgroup: at the 48B shapes (K 2304 → 9 chunks per lane, K 1024 → 4) a
+ * lane keeps 8–18 weight chunks in flight and the grid of 1024–2304 subgroups per slot set asks for every byte
+ * of the ~38 MB at once, far past the ~3–6 MB Little's law needs at 3 TB/s (see docs/perf.md, session 5).
  */
-export function makeExpertGemv(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: GpuTensor,
-  slots: number, topK: number, gather: boolean,
-): DispatchSpec[] {
+export const EXPERT_GEMV_TILES = { rowsPerSubgroup: 2, subgroupsPerWorkgroup: 4 };
+
+export function planExpertGemv(
+  ctx: GpuContext, K: number, weightDtype: string, tiles: Partial<Pick<ExpertGemvPlan, 'rowsPerSubgroup' | 'subgroupsPerWorkgroup'>> = {},
+  force?: ExpertGemvPlan['path'],
+): ExpertGemvPlan {
+  const t = { ...EXPERT_GEMV_TILES, ...tiles };
+  if (!Number.isInteger(t.rowsPerSubgroup) || t.rowsPerSubgroup < 1 || !Number.isInteger(t.subgroupsPerWorkgroup) || t.subgroupsPerWorkgroup < 1) {
+    throw new Error(`expert gemv: rows per subgroup and subgroups per workgroup must be positive integers (got ${t.rowsPerSubgroup}, ${t.subgroupsPerWorkgroup})`);
+  }
+  const fallback = (reason: string): ExpertGemvPlan => ({ path: 'workgroup', ...t, reason });
+  if (force === 'workgroup') return fallback('forced');
+  const chunk = weightDtype === 'f16' ? 8 : 4;
+  if (!ctx.caps.hasSubgroups) return fallback('no subgroups feature');
+  if (ctx.caps.subgroupMinSize !== ctx.caps.subgroupSize) {
+    return fallback(`subgroup size varies (${ctx.caps.subgroupMinSize}–${ctx.caps.subgroupSize})`);
+  }
+  if (K % chunk !== 0) return fallback(`K=${K} is not a multiple of ${chunk}`);
+  if (t.subgroupsPerWorkgroup * ctx.caps.subgroupSize > ctx.caps.maxInvocationsPerWorkgroup) {
+    return fallback(`${t.subgroupsPerWorkgroup} subgroups exceed the workgroup size limit`);
+  }
+  return { path: 'subgroup', ...t };
+}
+
+function checkOperands(x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: GpuTensor, slots: number, topK: number, gather: boolean): void {
   const [, N, K] = weight.shape;
   requireDtype('expert gemv', x, 'f32');
   requireDtype('expert gemv', out, 'f32');
   requireDtype('expert gemv', ids, 'u32');
+  if (weight.dtype !== 'f16' && weight.dtype !== 'f32') throw new Error(`expert gemv: weight ${weight.label} must be f32 or f16`);
+  if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(topK) || topK < 1) {
+    throw new Error(`expert gemv: slots and topK must be positive integers (got ${slots}, ${topK})`);
+  }
   const xRows = gather ? Math.ceil(slots / topK) : slots;
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`expert gemv: ${x.label} has ${x.shape.at(-1)} columns, ${weight.label} expects ${K}`);
   if ((x.shape.length === 1 ? 1 : x.shape[0]) < xRows) throw new Error(`expert gemv: ${x.label} has fewer than ${xRows} rows`);
@@ -32,23 +72,109 @@ export function makeExpertGemv(
     throw new Error(`expert gemv: ${out.label} is [${out.shape.join(', ')}], expected at least [${slots}, ${N}]`);
   }
   if (ids.shape[0] < slots) throw new Error(`expert gemv: ${ids.label} holds fewer than ${slots} expert ids`);
+}
+
+/**
+ * out[s, N] = x[src(s), K] · W[ids[s]][N, K]ᵀ for s < slots, where src(s) = s / topK with `gather` (x holds
+ * tokens) and s otherwise (x holds one row per slot).
+ */
+export function makeExpertGemv(
+  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: GpuTensor,
+  slots: number, topK: number, gather: boolean, plan = planExpertGemv(ctx, weight.shape[2], weight.dtype),
+): DispatchSpec[] {
+  checkOperands(x, weight, ids, out, slots, topK, gather);
+  if (plan.path === 'subgroup') return subgroupDispatches(ctx, x, [weight], ids, out, slots, topK, gather, plan);
+  const [, N, K] = weight.shape;
   const f16 = weight.dtype === 'f16';
-  if (!f16 && weight.dtype !== 'f32') throw new Error(`expert gemv: weight ${weight.label} must be f32 or f16`);
   // 16-byte chunks when rows divide evenly (the common case); single elements otherwise (odd test shapes).
   const f16Vec = f16 && K % 8 === 0;
   const f32Vec = !f16 && K % 4 === 0;
   const CH = f16Vec ? 8 : f32Vec ? 4 : 1;
-  const subgroups = ctx.caps.hasSubgroups;
   // A power of two (the tree fallback halves it), a few subgroups wide.
   const WG = reductionWorkgroup(ctx, Math.max(64, 4 * ctx.caps.subgroupSize));
   return weightParts(weight).map(({ part, rowStart }) => ctx.dispatch({
-    kernel,
+    kernel: workgroupKernel,
     defines: {
-      WG, ROWS, CH, F16_VEC: f16Vec, F32_VEC: f32Vec, W_F16: f16, GATHER: gather,
-      SUBGROUPS: subgroups, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize),
+      WG, ROWS: WORKGROUP_ROWS, CH, F16_VEC: f16Vec, F32_VEC: f32Vec, W_F16: f16, GATHER: gather,
+      SUBGROUPS: ctx.caps.hasSubgroups, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize),
     },
     params: [N, K, topK, rowStart, rowStart + part.shape[0], 0, 0, 0],
     bindings: [x, part, ids, out],
-    workgroups: [Math.ceil(N / ROWS), slots],
+    workgroups: [Math.ceil(N / WORKGROUP_ROWS), slots],
   }));
+}
+
+/**
+ * The expert FFN's first half in one pass: out[s, n] = silu(x·Wg[ids[s]][n]) · (x·Wu[ids[s]][n]), x gathered
+ * per token. Needs the subgroup path and gate/up split over bindings alike (they are, having one shape); the
+ * caller keeps two makeExpertGemv + makeSwiGlu otherwise (expertSwiGluFusable says which).
+ */
+export function makeExpertGemvSwiGlu(
+  ctx: GpuContext, x: GpuTensor, gate: GpuWeight, up: GpuWeight, ids: GpuTensor, out: GpuTensor,
+  slots: number, topK: number, plan = planExpertGemv(ctx, gate.shape[2], gate.dtype),
+): DispatchSpec[] {
+  checkOperands(x, gate, ids, out, slots, topK, true);
+  const why = swiGluUnfusableReason(gate, up, plan);
+  if (why) throw new Error(`expert gemv swiglu: ${why}`);
+  return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan);
+}
+
+export function expertSwiGluFusable(ctx: GpuContext, gate: GpuWeight, up: GpuWeight): boolean {
+  return swiGluUnfusableReason(gate, up, planExpertGemv(ctx, gate.shape[2], gate.dtype)) === undefined;
+}
+
+function swiGluUnfusableReason(gate: GpuWeight, up: GpuWeight, plan: ExpertGemvPlan): string | undefined {
+  if (plan.path !== 'subgroup') return `needs the subgroup path (${plan.reason})`;
+  if (gate.dtype !== up.dtype || gate.shape.join() !== up.shape.join()) {
+    return `${gate.label} [${gate.shape.join(', ')}] ${gate.dtype} and ${up.label} [${up.shape.join(', ')}] ${up.dtype} differ`;
+  }
+  const a = weightParts(gate), b = weightParts(up);
+  if (a.length !== b.length || a.some((p, i) => p.rowStart !== b[i].rowStart || p.part.shape[0] !== b[i].part.shape[0])) {
+    return `${gate.label} and ${up.label} are split over bindings differently`;
+  }
+  return undefined;
+}
+
+function subgroupDispatches(
+  ctx: GpuContext, x: GpuTensor, weights: GpuWeight[], ids: GpuTensor, out: GpuTensor,
+  slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan,
+): DispatchSpec[] {
+  const [, N, K] = weights[0].shape;
+  const f16 = weights[0].dtype === 'f16';
+  const SG = ctx.caps.subgroupSize;
+  const CHUNKS = K / (f16 ? 8 : 4);
+  const rowsPerWorkgroup = plan.rowsPerSubgroup * plan.subgroupsPerWorkgroup;
+  const parts = weights.map(weightParts);
+  return parts[0].map(({ part, rowStart }, i) => ctx.dispatch({
+    kernel: subgroupKernel,
+    defines: {
+      SG, SUBGROUPS: plan.subgroupsPerWorkgroup, ROWS: plan.rowsPerSubgroup, CHUNKS, LOADS: Math.ceil(CHUNKS / SG),
+      W_F16: f16, GATHER: gather, SWIGLU: weights.length === 2,
+    },
+    params: [N, K, topK, rowStart, rowStart + part.shape[0], 0, 0, 0],
+    bindings: [x, ...parts.map((p) => p[i].part), ids, out],
+    workgroups: [Math.ceil(N / rowsPerWorkgroup), slots],
+  }));
+}
+
+/**
+ * Scalar reference: rows of W (stacked [E, N, K], rounded to f16 as stored when `f16`) times each slot's x row,
+ * summed in f64; src(s) as in makeExpertGemv.
+ */
+export function expertGemvReference(
+  x: ArrayLike<number>, w: ArrayLike<number>, ids: ArrayLike<number>, slots: number, topK: number, gather: boolean,
+  N: number, K: number, f16 = false,
+): Float32Array {
+  const weight = (i: number) => (f16 ? f16BitsToF32(f32ToF16Bits(w[i])) : w[i]);
+  const out = new Float32Array(slots * N);
+  for (let s = 0; s < slots; s++) {
+    const src = gather ? Math.floor(s / topK) : s;
+    for (let n = 0; n < N; n++) {
+      const row = (ids[s] * N + n) * K;
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += x[src * K + k] * weight(row + k);
+      out[s * N + n] = acc;
+    }
+  }
+  return out;
 }

@@ -1,0 +1,102 @@
+// Routed expert projections for decode at memory bandwidth: out[s, n] = Σ_k x[src(s), k] · W[ids[s]][n, k].
+// One subgroup owns ROWS rows of one slot: its lanes stride the row in 16-byte chunks (a subgroup reads
+// consecutive bytes), every lane's LOADS chunks per row come from a constant-trip loop the compiler unrolls,
+// so all of a row's loads are issued before the first sum, and the lanes' partials meet in one subgroupAdd.
+// No workgroup memory and no barrier: a decode MoE dispatch moves only ~40 MB, so the grid must reach full
+// bandwidth at once and finish without a reduction tail (the workgroup-reduce kernel, expert-gemv.wgsl,
+// reached 0.70× copy on the H100).
+// With SWIGLU the subgroup reads the gate row and the up row of the same n and writes silu(g) · u (the
+// fused gate|up|SwiGLU of the expert FFN, one pass over x).
+// The expert id is read by every lane (one broadcast load); control flow never depends on it, so the
+// subgroupAdd stays in uniform control flow. A slot whose expert lies outside this binding part
+// [expert_lo, expert_hi) reads chunk 0 over and over (a cache hit) and writes nothing.
+enable subgroups;
+
+struct Params { N: u32, K: u32, top_k: u32, expert_lo: u32, expert_hi: u32, pad0: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+#if W_F16
+// 8 halves per chunk, as one vec4<u32>.
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+#if SWIGLU
+@group(0) @binding(3) var<storage, read> w_up: array<vec4<u32>>;
+#endif
+#else
+// 4 floats per chunk.
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+#if SWIGLU
+@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;
+#endif
+#endif
+#if SWIGLU
+@group(0) @binding(4) var<storage, read> ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read> ids: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+#endif
+
+// Lanes per subgroup: the device has one fixed size (the wrapper checks), so the host grid matches.
+const SG = {{SG}}u;
+const SUBGROUPS = {{SUBGROUPS}}u;
+const ROWS = {{ROWS}}u;
+// Chunks per row (K / 8 for f16, K / 4 for f32) and per lane, rounded up.
+const CHUNKS = {{CHUNKS}}u;
+const LOADS = {{LOADS}}u;
+
+#if W_F16
+fn chunk_dot(word: vec4<u32>, xc: u32) -> f32 {
+  let lo = vec4<f32>(unpack2x16float(word.x), unpack2x16float(word.y));
+  let hi = vec4<f32>(unpack2x16float(word.z), unpack2x16float(word.w));
+  return dot(lo, x[2u * xc]) + dot(hi, x[2u * xc + 1u]);
+}
+#else
+fn chunk_dot(word: vec4<f32>, xc: u32) -> f32 {
+  return dot(word, x[xc]);
+}
+#endif
+
+@compute @workgroup_size(SG * SUBGROUPS)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let slot = wg.y;
+  let expert = ids[slot];
+  let live = expert >= params.expert_lo && expert < params.expert_hi;
+  let mask = select(0u, 0xffffffffu, live);
+#if GATHER
+  let src = slot / params.top_k;
+#else
+  let src = slot;
+#endif
+  // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
+  let lane = li % SG;
+  let n0 = (wg.x * SUBGROUPS + li / SG) * ROWS;
+  let row0 = (expert - params.expert_lo) * params.N;
+  var acc: array<f32, ROWS>;
+#if SWIGLU
+  var acc_up: array<f32, ROWS>;
+#endif
+  for (var i = 0u; i < LOADS; i++) {
+    // A ragged last step re-reads the row's last chunk and weighs it 0 (no branch around the loads).
+    let c_raw = lane + i * SG;
+    let c = min(c_raw, CHUNKS - 1u);
+    let keep = select(0.0, 1.0, c_raw < CHUNKS);
+    for (var r = 0u; r < ROWS; r++) {
+      let n = min(n0 + r, params.N - 1u);
+      let wc = ((row0 + n) * CHUNKS + c) & mask;
+      acc[r] += keep * chunk_dot(w[wc], src * CHUNKS + c);
+#if SWIGLU
+      acc_up[r] += keep * chunk_dot(w_up[wc], src * CHUNKS + c);
+#endif
+    }
+  }
+  for (var r = 0u; r < ROWS; r++) {
+    let g = subgroupAdd(acc[r]);
+#if SWIGLU
+    let u = subgroupAdd(acc_up[r]);
+    let value = g / (1.0 + exp(-g)) * u;
+#else
+    let value = g;
+#endif
+    if (lane == r % SG && live && n0 + r < params.N) { out[slot * params.N + n0 + r] = value; }
+  }
+}
