@@ -2,7 +2,7 @@
 # 1. golden parity (parity.txt); 2. PyTorch anchors + kernel bench (KERNELS) into one perf.db; 3. decode with
 # and without fused projections at FUSION_LEN tokens (per-kernel decode profile); 4. decode-only TPOT at
 # DECODE_AT context lengths for the hybrid and its all-MLA twin (empty: skipped); 5. end-to-end prompts of LONG_LEN
-# tokens. Writes at most 4 files to $OUT; infer results are summarised on stdout.
+# tokens. FUSION_LEN="" skips step 3. Writes at most 4 files to $OUT; infer results are summarised on stdout.
 source .device/setup.sh
 export DAWN_DISABLE_FEATURES=timestamp_quantization
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -15,9 +15,10 @@ python3 tools/device/compare-golden.py $G /tmp/p > $OUT/parity.txt 2>&1; tail -6
 python3 bench/anchors.py /tmp/anchors.json --lengths 8192 > /tmp/anchors.log 2>&1 || tail -3 /tmp/anchors.log
 node dist/cli.js bench --shape kimi-linear-48b --kernels ${KERNELS:-kda,mla-decode,moe,gemv,copy} --repeat 3 \
   --ingest-anchors /tmp/anchors.json --db $OUT/perf.db --json $OUT/kernels.json 2>&1 | grep -E '^(kernel|anchor|bench) |error' | grep -v -i warning
-for f in off on; do
+FUSION_LEN=${FUSION_LEN-8192}
+for f in ${FUSION_LEN:+off on}; do
   CTXBENCH_DECODE_FUSION=$f timeout 120 node dist/cli.js infer --random-weights kimi-linear-48b --random-experts 64 --weights f16 \
-    --random-prompt ${FUSION_LEN:-8192} --max-tokens 32 --piece 8192 --json --profile-decode > /tmp/fusion-$f.json 2>/tmp/fusion-$f.err
+    --random-prompt $FUSION_LEN --max-tokens 32 --piece 8192 --json --profile-decode > /tmp/fusion-$f.json 2>/tmp/fusion-$f.err
   echo "fusion $f: rc=$?"
   python3 tools/device/summarize-infer.py /tmp/fusion-$f.json || { head -c 400 /tmp/fusion-$f.json; grep -v -i warn /tmp/fusion-$f.err | grep -v '^ *[0-9.]* ms' | tail -5; }
 done
