@@ -19,6 +19,8 @@ export interface EngineOptions {
   allLogits?: boolean;
   /** Cap on MLA heads per prefill group (groups are chosen automatically to fit the binding limit). */
   mlaMaxHeadsPerGroup?: number;
+  /** Keys per MLA prefill key block (default CTXBENCH_MLA_KEY_BLOCK or 16384; tests set a tiny one). */
+  mlaKeyBlockTokens?: number;
 }
 
 export type ModelSource = { checkpoint: Checkpoint } | { randomConfig: KimiConfig; seed: number };
@@ -124,7 +126,8 @@ export class Engine {
     const weightSource = 'checkpoint' in source ? checkpointSource(ctx, source.checkpoint) : randomSource(ctx, source.seed);
     const weights = loadKimiWeights(ctx, config, weightSource, opts.matmulDtype ?? 'f32');
     await ctx.sync();
-    const graph = new KimiLinearGraph(ctx, config, weights, opts.pieceTokens ?? 512, opts.allLogits ?? false, opts.mlaMaxHeadsPerGroup);
+    const graph = new KimiLinearGraph(ctx, config, weights, opts.pieceTokens ?? 512, opts.allLogits ?? false,
+      { maxHeadsPerGroup: opts.mlaMaxHeadsPerGroup, keyBlockTokens: opts.mlaKeyBlockTokens });
     const engine = new Engine(ctx, config, weights, graph, !('checkpoint' in source));
     // Compile every pipeline now (prefill piece, decode step, sampler) so the first request's TTFT is not
     // mostly shader compilation.

@@ -27,12 +27,16 @@ const cases = [
   { fixture: 'hybrid-moonshot', goldenOf: 'hybrid' },
   // MLA prefill one head at a time (what long contexts do when all heads' K/V exceed one binding).
   { fixture: 'all-mla', goldenOf: 'all-mla', mlaMaxHeadsPerGroup: 1 },
+  // Chunk-major MLA prefill: keys in blocks of 24 (uneven against the pieces of 64, so blocks wholly before a
+  // piece, the block holding its diagonal and a carried online softmax all run), also with one head per group.
+  { fixture: 'all-mla', goldenOf: 'all-mla', mlaKeyBlockTokens: 24 },
+  { fixture: 'hybrid', goldenOf: 'hybrid', mlaKeyBlockTokens: 37, mlaMaxHeadsPerGroup: 1 },
 ];
 
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.close(); });
 
-describe.each(cases)('GPU engine vs transformers: $fixture $mlaMaxHeadsPerGroup', ({ fixture, goldenOf, mlaMaxHeadsPerGroup }) => {
+describe.each(cases)('GPU engine vs transformers: $fixture $mlaMaxHeadsPerGroup $mlaKeyBlockTokens', ({ fixture, goldenOf, mlaMaxHeadsPerGroup, mlaKeyBlockTokens }) => {
   const meta = JSON.parse(readFileSync(join(root, goldenOf, 'golden.json'), 'utf8'));
   const goldenLogits = readF32(join(root, goldenOf, 'logits.bin'));
   const ids: number[] = meta.input_ids;
@@ -40,7 +44,7 @@ describe.each(cases)('GPU engine vs transformers: $fixture $mlaMaxHeadsPerGroup'
   const open = async () => {
     if (!engine) {
       // Pieces of 64 make the 150-token prompt run as 64 + 64 + 22 through the chunked KDA and MLA prefill.
-      engine = await Engine.load({ checkpoint: openHfCheckpoint(join(root, fixture)) }, { pieceTokens: 64, allLogits: true, mlaMaxHeadsPerGroup });
+      engine = await Engine.load({ checkpoint: openHfCheckpoint(join(root, fixture)) }, { pieceTokens: 64, allLogits: true, mlaMaxHeadsPerGroup, mlaKeyBlockTokens });
       engines.push(engine);
     }
     return engine;

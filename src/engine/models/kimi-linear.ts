@@ -22,7 +22,7 @@ import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
 import { latentRowHalves, mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
-import { MlaPrefill, type MlaPrefillState } from './mla-prefill.js';
+import { MlaPrefill, type MlaPrefillOptions, type MlaPrefillState } from './mla-prefill.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
 
 /** Per-sequence GPU state: KDA recurrent states and conv caches, MLA latent caches, the position. */
@@ -49,7 +49,6 @@ export class KimiLinearGraph {
   private readonly mlaPrefill?: MlaPrefill;
   /** MLA latent cache storage (latentCacheDtype below). */
   readonly latentCacheDtype: 'f32' | 'f16' = 'f32';
-  private readonly lastMlaLayer: number = -1;
   /**
    * Decode runs one GEMV per fused projection group (kimi-linear-weights FusedProjection) instead of one per
    * member; CTXBENCH_DECODE_FUSION=off keeps one per member (same weights, for before/after runs and tests).
@@ -61,7 +60,7 @@ export class KimiLinearGraph {
    * allLogits: keep logits of every position of a piece (for --logits-out and parity), else only the last.
    */
   constructor(private readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,
-    pieceTokens: number, readonly allLogits: boolean, mlaMaxHeadsPerGroup = Infinity) {
+    pieceTokens: number, readonly allLogits: boolean, mlaOptions: MlaPrefillOptions = {}) {
     const c = config;
     const { numHeads: Hk, headDim: Dk } = c.kda;
     const hasKda = c.layerKinds.includes('kda');
@@ -82,10 +81,9 @@ export class KimiLinearGraph {
       t('kva', [T, m.kvLoraRank + m.qkRopeHeadDim]);
       t('mo', [T, m.numHeads * m.vHeadDim]);
       const first = c.layerKinds.indexOf('mla');
-      this.lastMlaLayer = c.layerKinds.lastIndexOf('mla');
       const mixer = weights.layers[first].mixer;
       this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype === 'f16');
-      this.mlaPrefill = new MlaPrefill(ctx, c, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, this.lastMlaLayer, mlaMaxHeadsPerGroup);
+      this.mlaPrefill = new MlaPrefill(ctx, c, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, mlaOptions);
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
@@ -110,7 +108,7 @@ export class KimiLinearGraph {
 
   /** Fresh sequence state for up to `capacity` tokens (zeroed KDA states and caches). */
   newSequence(capacity: number, opts: { decodeOnly?: boolean } = {}): SequenceState {
-    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: this.config.mla.numHeads, mlaHalfRows: 0 };
+    const seq: SequenceState = { pos: 0, capacity, kda: [], mla: [], kvCacheBytes: 0, kdaStateBytes: 0, mlaHeadsPerGroup: this.config.mla.numHeads, mlaKeyBlockTokens: 0 };
     if (opts.decodeOnly) seq.decodeOnly = true;
     // A cache over the binding limit throws part-way (long contexts): free what was made before it.
     try {
@@ -283,7 +281,7 @@ export class KimiLinearGraph {
       const d = seq.mlaDecode!;
       specs.push(...mlaAbsorbedDecode(ctx, { q: v('mq'), wkvb: lw.kvb, cache, Tk, seqLen, out: v('mo'), H: Hm, Dn, Dr, Dv, R }, d.scratch, d.plan));
     } else {
-      specs.push(...this.mlaPrefill!.dispatches(seq, i, lw, cache, seq.pos, T, v('mq'), v('mo')));
+      specs.push(...this.mlaPrefill!.dispatches(seq, lw, cache, seq.pos, T, v('mq'), v('mo')));
     }
     specs.push(...makeLinear(ctx, v('mo'), lw.o, v('attn')));
     return specs;

@@ -1,7 +1,11 @@
-// MLA prefill attention of the Kimi Linear graph (spec §5, expanded form): the latent rows of the context go
-// through kv_b_proj into per-head k_nope and v, then causal flash attention of a prefill piece against them.
-// Two paths: the exact f32 kernel (f32 weights, lavapipe, CTXBENCH_MLA_PREFILL=f32) and the tensor-core kernel
-// on f16 operands (f16 weights on devices with f16 subgroup matrices). Decode (absorbed form) lives in the graph.
+// MLA prefill attention of the Kimi Linear graph (spec §5, expanded form), chunk-major: for a prefill piece the
+// context's keys are visited in key blocks of at most KB tokens. Each block's latent rows go through kv_b_proj
+// into ONE scratch K/V shared by every layer, and the flash kernel runs (piece × block), carrying each query
+// row's online-softmax state (unnormalised output, running max, sum) across blocks in a small carry tensor.
+// So expanded K/V costs O(pieceTokens + KB) memory, never O(context × layers); the price is re-expanding the
+// context's latent rows once per piece and layer (a GEMM of about 420/pieceTokens of the attention's FLOPs
+// at the 48B head sizes). Two kernels: the exact f32 one (f32 weights, lavapipe, CTXBENCH_MLA_PREFILL=f32) and
+// the tensor-core one on f16 operands (f16 weights, f16 subgroup matrices). Decode (absorbed) is the graph's.
 import type { KimiConfig } from '../checkpoint.js';
 import type { DispatchSpec, GpuContext } from '../gpu/context.js';
 import { rowsView, type GpuTensor } from '../gpu/arena.js';
@@ -9,52 +13,61 @@ import { gcd, type MlaLayerWeights } from './kimi-linear-weights.js';
 import { makeLinear } from '../../kernels/linalg/matmul.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
-import { mlaFlashPrefill } from '../../kernels/mla/mla-flash-prefill.js';
-import { mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
+import { mlaFlashPrefill, type MlaKeyBlock } from '../../kernels/mla/mla-flash-prefill.js';
+import { MLA_F16_ROW_MULTIPLE, mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
+
+/** Default keys per block: 16k keeps the scratch at 512 MiB (f32, all 32 heads of the 48B) or 256 MiB (f16). */
+export const MLA_KEY_BLOCK_TOKENS = 16384;
 
 /** The prefill part of a sequence's GPU state (fields of SequenceState). */
 export interface MlaPrefillState {
   capacity: number;
   decodeOnly?: boolean;
-  /** Expanded keys/values of one head group over the whole context for MLA prefill [capacity, hg·(Dn+Dv)]. */
-  mlaExpanded?: GpuTensor;
-  /** Heads per group: the expanded K/V of all heads at long contexts exceeds one binding, so groups take turns. */
+  /** Keys per block (KB): the context is attended to in blocks of this many keys. */
+  mlaKeyBlockTokens: number;
+  /** Heads per group (exact path): groups take turns where all heads' block K/V would exceed one binding. */
   mlaHeadsPerGroup: number;
-  /**
-   * Tensor-core prefill: per MLA layer the expanded keys/values as f16 rows [roundUpRows(capacity), ...], kept
-   * across pieces so each piece expands only its own tokens (plus any decoded since, see mlaHalfRows).
-   */
-  mlaHalf?: ({ kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor } | undefined)[];
-  /** Rows of mlaHalf already expanded (decode steps write only the latent cache). */
-  mlaHalfRows: number;
-  /**
-   * f16 latent caches only: f32 rows widened for the prefill kernels, which read latent rows as f32: a piece's
-   * rows [pieceTokens, R + Dr] (tensor-core path) or all rows [capacity, R + Dr] (exact path re-expands all keys).
-   */
+  /** Exact path: one key block's expanded K/V of one head group [KB + alignRows, hg·(Dn+Dv)], shared by layers. */
+  mlaExpanded?: GpuTensor;
+  /** Tensor-core path: one key block's K/V as f16 rows [KB, ...] (KB a multiple of 128), shared by layers. */
+  mlaHalf?: { kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor };
+  /** f16 latent caches: f32 rows widened for kv_b_proj, [pieceTokens, R + Dr] (tensor cores) or [KB, R + Dr]. */
   mlaLatentF32?: GpuTensor;
+  /** Online-softmax state between key blocks [pieceTokens, heads of one call, Dv + 2]; absent when KB ≥ capacity. */
+  mlaCarry?: GpuTensor;
+}
+
+export interface MlaPrefillOptions {
+  /** Cap on heads per group of the exact path (tests; groups are otherwise chosen to fit one binding). */
+  maxHeadsPerGroup?: number;
+  /** Keys per block; default CTXBENCH_MLA_KEY_BLOCK, else MLA_KEY_BLOCK_TOKENS (tests set a tiny one). */
+  keyBlockTokens?: number;
 }
 
 export class MlaPrefill {
-  /** MLA prefill on tensor cores (f16 expanded K/V kept per layer); else the f32 kernel re-expands per piece. */
+  /** MLA prefill on tensor cores (f16 block K/V); else the exact f32 kernel. */
   readonly tensorCores: boolean;
   private readonly alignRows: number;
+  private readonly keyBlockTokens: number;
+  private readonly maxHeadsPerGroup: number;
   private readonly kvbNew?: GpuTensor;
   private readonly mq16?: GpuTensor;
   private readonly moGroup: GpuTensor;
 
-  /**
-   * f16Weights: the MLA projections are f16 (tensor cores allowed). lastLayer: the last MLA layer (its piece
-   * marks the f16 rows as expanded). maxHeadsPerGroup caps the exact path's head groups (tests, binding limits).
-   */
+  /** f16Weights: the MLA projections are f16 (tensor cores allowed). */
   constructor(private readonly ctx: GpuContext, private readonly config: KimiConfig, f16Weights: boolean,
-    private readonly pieceTokens: number, private readonly lastLayer: number, private readonly maxHeadsPerGroup = Infinity) {
+    private readonly pieceTokens: number, opts: MlaPrefillOptions = {}) {
     const m = config.mla, T = pieceTokens;
+    this.maxHeadsPerGroup = opts.maxHeadsPerGroup ?? Infinity;
+    this.keyBlockTokens = opts.keyBlockTokens ?? keyBlockFromEnv() ?? MLA_KEY_BLOCK_TOKENS;
+    if (!Number.isInteger(this.keyBlockTokens) || this.keyBlockTokens < 1) throw new Error(`MLA prefill: keys per block must be a whole number ≥ 1 (got ${this.keyBlockTokens})`);
     this.moGroup = ctx.tensor([T, m.numHeads * m.vHeadDim], 'f32', 'moGroup');
-    // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
-    // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
+    // Latent views must start at a bindable offset: rows are expanded from the aligned row at or below a start.
     this.alignRows = ctx.caps.minStorageOffsetAlignment / gcd(4 * (m.kvLoraRank + m.qkRopeHeadDim), ctx.caps.minStorageOffsetAlignment);
     const expandRows = T + this.alignRows;
+    // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
+    // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
     this.tensorCores = T > 1 && f16Weights && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
       && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim) === undefined
       && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
@@ -64,135 +77,168 @@ export class MlaPrefill {
     }
   }
 
-  /** Prefill buffers of a sequence whose latent caches are already allocated. */
+  /** Prefill buffers of a sequence (its latent caches are the graph's): sized by the key block, not the capacity. */
   allocSequence(seq: MlaPrefillState, latentDtype: 'f32' | 'f16'): void {
     const { ctx, config: c } = this;
-    const m = c.mla, capacity = seq.capacity, DC = m.kvLoraRank + m.qkRopeHeadDim;
-    if (seq.decodeOnly) {
-      // Never prefilled: no expanded K/V (at 1M tokens it would not fit beside the latent caches).
-    } else if (this.tensorCores && roundUpRows(capacity) * m.numHeads * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2 <= ctx.caps.maxBindingBytes) {
-      const rows = roundUpRows(capacity);
-      seq.mlaHalf = c.layerKinds.map((kind, i) => kind !== 'mla' ? undefined : {
-        kNope: ctx.tensor([rows, m.numHeads, m.qkNopeHeadDim], 'f16', `L${i}.kNope16`),
-        kRope: ctx.tensor([rows, Math.max(m.qkRopeHeadDim, 2)], 'f16', `L${i}.kRope16`),
-        v: ctx.tensor([rows, m.numHeads, m.vHeadDim], 'f16', `L${i}.v16`),
-      });
-    } else if (this.pieceTokens > 1) {
-      seq.mlaHeadsPerGroup = this.headGroup(capacity);
-      seq.mlaExpanded = ctx.tensor([capacity, seq.mlaHeadsPerGroup * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.expanded');
+    const m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
+    if (seq.decodeOnly || this.pieceTokens === 1) return; // never prefilled in pieces: no expanded K/V
+    const { tokens: KB, headsPerGroup: hg } = this.keyBlockPlan(seq.capacity);
+    seq.mlaKeyBlockTokens = KB;
+    seq.mlaHeadsPerGroup = hg;
+    if (this.tensorCores) {
+      seq.mlaHalf = {
+        kNope: ctx.tensor([KB, m.numHeads, m.qkNopeHeadDim], 'f16', 'mla.block.kNope16'),
+        kRope: ctx.tensor([KB, Math.max(m.qkRopeHeadDim, 2)], 'f16', 'mla.block.kRope16'),
+        v: ctx.tensor([KB, m.numHeads, m.vHeadDim], 'f16', 'mla.block.v16'),
+      };
+    } else {
+      seq.mlaExpanded = ctx.tensor([KB + this.alignRows, hg * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'mla.block.expanded');
     }
-    const widenRows = latentDtype !== 'f16' ? 0 : seq.mlaHalf ? this.pieceTokens : seq.mlaExpanded ? capacity : 0;
-    if (widenRows > 0) {
-      const bytes = widenRows * DC * 4;
-      if (bytes > ctx.caps.maxBindingBytes) {
-        throw new Error(`MLA prefill: the exact path re-expands f32 latent rows of all ${capacity} tokens (${gib(bytes)} GiB), over one binding (${gib(ctx.caps.maxBindingBytes)} GiB); only decode-only sequences take an f16 cache this long`);
-      }
-      seq.mlaLatentF32 = ctx.tensor([widenRows, DC], 'f32', 'mla.latentF32');
-    }
+    if (latentDtype === 'f16') seq.mlaLatentF32 = ctx.tensor([this.tensorCores ? this.pieceTokens : KB, DC], 'f32', 'mla.latentF32');
+    if (KB < seq.capacity) seq.mlaCarry = ctx.tensor([this.pieceTokens, this.tensorCores ? m.numHeads : hg, m.vHeadDim + 2], 'f32', 'mla.carry');
   }
 
   releaseSequence(seq: MlaPrefillState): void {
     const free = (x?: GpuTensor) => { if (x) this.ctx.arena.free(x); };
     free(seq.mlaExpanded);
     free(seq.mlaLatentF32);
-    for (const l of seq.mlaHalf ?? []) if (l) [l.kNope, l.kRope, l.v].forEach(free);
+    free(seq.mlaCarry);
+    if (seq.mlaHalf) [seq.mlaHalf.kNope, seq.mlaHalf.kRope, seq.mlaHalf.v].forEach(free);
   }
 
-  /** Largest head group (a divisor of the head count) whose expanded K/V fits one binding at this capacity. */
-  private headGroup(capacity: number): number {
-    const m = this.config.mla;
-    const perHead = (m.qkNopeHeadDim + m.vHeadDim);
-    const align = this.ctx.caps.minStorageOffsetAlignment;
-    for (let hg = Math.min(m.numHeads, this.maxHeadsPerGroup); hg >= 1; hg--) {
-      if (m.numHeads % hg !== 0) continue;
-      if (capacity * hg * perHead * 4 > this.ctx.caps.maxBindingBytes) continue;
-      // Each group binds its rows of kv_b_proj at a byte offset the device must accept.
-      if (hg < m.numHeads && (hg * perHead * m.kvLoraRank * 4) % align !== 0) continue;
-      return hg;
+  /**
+   * Keys per block and heads per group for a sequence: the requested KB (at most the capacity; a multiple of
+   * 128 rows on tensor cores), shrunk only where one block's K/V would exceed one binding. The exact path
+   * takes the largest head group (a divisor of the head count, its kv_b_proj rows at a bindable offset) that
+   * still fits a block of at least min(KB, 1024) keys.
+   */
+  keyBlockPlan(capacity: number): { tokens: number; headsPerGroup: number } {
+    const m = this.config.mla, Hm = m.numHeads, binding = this.ctx.caps.maxBindingBytes;
+    const want = Math.min(this.keyBlockTokens, capacity);
+    if (this.tensorCores) {
+      const rowBytes = Hm * Math.max(m.qkNopeHeadDim, m.vHeadDim) * 2;
+      const fit = Math.floor(binding / rowBytes / MLA_F16_ROW_MULTIPLE) * MLA_F16_ROW_MULTIPLE;
+      const tokens = Math.min(roundUpRows(want), fit);
+      if (tokens < MLA_F16_ROW_MULTIPLE) throw new Error(`MLA prefill: ${MLA_F16_ROW_MULTIPLE} keys of f16 K/V exceed one binding (${binding} B)`);
+      return { tokens, headsPerGroup: Hm };
     }
-    throw new Error(`MLA prefill: no head group fits ${capacity} tokens of expanded keys/values in one binding at an offset alignment of ${align} B`);
+    const perHead = m.qkNopeHeadDim + m.vHeadDim;
+    const align = this.ctx.caps.minStorageOffsetAlignment;
+    for (let hg = Math.min(Hm, this.maxHeadsPerGroup); hg >= 1; hg--) {
+      if (Hm % hg !== 0) continue;
+      // Each group binds its rows of kv_b_proj at a byte offset the device must accept.
+      if (hg < Hm && (hg * perHead * m.kvLoraRank * 4) % align !== 0) continue;
+      const tokens = Math.min(want, Math.floor(binding / (hg * perHead * 4)) - this.alignRows);
+      if (tokens >= Math.min(want, 1024) || (hg === 1 && tokens >= 1)) return { tokens, headsPerGroup: hg };
+    }
+    throw new Error(`MLA prefill: no head group fits a key block of expanded keys/values in one binding at an offset alignment of ${align} B`);
   }
 
   /**
    * Attention of T queries at positions pos..pos+T-1 of layer i against every cached latent row 0..pos+T-1
    * (the piece's rows already appended). mq: q_proj output [T, H·(Dn+Dr)]; mo: output [T, H·Dv].
    */
-  dispatches(seq: MlaPrefillState, i: number, lw: MlaLayerWeights, cache: GpuTensor, pos: number, T: number, mq: GpuTensor, mo: GpuTensor): DispatchSpec[] {
-    if (seq.mlaHalf?.[i]) return this.tensorCorePrefill(seq, i, lw, cache, pos, T, mq, mo);
+  dispatches(seq: MlaPrefillState, lw: MlaLayerWeights, cache: GpuTensor, pos: number, T: number, mq: GpuTensor, mo: GpuTensor): DispatchSpec[] {
+    if (seq.mlaHalf) return this.tensorCorePrefill(seq, lw, cache, pos, T, mq, mo);
     const { ctx, config: c } = this;
     const m = c.mla;
     const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
-    const DC = R + Dr, Tk = pos + T;
+    const DC = R + Dr, Tk = pos + T, hg = seq.mlaHeadsPerGroup, W = hg * (Dn + Dv);
+    const blocks = keyBlocks(Tk, seq.mlaKeyBlockTokens);
     const specs: DispatchSpec[] = [];
-    // Expanded form: k_nope and v of every cached token from the latent rows (NoPE: no positions involved),
-    // one head group at a time when all heads' K/V would exceed one binding.
-    const hg = seq.mlaHeadsPerGroup;
-    const W = hg * (Dn + Dv);
-    const expanded = rowsView(seq.mlaExpanded!, Tk);
-    // An f16 cache is read as f32 rows, widened once per piece for every head group.
-    const latentRows = cache.dtype === 'f16' ? rowsView(seq.mlaLatentF32!, Tk) : rowsView(cache, Tk);
-    if (cache.dtype === 'f16') specs.push(mlaLatentUnpack(ctx, { cache, row0: 0, T: Tk, DC, out: latentRows }));
     for (let g = 0; g < Hm / hg; g++) {
-      const rowBytes = m.kvLoraRank * 4;
+      const rowBytes = R * 4;
       const kvbGroup: GpuTensor = hg === Hm ? lw.kvb : {
         ...lw.kvb, offset: lw.kvb.offset + g * W * rowBytes, bytes: W * rowBytes, shape: [W, R], label: `${lw.kvb.label}[group ${g}]`,
       };
-      specs.push(...makeLinear(ctx, latentRows, kvbGroup, expanded, { xRowStride: DC }));
       const out: GpuTensor = hg === Hm ? mo : { ...this.moGroup, shape: [T, hg * Dv], bytes: T * hg * Dv * 4 };
-      specs.push(mlaFlashPrefill(ctx, {
-        q: { tensor: mq, offset: g * hg * (Dn + Dr), tokenStride: Hm * (Dn + Dr), headStride: Dn + Dr },
-        kNope: { tensor: expanded, tokenStride: W, headStride: Dn + Dv },
-        kRope: Dr > 0 ? { tensor: latentRows, offset: R, tokenStride: DC, headStride: 0 } : undefined,
-        v: { tensor: expanded, offset: Dn, tokenStride: W, headStride: Dn + Dv },
-        out, Tq: T, Tk, H: hg, Dn, Dr, Dv,
-      }));
+      for (const [b, { start, length }] of blocks.entries()) {
+        // The block's latent rows as f32 (an f16 cache is widened into scratch), then k_nope | v of its keys.
+        const { latent, skip } = this.latentRows(seq, cache, start, length, specs);
+        const expanded = rowsView(seq.mlaExpanded!, skip + length);
+        specs.push(...makeLinear(ctx, latent, kvbGroup, expanded, { xRowStride: DC }));
+        specs.push(mlaFlashPrefill(ctx, {
+          q: { tensor: mq, offset: g * hg * (Dn + Dr), tokenStride: Hm * (Dn + Dr), headStride: Dn + Dr },
+          kNope: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv },
+          kRope: Dr > 0 ? { tensor: latent, offset: skip * DC + R, tokenStride: DC, headStride: 0 } : undefined,
+          v: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv },
+          out, Tq: T, Tk, H: hg, Dn, Dr, Dv, keyBlock: this.carried(seq, T, blocks.length, b, start, length),
+        }));
+      }
       if (hg !== Hm) specs.push(makeCopy(ctx, out, mo, hg * Dv, { rows: T, dstOffset: g * hg * Dv, dstStride: Hm * Dv }));
     }
     return specs;
   }
 
   /**
-   * Expands the latent rows not yet in this layer's f16 K/V (this piece's, plus any decoded since the last
-   * piece) through kv_b_proj, packs them as f16 and runs the tensor-core flash kernel over all keys.
+   * Per key block: its latent rows expanded through kv_b_proj in chunks of at most pieceTokens rows (the f32
+   * scratch kvbNew) and packed as f16 into the block scratch (pad rows zeroed), then the tensor-core kernel.
    */
-  private tensorCorePrefill(seq: MlaPrefillState, i: number, lw: MlaLayerWeights, cache: GpuTensor, pos: number, T: number, mq: GpuTensor, mo: GpuTensor): DispatchSpec[] {
+  private tensorCorePrefill(seq: MlaPrefillState, lw: MlaLayerWeights, cache: GpuTensor, pos: number, T: number, mq: GpuTensor, mo: GpuTensor): DispatchSpec[] {
     const { ctx, config: c } = this;
     const m = c.mla;
     const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
-    const DC = R + Dr, W = Hm * (Dn + Dv), A = this.alignRows;
-    const half = seq.mlaHalf![i]!;
-    const end = pos + T, padRows = roundUpRows(end) - end;
-    const specs: DispatchSpec[] = [];
-    for (let r = seq.mlaHalfRows; r < end;) {
-      const n = Math.min(end - r, this.pieceTokens);
-      // The latent view must start at a bindable offset: expand from the aligned row below and skip the extra.
-      // An f16 cache: the rows are widened into f32 scratch first (which starts at a bindable offset).
-      const f16 = cache.dtype === 'f16';
-      const r0 = f16 ? r : r - (r % A), M = r + n - r0, skip = r - r0;
-      const latent: GpuTensor = f16 ? rowsView(seq.mlaLatentF32!, n)
-        : { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
-      if (f16) specs.push(mlaLatentUnpack(ctx, { cache, row0: r, T: n, DC, out: latent }));
-      const expanded = rowsView(this.kvbNew!, M);
-      const pad = r + n === end ? padRows : 0;
-      specs.push(
-        ...makeLinear(ctx, latent, lw.kvb, expanded, { xRowStride: DC }),
-        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow: r, padRows: pad }),
-        mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow: r, padRows: pad }),
-      );
-      if (Dr > 0) specs.push(mlaPackF16(ctx, { src: f16 ? { tensor: latent, offset: R, tokenStride: DC, headStride: 0 } : { tensor: cache, offset: r * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow: r, padRows: pad }));
-      r += n;
-    }
-    if (i === this.lastLayer) seq.mlaHalfRows = end;
-    const Dq = Dn + Dr;
-    specs.push(
-      mlaPackF16(ctx, { src: mq, dst: this.mq16!, T, H: Hm, D: Dq, padRows: roundUpRows(T) - T }),
-      mlaFlashPrefillF16(ctx, {
+    const DC = R + Dr, W = Hm * (Dn + Dv), Tk = pos + T;
+    const half = seq.mlaHalf!;
+    const blocks = keyBlocks(Tk, seq.mlaKeyBlockTokens);
+    const specs: DispatchSpec[] = [mlaPackF16(ctx, { src: mq, dst: this.mq16!, T, H: Hm, D: Dn + Dr, padRows: roundUpRows(T) - T })];
+    for (const [b, { start, length }] of blocks.entries()) {
+      const padRows = roundUpRows(length) - length;
+      for (let r = start; r < start + length;) {
+        const n = Math.min(start + length - r, this.pieceTokens);
+        const { latent, skip } = this.latentRows(seq, cache, r, n, specs);
+        const expanded = rowsView(this.kvbNew!, skip + n);
+        const dstRow = r - start, pad = r + n === start + length ? padRows : 0;
+        specs.push(
+          ...makeLinear(ctx, latent, lw.kvb, expanded, { xRowStride: DC }),
+          mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow, padRows: pad }),
+          mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow, padRows: pad }),
+        );
+        if (Dr > 0) specs.push(mlaPackF16(ctx, { src: { tensor: latent, offset: skip * DC + R, tokenStride: DC, headStride: 0 }, dst: half.kRope, T: n, H: 1, D: Dr, dstRow, padRows: pad }));
+        r += n;
+      }
+      specs.push(mlaFlashPrefillF16(ctx, {
         q: this.mq16!, kNope: half.kNope, kRope: Dr > 0 ? half.kRope : undefined, v: half.v,
-        out: mo, Tq: T, Tk: end, H: Hm, Dn, Dr, Dv,
-      }),
-    );
+        out: mo, Tq: T, Tk, H: Hm, Dn, Dr, Dv, keyBlock: this.carried(seq, T, blocks.length, b, start, length),
+      }));
+    }
     return specs;
+  }
+
+  /**
+   * f32 latent rows [start, start + n) for kv_b_proj, starting `skip` rows into the returned view: an f16
+   * cache is widened into scratch (skip 0); an f32 cache is viewed from the aligned row at or below start.
+   */
+  private latentRows(seq: MlaPrefillState, cache: GpuTensor, start: number, n: number, specs: DispatchSpec[]): { latent: GpuTensor; skip: number } {
+    const DC = this.config.mla.kvLoraRank + this.config.mla.qkRopeHeadDim;
+    if (cache.dtype === 'f16') {
+      const latent = rowsView(seq.mlaLatentF32!, n);
+      specs.push(mlaLatentUnpack(this.ctx, { cache, row0: start, T: n, DC, out: latent }));
+      return { latent, skip: 0 };
+    }
+    const r0 = start - (start % this.alignRows), M = start + n - r0;
+    const latent = { ...cache, offset: cache.offset + r0 * DC * 4, bytes: M * DC * 4, shape: [M, DC], label: `${cache.label}[${r0}:${r0 + M}]` };
+    return { latent, skip: start - r0 };
+  }
+
+  /** Block b's carry arguments, or none when one block covers every key (the kernel then normalises directly). */
+  private carried(seq: MlaPrefillState, T: number, count: number, b: number, start: number, length: number): MlaKeyBlock | undefined {
+    if (count === 1) return undefined;
+    return { start, length, carry: rowsView(seq.mlaCarry!, T), first: b === 0, last: b === count - 1 };
   }
 }
 
-const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(2);
+/** Blocks [start, start + length) of KB keys covering keys 0..Tk-1 in ascending order. */
+export function keyBlocks(Tk: number, KB: number): { start: number; length: number }[] {
+  const blocks = [];
+  for (let start = 0; start < Tk; start += KB) blocks.push({ start, length: Math.min(KB, Tk - start) });
+  return blocks;
+}
+
+function keyBlockFromEnv(): number | undefined {
+  const raw = process.env.CTXBENCH_MLA_KEY_BLOCK;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`CTXBENCH_MLA_KEY_BLOCK must be a whole number ≥ 1 (got ${raw})`);
+  return n;
+}

@@ -7,7 +7,7 @@ import { f32 } from '../../engine/gpu/context.js';
 import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
 import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
-import type { MlaPrefillShape } from './mla-flash-prefill.js';
+import type { MlaKeyBlock, MlaPrefillShape } from './mla-flash-prefill.js';
 
 const kernel = { name: 'mla/mla-flash-prefill-f16', url: new URL('./mla-flash-prefill-f16.wgsl', import.meta.url) };
 
@@ -58,27 +58,39 @@ export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, 
   const why = mlaFlashF16Unsupported(ctx, Dn, Dr, Dv, plan);
   if (why) return why;
   ctx.device.pushErrorScope('validation');
-  ctx.pipelines.get(kernel, definesOf(Dn, Dr, Dv, plan));
+  for (const block of [undefined, { first: true, last: false }, { first: false, last: false }, { first: false, last: true }]) {
+    ctx.pipelines.get(kernel, definesOf(Dn, Dr, Dv, plan, block));
+  }
   const error = await ctx.device.popErrorScope();
   return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
 }
 
-function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan) {
+/** Storage bindings in order: q, kNope, [kRope], v, [out unless storing a carry], [carry]. */
+function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, block?: { first: boolean; last: boolean }) {
+  const carryIn = block ? !block.first : false, carryOut = block ? !block.last : false;
+  const vBinding = Dr > 0 ? 4 : 3;
+  const outBinding = vBinding + 1;
   return {
     DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1), DUMP: plan.dump ?? 0,
-    V_BINDING: Dr > 0 ? 4 : 3, OUT_BINDING: Dr > 0 ? 5 : 4,
+    V_BINDING: vBinding, OUT_BINDING: outBinding, CARRY_BINDING: carryOut ? outBinding : outBinding + 1,
+    CARRY: carryIn || carryOut, CARRY_IN: carryIn, CARRY_OUT: carryOut,
   };
 }
 
 export interface MlaFlashPrefillF16Args extends MlaPrefillShape {
   /** f16 [≥ roundUpRows(Tq), H, Dn+Dr]. */
   q: GpuTensor;
-  /** f16 [≥ roundUpRows(Tk), H, Dn]. */
+  /** f16 [≥ keys rounded up to whole key blocks, H, Dn] (keys = Tk, or the key block's length). */
   kNope: GpuTensor;
-  /** f16 [≥ roundUpRows(Tk), Dr], shared by heads; absent when Dr = 0. */
+  /** f16 [≥ keys rounded up, Dr], shared by heads; absent when Dr = 0. */
   kRope?: GpuTensor;
-  /** f16 [≥ roundUpRows(Tk), H, Dv]. */
+  /** f16 [≥ keys rounded up, H, Dv]; rows past the keys must be finite (mla-pack-f16 zeroes them). */
   v: GpuTensor;
+  /**
+   * Only keys [start, start + length) this call, the K/V operands holding them from row 0 (as in
+   * mlaFlashPrefill; the carry's running max is in this kernel's log2 units, so carries do not mix kernels).
+   */
+  keyBlock?: MlaKeyBlock;
 }
 
 export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, plan = MLA_FLASH_F16_PLAN): DispatchSpec {
@@ -90,7 +102,16 @@ export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, p
   if (a.Dr > 0 && !a.kRope) throw new Error(`${name}: Dr = ${a.Dr} needs kRope`);
   const Dq = a.Dn + a.Dr;
   const qRows = Math.ceil(a.Tq / queryRowsOf(plan)) * queryRowsOf(plan);
-  const kRows = Math.ceil(a.Tk / plan.keyRows) * plan.keyRows;
+  const block = a.keyBlock ?? { start: 0, length: a.Tk, first: true, last: true, carry: undefined };
+  if (!Number.isInteger(block.start) || block.start < 0 || !Number.isInteger(block.length) || block.length < 1 || block.start + block.length > a.Tk) {
+    throw new Error(`${name}: key block ${block.start}+${block.length} is not inside 0..${a.Tk}`);
+  }
+  const carrying = !block.first || !block.last;
+  if (carrying) {
+    if (!block.carry) throw new Error(`${name}: a partial key block needs a carry tensor`);
+    requireF32Elements(name, 'carry', block.carry, a.Tq * a.H * (a.Dv + 2));
+  }
+  const kRows = Math.ceil(block.length / plan.keyRows) * plan.keyRows;
   const need = (label: string, t: GpuTensor, halves: number) => {
     if (t.dtype !== 'f16') throw new Error(`${name}: ${label} (${t.label}) is ${t.dtype}, expected f16`);
     if (numel(t.shape) < halves) throw new Error(`${name}: ${label} (${t.label}) holds ${numel(t.shape)} halves, padded rows need ${halves}`);
@@ -99,15 +120,15 @@ export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, p
   need('kNope', a.kNope, kRows * a.H * a.Dn);
   if (a.kRope && a.Dr > 0) need('kRope', a.kRope, kRows * a.Dr);
   need('v', a.v, kRows * a.H * a.Dv);
-  requireF32Elements(name, 'out', a.out, a.Tq * a.H * a.Dv);
+  if (block.last) requireF32Elements(name, 'out', a.out, a.Tq * a.H * a.Dv);
   const qTiles = qRows / queryRowsOf(plan);
   if (qTiles > ctx.caps.maxWorkgroupsPerDimension) throw new Error(`${name}: ${a.Tq} queries exceed one dispatch; split the prefill`);
   const scale = a.scale ?? 1 / Math.sqrt(Dq);
   return ctx.dispatch({
     kernel,
-    defines: definesOf(a.Dn, a.Dr, a.Dv, plan),
-    params: [a.Tq, a.Tk, a.H, a.Tk - a.Tq, f32(scale * Math.LOG2E), 0, 0, 0],
-    bindings: [a.q, a.kNope, ...(a.Dr > 0 && a.kRope ? [a.kRope] : []), a.v, a.out],
+    defines: definesOf(a.Dn, a.Dr, a.Dv, plan, block),
+    params: [a.Tq, a.Tk, a.H, a.Tk - a.Tq, f32(scale * Math.LOG2E), block.start, block.start + block.length, 0],
+    bindings: [a.q, a.kNope, ...(a.Dr > 0 && a.kRope ? [a.kRope] : []), a.v, ...(block.last ? [a.out] : []), ...(carrying ? [block.carry!] : [])],
     workgroups: [qTiles, a.H],
   });
 }

@@ -9,6 +9,10 @@
 // Lazy rescaling: a row keeps using its old running max until a block's max exceeds it by TAU (log2 units,
 // so weights stay ≤ 2^TAU, well inside f16); only then does the opaque accumulator go through workgroup
 // memory to be rescaled, which for most blocks never happens. The row sum uses the same f16-rounded weights.
+// Key blocks (as mla-flash-prefill.wgsl): one call may cover only keys [kStart, kEnd), the K/V operands then
+// holding just those keys from row 0, padded to whole BK blocks. Between calls `carry` [Tq, H, DV + 2] f32 holds
+// each row's unnormalised output, the running max it is scaled against (log2 units, this kernel's own) and the
+// row sum (CARRY_IN: resume from it; CARRY_OUT: store to it instead of writing the normalised output).
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -16,7 +20,7 @@ enable chromium_experimental_subgroup_matrix;
 // control flow, which the analysis cannot see.
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 
-struct Params { Tq: u32, Tk: u32, H: u32, qPos0: u32, scaleLog2: f32, pad0: u32, pad1: u32, pad2: u32 }
+struct Params { Tq: u32, Tk: u32, H: u32, qPos0: u32, scaleLog2: f32, kStart: u32, kEnd: u32, pad0: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f16>;
 @group(0) @binding(2) var<storage, read> kNope: array<f16>;
@@ -24,7 +28,13 @@ struct Params { Tq: u32, Tk: u32, H: u32, qPos0: u32, scaleLog2: f32, pad0: u32,
 @group(0) @binding(3) var<storage, read> kRope: array<f16>;
 #endif
 @group(0) @binding({{V_BINDING}}) var<storage, read> v: array<f16>;
+#if CARRY_OUT
+#else
 @group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<f32>;
+#endif
+#if CARRY
+@group(0) @binding({{CARRY_BINDING}}) var<storage, read_write> carry: array<f32>;
+#endif
 
 const DN = {{DN}}u;
 const DR = {{DR}}u;
@@ -98,25 +108,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var e = 0u; e < NV; e++) { o[e] = subgroup_matrix_result<f32, 16, 16>(); }
   var mUsed = MASKED;
   var rowSum = 0.0;
+#if CARRY_IN
+  // Resume: the accumulator comes back through the scores tile (the store/load pattern of the rescale below).
+  let carryRow = (qi * params.H + h) * (DV + 2u);
+  if (owner && rowLive) {
+    mUsed = carry[carryRow + DV];
+    rowSum = carry[carryRow + DV + 1u];
+  }
+  for (var c0 = 0u; c0 < NV; c0 += NK) {
+    if (owner) {
+      for (var col = 0u; col < BK; col++) {
+        let e = c0 * 16u + col;
+        var x = 0.0;
+        if (rowLive && e < DV) { x = carry[carryRow + e]; }
+        scores[r * SROW + col] = x;
+      }
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < NK; j++) {
+      if (c0 + j < NV) { o[c0 + j] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + j * 16u, false, SROW); }
+    }
+    workgroupBarrier();
+  }
+#endif
 
   let nq = min(BQ, params.Tq - q0);
-  let keyEnd = min(params.Tk, params.qPos0 + q0 + nq);
+  let keyEnd = min(params.kEnd, params.qPos0 + q0 + nq);
   var blk = 0u;
-  for (var k0 = 0u; k0 < keyEnd; k0 += BK) {
+  for (var k0 = params.kStart; k0 < keyEnd; k0 += BK) {
     blk += 1u;
+    let kRel = k0 - params.kStart; // operand rows start at key kStart
     var s: array<subgroup_matrix_result<f32, 16, 16>, NK>;
     for (var j = 0u; j < NK; j++) { s[j] = subgroup_matrix_result<f32, 16, 16>(); }
     for (var d = 0u; d < DN / 16u; d++) {
       for (var j = 0u; j < NK; j++) {
         // Kᵀ as a d × key fragment: each key's row is a column, contiguous in d.
-        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kNope, (k0 + j * 16u) * knStride + h * DN + d * 16u, true, knStride);
+        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kNope, (kRel + j * 16u) * knStride + h * DN + d * 16u, true, knStride);
         s[j] = subgroupMatrixMultiplyAccumulate(qf[d], kf, s[j]);
       }
     }
 #if DR
     for (var d = 0u; d < DR / 16u; d++) {
       for (var j = 0u; j < NK; j++) {
-        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kRope, (k0 + j * 16u) * DR + d * 16u, true, DR);
+        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kRope, (kRel + j * 16u) * DR + d * 16u, true, DR);
         s[j] = subgroupMatrixMultiplyAccumulate(qf[DN / 16u + d], kf, s[j]);
       }
     }
@@ -130,7 +164,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (owner) {
       var tileMax = MASKED;
       for (var col = 0u; col < BK; col++) {
-        if (rowLive && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
+        if (rowLive && k0 + col < params.kEnd && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
       }
       if (tileMax > mUsed + TAU) {
         // A row's first live block only sets the max: its accumulator and sum are still zero.
@@ -143,18 +177,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var sum = 0.0;
       for (var col = 0u; col < BK; col++) {
         var w = 0.0;
-        if (rowLive && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
+        if (rowLive && k0 + col < params.kEnd && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
         let hw = f16(w);
         pTile[r * PROW + col] = hw;
         sum += f32(hw);
       }
       rowSum = rowSum * rescale + sum;
+#if CARRY_OUT
+#else
       if ((DUMP == 1u || DUMP == 2u) && rowLive) {
         for (var col = 0u; col < min(BK, DV); col++) {
           let x = select(f32(pTile[r * PROW + col]), scores[r * SROW + col] * params.scaleLog2, DUMP == 1u);
           out[(qi * params.H + h) * DV + col] = x;
         }
       }
+#endif
     }
 
     // Also the barrier that publishes pTile and frees the scores for reuse.
@@ -178,14 +215,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var kk = 0u; kk < NK; kk++) {
       let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + kk * 16u, false, PROW);
       for (var e = 0u; e < NV; e++) {
-        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&v, (k0 + kk * 16u) * vStride + h * DV + e * 16u, false, vStride);
+        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&v, (kRel + kk * 16u) * vStride + h * DV + e * 16u, false, vStride);
         o[e] = subgroupMatrixMultiplyAccumulate(pf, vf, o[e]);
       }
     }
   }
 
-  // Normalise on the way out, BK columns of the accumulator at a time through the scores tile.
+  // Normalise on the way out (or store the carry), BK columns of the accumulator at a time through the scores tile.
   if (DUMP == 1u || DUMP == 2u) { return; }
+#if CARRY_OUT
+  let carryAt = (qi * params.H + h) * (DV + 2u);
+  if (owner && rowLive) {
+    carry[carryAt + DV] = mUsed;
+    carry[carryAt + DV + 1u] = rowSum;
+  }
+  for (var c0 = 0u; c0 < NV; c0 += NK) {
+    for (var j = 0u; j < NK; j++) {
+      if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
+    }
+    workgroupBarrier();
+    if (owner) {
+      for (var col = 0u; col < BK; col++) {
+        let e = c0 * 16u + col;
+        if (rowLive && e < DV) { carry[carryAt + e] = scores[r * SROW + col]; }
+      }
+    }
+    workgroupBarrier();
+  }
+#else
   var inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
   if (DUMP == 3u) { inv = 1.0; }
   if (DUMP == 4u) {
@@ -205,4 +262,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
   }
+#endif
 }
