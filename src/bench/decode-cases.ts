@@ -1,9 +1,8 @@
 // Decode-step kernel cases for `ctxbench bench`: the absorbed MLA decode over a long latent cache and the
-// per-slot MoE expert GEMVs. Both should stream their bytes at copy bandwidth (issue #8: ≥ 0.85× device copy).
+// per-slot MoE expert GEMVs (moe-cases.ts). Both should stream their bytes at copy bandwidth (issue #8: ≥ 0.85× device copy).
 import type { GpuContext } from '../engine/gpu/context.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../kernels/mla/mla-absorbed-decode.js';
 import { latentRowHalves } from '../kernels/mla/mla-latent-append.js';
-import { makeExpertGemv } from '../kernels/moe/expert-gemv.js';
 import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
 
 /**
@@ -44,24 +43,5 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   });
 }
 
-/**
- * One decode token's routed experts in one MoE layer (48B: top-8 of 64, gate and up 2304 → 1024, down back):
- * bytes = the chosen experts' f16 weights, the only traffic that matters.
- */
-export function moeDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
-  const { E, topK, H, I } = size === 'small' ? { E: 7, topK: 2, H: 24, I: 16 } : { E: 64, topK: 8, H: 2304, I: 1024 };
-  const x = filled(ctx, [1, H], 'f32', 'bench.moe.x', 31);
-  const w1 = filled(ctx, [E, I, H], 'f16', 'bench.moe.w1', 32, 0.05);
-  const w2 = filled(ctx, [E, H, I], 'f16', 'bench.moe.w2', 33, 0.05);
-  // Distinct experts, as a router would pick them.
-  const ids = ctx.tensor([topK], 'u32', 'bench.moe.ids', Array.from({ length: topK }, (_, i) => (i * 7) % E));
-  const mid = ctx.tensor([topK, I], 'f32', 'bench.moe.mid');
-  const out = ctx.tensor([topK, H], 'f32', 'bench.moe.out');
-  return [{
-    kernel: 'moe', name: `moe-expert-gemv top-${topK} of ${E} ${H}→${I}→${H}`, dtype: 'f16 W',
-    specs: [...makeExpertGemv(ctx, x, w1, ids, mid, topK, topK, true), ...makeExpertGemv(ctx, mid, w2, ids, out, topK, topK, false)],
-    bytes: 2 * topK * H * I * 2, anchor: size === '48b' ? COPY_ANCHOR : undefined,
-    params: { E, topK, H, I },
-    release: releaser(ctx, [x, w1, w2, ids, mid, out]),
-  }];
-}
+// The MoE decode cases live in moe-cases.ts (several kernels and tilings per run).
+export { moeDecodeCases } from './moe-cases.js';

@@ -4,6 +4,8 @@
 import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
 import type { GpuTensor } from '../engine/gpu/arena.js';
 import { makeRandomFill } from '../kernels/elementwise/random-fill.js';
+import { COPY_VECTORS_PER_THREAD, makeCopy } from '../kernels/elementwise/copy.js';
+import { elementwiseWorkgroupSize } from '../kernels/elementwise/shapes.js';
 import { gemmTiles, makeGroupedLinear, makeLinear } from '../kernels/linalg/matmul.js';
 import { TENSOR_CORE_VARIANTS, makeTensorCoreLinear, probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 import { makeGemvF16, planGemvF16 } from '../kernels/linalg/gemv-f16.js';
@@ -142,7 +144,7 @@ function groupedGemmCases(ctx: GpuContext, tensorCores: boolean): KernelCase[] {
   return cases;
 }
 
-function maxRelDiff(got: Float32Array, ref: Float32Array): number {
+export function maxRelDiff(got: Float32Array, ref: Float32Array): number {
   let diff = 0;
   let scale = 1e-6;
   for (let i = 0; i < ref.length; i++) {
@@ -322,13 +324,38 @@ export async function buildKernelCases(ctx: GpuContext, kernel: KernelName, size
     case 'gemv': return gemvCases(ctx, size);
     case 'mla-prefill': return mlaPrefillCases(ctx, size);
     case 'kda': return kdaCases(ctx, size);
+    case 'copy': return copyKernelCases(ctx, size);
     default: return [];
   }
 }
 
+/** copyBufferToBuffer between two buffers (timed by timeBufferCopy): kept beside the kernel copy for comparison. */
 export function copyCase(size: SizeClass): CopyCase {
   const bytes = size === 'small' ? 1 << 20 : 1 << 30;
-  return { name: `device-copy ${size === 'small' ? '1MiB' : '1GiB'}`, bytes, anchor: COPY_ANCHOR };
+  return { name: `device-copy-buffer ${size === 'small' ? '1MiB' : '1GiB'}`, bytes, anchor: COPY_ANCHOR };
+}
+
+/**
+ * The device copy as a compute kernel (makeCopy's 16-byte path), timed like every other kernel: the roofline
+ * GEMV and MoE rows are held to. The default vectors per thread is named plainly (`device-copy 1GiB`, the
+ * first copy row, which decode-at-context's roofline takes); other counts follow. GB/s counts read + write.
+ */
+function copyKernelCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
+  const bytes = size === 'small' ? 1 << 20 : 1 << 30;
+  const cols = 1 << 16;
+  const rows = bytes / 4 / cols;
+  const src = filled(ctx, [rows, cols], 'f32', 'bench.copy.src', 41);
+  const dst = ctx.tensor([rows, cols], 'f32', 'bench.copy.dst');
+  const sizeName = size === 'small' ? '1MiB' : '1GiB';
+  const counts = [COPY_VECTORS_PER_THREAD, ...[1, 2, 8].filter((v) => v !== COPY_VECTORS_PER_THREAD)];
+  return counts.map((per, i) => ({
+    kernel: 'copy', name: i === 0 ? `device-copy ${sizeName}` : `device-copy ${sizeName} vec4×${per}`, dtype: '16-byte vectors',
+    specs: [makeCopy(ctx, src, dst, cols, { rows }, 0, per)], bytes: 2 * bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
+    params: { bytes, rows, cols, vectorsPerThread: per, workgroupSize: elementwiseWorkgroupSize(ctx), path: 'kernel' },
+    // Exact copy: any differing value is an error of 1 (the small size only; 1 GiB read back twice is slow).
+    verify: size === 'small' ? async () => (Buffer.from((await ctx.readF32(dst)).buffer).equals(Buffer.from((await ctx.readF32(src)).buffer)) ? 0 : 1) : undefined,
+    release: i === counts.length - 1 ? releaser(ctx, [src, dst]) : () => undefined,
+  }));
 }
 
 /**

@@ -141,6 +141,7 @@ function subgroupDispatches(
 ): DispatchSpec[] {
   const [, N, K] = weights[0].shape;
   const f16 = weights[0].dtype === 'f16';
+  if (K % (f16 ? 8 : 4) !== 0) throw new Error(`expert gemv: the subgroup path needs K a multiple of ${f16 ? 8 : 4} (${weights[0].label} has ${K}); plan for this K`);
   const SG = ctx.caps.subgroupSize;
   const CHUNKS = K / (f16 ? 8 : 4);
   const rowsPerWorkgroup = plan.rowsPerSubgroup * plan.subgroupsPerWorkgroup;
