@@ -6,14 +6,22 @@ import { numel } from '../../engine/gpu/arena.js';
 import { checkDeltaArgs, type KdaDeltaArgs } from './kda-recurrent.js';
 
 const intraKernel = { name: 'kda/kda-chunk-intra', url: new URL('./kda-chunk-intra.wgsl', import.meta.url) };
+const intraBlockedKernel = { name: 'kda/kda-chunk-intra-blocked', url: new URL('./kda-chunk-intra-blocked.wgsl', import.meta.url) };
 const scanKernel = { name: 'kda/kda-chunk-scan', url: new URL('./kda-chunk-scan.wgsl', import.meta.url) };
 
 /** Tile decisions, derived from the device limits (kept visible so tests and benches can print them). */
 export interface KdaChunkPlan {
   chunk: number;
+  /**
+   * Intra pass: 'blocked' (sub-chunk reference rows, blocked (I + L)⁻¹, register tiles; kda-chunk-intra-blocked)
+   * or 'pairs' (one pair per thread, row-by-row inverse; session 4). CTXBENCH_KDA_INTRA=pairs picks the old one.
+   */
+  intra: KdaIntraVariant;
   /** Channels per slice when the intra pass stages k, q and G in workgroup memory. */
   channelSlice: number;
-  /** Threads of an intra-pass workgroup. */
+  /** Columns per T·X slice of the blocked intra pass (a multiple of 4). */
+  productSlice: number;
+  /** Threads of an intra-pass workgroup (the blocked pass always runs 256). */
   workgroupSize: number;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads). */
   valueSlice: number;
@@ -21,7 +29,26 @@ export interface KdaChunkPlan {
   scanWorkgroupSize: number;
 }
 
-export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; workgroupSize?: number }
+export type KdaIntraVariant = 'blocked' | 'pairs';
+export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant }
+
+/** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
+function blockedScratchVec4(chunk: number, slice: number, productSlice: number): number {
+  const cp = roundUp(chunk, 16), nb = cp / 16;
+  return Math.max((5 * cp / 4 + 2 * nb * (nb - 1)) * slice, 64 * nb, (cp * productSlice) / 4);
+}
+
+/** Workgroup bytes of the blocked intra pass: T (CP²), the scratch, the quad sums and β of the chunk. */
+function blockedBytes(chunk: number, slice: number, productSlice: number): number {
+  const cp = roundUp(chunk, 16);
+  return 4 * (cp * cp + slice * (cp / 4) + cp) + 16 * blockedScratchVec4(chunk, slice, productSlice);
+}
+
+function intraVariant(tiles: KdaTileOverrides): KdaIntraVariant {
+  const chosen = tiles.intra ?? process.env.CTXBENCH_KDA_INTRA ?? 'blocked';
+  if (chosen !== 'blocked' && chosen !== 'pairs') throw new Error(`kdaChunkPrefill: intra variant '${chosen}' must be blocked or pairs (CTXBENCH_KDA_INTRA)`);
+  return chosen;
+}
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
@@ -43,10 +70,15 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   let chunk = requestedChunk ?? 64;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 64) throw new Error(`kdaChunkPrefill: chunk ${chunk} must be an integer in 1..64`);
   // Intra pass: C×C matrix, a C row, dk gate row, and three C × (slice + 1) staging tiles.
-  const intraBytes = (c: number, slice: number) => 4 * (c * c + c + dk + 3 * c * (slice + 1));
+  const intra = intraVariant(tiles);
+  const pairsBytes = (c: number, slice: number) => 4 * (c * c + c + dk + 3 * c * (slice + 1));
+  const intraBytes = intra === 'pairs' ? pairsBytes : (c: number, slice: number) => blockedBytes(c, slice, 4);
   while (chunk > 4 && (intraBytes(chunk, 1) > mem || scanBytes(dk, chunk, 2) > mem)) chunk = Math.floor(chunk / 2);
-  let channelSlice = tiles.channelSlice ?? 32;
+  // Blocked: 16 channels per slice fill the 48 KiB of an H100 (32 would need 53 KiB of scratch alone).
+  let channelSlice = tiles.channelSlice ?? (intra === 'pairs' ? 32 : 16);
   while (channelSlice > 1 && intraBytes(chunk, channelSlice) > mem) channelSlice /= 2;
+  let productSlice = 64;
+  while (productSlice > 4 && blockedBytes(chunk, channelSlice, productSlice) > mem) productSlice /= 2;
   const cp = roundUp(chunk, 4);
   let vs = 2;
   const widest = valueSlice ?? Math.min(32, Math.max(2, 2 ** Math.ceil(Math.log2(dv))));
@@ -54,8 +86,9 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   if (valueSlice !== undefined && vs !== valueSlice) throw new Error(`kdaChunkPrefill: value slice ${valueSlice} must be a power of two ≥ 2 that fits ${mem} B of workgroup memory`);
   if (scanBytes(dk, chunk, vs) > mem) throw new Error(`kdaChunkPrefill: dk ${dk} too large for ${mem} B of workgroup memory`);
   // 1024 threads: on the H100 the intra pass ran 1.4–1.6× faster than with 256 (its per-thread loops are latency-bound).
-  const workgroupSize = Math.min(tiles.workgroupSize ?? 1024, maxThreads);
-  return { chunk, channelSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
+  const workgroupSize = intra === 'pairs' ? Math.min(tiles.workgroupSize ?? 1024, maxThreads) : 256;
+  if (workgroupSize > maxThreads) throw new Error(`kdaChunkPrefill: the blocked intra pass needs 256 threads, the device allows ${maxThreads}`);
+  return { chunk, intra, channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -128,11 +161,15 @@ export function kdaChunkPrefill(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaCh
   if (chunks > max || a.H > max) throw new Error(`${name}: ${chunks} chunks × ${a.H} heads exceed the grid limit ${max}`);
   const params = [a.T, a.H, a.dv, chunks, v.offset, v.rowStride, a.dk];
   const cp = roundUp(plan.chunk, 4);
+  const intraBindings = [a.q, a.k, a.g, a.beta, v.tensor, scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
+  const blocked = {
+    CP: roundUp(plan.chunk, 16), XW: plan.productSlice, SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice),
+  };
   return [
     ctx.dispatch({
-      kernel: intraKernel, params,
-      defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice },
-      bindings: [a.q, a.k, a.g, a.beta, v.tensor, scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast],
+      kernel: plan.intra === 'pairs' ? intraKernel : intraBlockedKernel, params,
+      defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, ...(plan.intra === 'pairs' ? {} : blocked) },
+      bindings: intraBindings,
       workgroups: [chunks, a.H],
     }),
     ctx.dispatch({

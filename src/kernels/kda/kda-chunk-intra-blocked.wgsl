@@ -1,0 +1,371 @@
+// Chunked KDA prefill, pass 1 of 2, blocked form (spec §4.1–4.2): same outputs as kda-chunk-intra.wgsl (L and P,
+// T = (I + L)^-1, W, U, q̃ ⊙ e^G, k ⊙ e^(G_last − G), e^G_last), but with few serial chains per thread:
+//  * the chunk's CP rows are cut into 16-row sub-chunks. A pair (r, j) in different sub-chunks factors through
+//    the first row a0 of r's sub-chunk: k_r ⊙ e^(G_r − G_a0) times k_j ⊙ e^(G_a0 − G_j), both ≤ 1 since g ≤ 0
+//    makes G non-increasing, so those pairs are plain dot products on staged operands (4×4 register blocks);
+//    pairs inside a sub-chunk keep the exact per-pair e^(G_r − G_j), evaluated only for j ≤ r (1×4 groups);
+//  * T: the 16×16 diagonal blocks by forward substitution, one thread per column (no barrier per row), then the
+//    off-diagonal blocks block row by block row, T_ac = −T_aa Σ_b L_ab T_bc (two barriers per block row);
+//  * W and U are T·X with 4×4 register blocks over XW-column slices. X = β K ⊙ e^G is parked in W itself
+//    (storage, this chunk's rows only) between the pair pass and the product, so k, q and g are read once.
+// Threads: 256. With CP = 64 the 96 cross-sub-chunk 4×4 blocks and the 160 in-sub-chunk 1×4 groups are exactly
+// one thread each, in whole warps. A ragged chunk's missing rows are zeros, which is the identity (spec §3.2).
+struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u32, dk: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+
+const DK: u32 = {{DK}}u;
+const C: u32 = {{C}}u;
+const CP: u32 = {{CP}}u;    // C rounded up to whole 16-row sub-chunks
+const SW: u32 = {{SW}}u;    // channels per slice of the pair pass
+const XW: u32 = {{XW}}u;    // columns per slice of the T·X products (a multiple of 4)
+const SV: u32 = {{SV}}u;    // vec4s of the shared scratch S (the largest of its three uses)
+const WG: u32 = 256u;
+const NB: u32 = CP / 16u;
+const RQ: u32 = CP / 4u;    // vec4s per channel (rows side by side)
+const XQ: u32 = XW / 4u;
+const KCQ: u32 = 2u * NB * (NB - 1u); // vec4s per channel of the column operands: 16a rows for each a ≥ 1
+const NX: u32 = 8u * NB * (NB - 1u);  // 4×4 blocks of pairs in different sub-chunks
+const ND: u32 = 40u * NB;             // 1×4 groups on or below the diagonal inside the sub-chunks
+const SI: u32 = (SW * RQ + WG - 1u) / WG;
+const XI: u32 = (CP * XW + WG - 1u) / WG;
+
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read> v: array<f32>;
+@group(0) @binding(6) var<storage, read_write> qG: array<f32>;
+@group(0) @binding(7) var<storage, read_write> kG: array<f32>;
+@group(0) @binding(8) var<storage, read_write> W: array<f32>;
+@group(0) @binding(9) var<storage, read_write> U: array<f32>;
+@group(0) @binding(10) var<storage, read_write> P: array<f32>;
+@group(0) @binding(11) var<storage, read_write> decayLast: array<f32>;
+
+// L, then T in place, column-major so a thread reads four rows of one column as one vec4: (r, j) at A[j·RQ + r/4].
+var<workgroup> A: array<vec4<f32>, CP * RQ>;
+// Pair pass: k, q, G, k and q scaled to their sub-chunk's first row, column operands per reference row (channel
+// major, rows side by side). Inverse: diagonal-block columns, then the Σ_b L_ab T_bc blocks. Products: X row-major.
+var<workgroup> S: array<vec4<f32>, SV>;
+var<workgroup> quadSum: array<f32, SW * RQ>;
+var<workgroup> betaRow: array<f32, CP>;
+
+const K_AT: u32 = 0u;
+const Q_AT: u32 = SW * RQ;
+const G_AT: u32 = 2u * SW * RQ;
+const KR_AT: u32 = 3u * SW * RQ;
+const QR_AT: u32 = 4u * SW * RQ;
+const KC_AT: u32 = 5u * SW * RQ;
+
+fn aGet(r: u32, j: u32) -> f32 { return A[j * RQ + r / 4u][r % 4u]; }
+fn aSet(r: u32, j: u32, x: f32) { A[j * RQ + r / 4u][r % 4u] = x; }
+fn sGet(i: u32) -> f32 { return S[i / 4u][i % 4u]; }
+fn sSet(i: u32, x: f32) { S[i / 4u][i % 4u] = x; }
+
+// Stages channels d0 .. d0 + w of k, q and the in-chunk cumulative G (one thread per channel and 4-row quad: local
+// sums, then each quad adds the sums of the quads before it), every global load of a thread issued together.
+fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
+  var k4: array<vec4<f32>, SI>;
+  var q4: array<vec4<f32>, SI>;
+  var g4: array<vec4<f32>, SI>;
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    let c = p % SW;
+    let rq = p / SW;
+    var kv = vec4(0.0);
+    var qv = vec4(0.0);
+    var gv = vec4(0.0);
+    for (var i = 0u; i < 4u; i++) {
+      let r = rq * 4u + i;
+      if (r < n && c < w) {
+        let at = (rowBase + r * params.H) * DK + d0 + c;
+        kv[i] = k[at];
+        qv[i] = q[at];
+        gv[i] = g[at];
+      }
+    }
+    gv.y += gv.x;
+    gv.z += gv.y;
+    gv.w += gv.z;
+    k4[it] = kv;
+    q4[it] = qv;
+    g4[it] = gv;
+    if (rq < RQ) { quadSum[c * RQ + rq] = gv.w; }
+  }
+  workgroupBarrier();
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    let c = p % SW;
+    let rq = p / SW;
+    if (rq < RQ) {
+      var before = 0.0;
+      for (var m = 0u; m < rq; m++) { before += quadSum[c * RQ + m]; }
+      S[K_AT + c * RQ + rq] = k4[it];
+      S[Q_AT + c * RQ + rq] = q4[it];
+      S[G_AT + c * RQ + rq] = g4[it] + before;
+    }
+  }
+  workgroupBarrier();
+}
+
+// Per staged element: the scaled row operands, the column operands for every later sub-chunk's reference row, and
+// the outputs that need only this row: q̃ ⊙ e^G, k ⊙ e^(G_last − G), X = β k ⊙ e^G (into W), e^G_last.
+fn deriveSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32, decayAt: u32) {
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    let c = p % SW;
+    let rq = p / SW;
+    if (rq < RQ) {
+      let kv = S[K_AT + c * RQ + rq];
+      let qv = S[Q_AT + c * RQ + rq];
+      let G = S[G_AT + c * RQ + rq];
+      let a = rq / 4u;
+      let rowScale = exp(G - S[G_AT + c * RQ + 4u * a].x);
+      S[KR_AT + c * RQ + rq] = kv * rowScale;
+      S[QR_AT + c * RQ + rq] = qv * rowScale;
+      for (var a2 = a + 1u; a2 < NB; a2++) {
+        S[KC_AT + c * KCQ + 2u * a2 * (a2 - 1u) + rq] = kv * exp(S[G_AT + c * RQ + 4u * a2].x - G);
+      }
+      if (c < w) {
+        let gLast = S[G_AT + c * RQ + (n - 1u) / 4u][(n - 1u) % 4u];
+        let eG = exp(G);
+        let toLast = exp(gLast - G);
+        for (var i = 0u; i < 4u; i++) {
+          let r = rq * 4u + i;
+          if (r < n) {
+            let out = (rowBase + r * params.H) * DK + d0 + c;
+            qG[out] = qv[i] * eG[i];
+            kG[out] = kv[i] * toLast[i];
+            W[out] = betaRow[r] * kv[i] * eG[i];
+          }
+        }
+        if (rq == 0u) { decayLast[decayAt + d0 + c] = exp(gLast); }
+      }
+    }
+  }
+}
+
+// One row r of L (into A) and P (to storage) for columns 4·jb .. 4·jb + 3, masked to j < r and j ≤ r.
+fn writeRow(r: u32, jb: u32, kk: vec4<f32>, qk: vec4<f32>, pBase: u32) {
+  for (var i = 0u; i < 4u; i++) {
+    let j = 4u * jb + i;
+    aSet(r, j, select(0.0, betaRow[r] * kk[i], j < r));
+    if (r < C && j < C) { P[pBase + r * C + j] = select(0.0, qk[i], j <= r); }
+  }
+}
+
+// Stages CP rows × w columns of the right-hand side X row-major: X = W's parked β K ⊙ e^G, or β V.
+fn stageX(fromV: bool, rowBase: u32, n: u32, c0: u32, h: u32, d0: u32, w: u32, lane: u32) {
+  var xs: array<f32, XI>;
+  for (var it = 0u; it < XI; it++) {
+    let p = lane + it * WG;
+    let r = p / XW;
+    let c = p % XW;
+    var x = 0.0;
+    if (r < n && c < w) {
+      if (fromV) {
+        x = betaRow[r] * v[params.vOffset + (c0 + r) * params.vStride + h * params.dv + d0 + c];
+      } else {
+        x = W[(rowBase + r * params.H) * DK + d0 + c];
+      }
+    }
+    xs[it] = x;
+  }
+  workgroupBarrier();
+  storageBarrier(); // every parked X of this slice is read before any thread overwrites it with T·X
+  for (var it = 0u; it < XI; it++) {
+    let p = lane + it * WG;
+    if (p < CP * XW) { sSet(p, xs[it]); }
+  }
+  workgroupBarrier();
+}
+
+// T·X for the staged slice, a 4-row × 4-column register block per thread (T lower triangular: j < 4·rb + 4).
+fn productTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
+  for (var it = lane; it < RQ * XQ; it += WG) {
+    let rb = it / XQ;
+    let cq = it % XQ;
+    var o0 = vec4(0.0);
+    var o1 = vec4(0.0);
+    var o2 = vec4(0.0);
+    var o3 = vec4(0.0);
+    for (var j = 0u; j < 4u * rb + 4u; j++) {
+      let t4 = A[j * RQ + rb];
+      let x = S[j * XQ + cq];
+      o0 += t4.x * x;
+      o1 += t4.y * x;
+      o2 += t4.z * x;
+      o3 += t4.w * x;
+    }
+    for (var i = 0u; i < 4u; i++) {
+      let r = 4u * rb + i;
+      var o = o3;
+      if (i == 0u) { o = o0; } else if (i == 1u) { o = o1; } else if (i == 2u) { o = o2; }
+      for (var m = 0u; m < 4u; m++) {
+        let c = 4u * cq + m;
+        if (r < n && c < w) {
+          if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; } else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
+        }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let chunk = wg.x;
+  let h = wg.y;
+  let H = params.H;
+  let dk = params.dk;
+  let dv = params.dv;
+  let c0 = chunk * C;
+  let n = min(C, params.T - c0);
+  let rowBase = c0 * H + h; // token row r of this chunk and head is rowBase + r·H
+  let pBase = (chunk * H + h) * C * C;
+  for (var r = lane; r < CP; r += WG) {
+    var b = 0.0;
+    if (r < n) { b = beta[rowBase + r * H]; }
+    betaRow[r] = b;
+  }
+
+  // This thread's share of the pairs: a cross-sub-chunk 4×4 block (rows 4·rb.., columns 4·jb..) or an in-sub-chunk
+  // group (row r, columns 4·jb..).
+  let isCross = lane < NX;
+  let isDiag = !isCross && lane < NX + ND;
+  var rb = 0u;
+  var jb = 0u;
+  var kcAt = 0u;
+  var r = 0u;
+  if (isCross) {
+    var pair = lane / 16u;
+    var a = 1u;
+    while (pair >= a) { pair -= a; a++; }
+    rb = 4u * a + (lane % 16u) / 4u;
+    jb = 4u * pair + lane % 4u;
+    kcAt = 2u * a * (a - 1u) + jb;
+  } else if (isDiag) {
+    let u = lane - NX;
+    var left = u % 40u;
+    var s = 0u;
+    while (left >= 4u * (s + 1u)) { left -= 4u * (s + 1u); s++; }
+    let i = 4u * s + left / (s + 1u);
+    r = 16u * (u / 40u) + i;
+    jb = 4u * (u / 40u) + left % (s + 1u);
+  }
+  var kk0 = vec4(0.0);
+  var kk1 = vec4(0.0);
+  var kk2 = vec4(0.0);
+  var kk3 = vec4(0.0);
+  var qk0 = vec4(0.0);
+  var qk1 = vec4(0.0);
+  var qk2 = vec4(0.0);
+  var qk3 = vec4(0.0);
+  workgroupBarrier();
+
+  // Step 1: L, P and the row-wise outputs, SW channels at a time.
+  for (var d0 = 0u; d0 < dk; d0 += SW) {
+    let w = min(SW, dk - d0);
+    workgroupBarrier(); // the previous slice is fully consumed
+    stageSlice(rowBase, n, d0, w, lane);
+    deriveSlice(rowBase, n, d0, w, lane, (chunk * H + h) * DK);
+    workgroupBarrier();
+    if (isCross) {
+      for (var c = 0u; c < w; c++) {
+        let rk = S[KR_AT + c * RQ + rb];
+        let rq = S[QR_AT + c * RQ + rb];
+        let ck = S[KC_AT + c * KCQ + kcAt];
+        kk0 += rk.x * ck;
+        kk1 += rk.y * ck;
+        kk2 += rk.z * ck;
+        kk3 += rk.w * ck;
+        qk0 += rq.x * ck;
+        qk1 += rq.y * ck;
+        qk2 += rq.z * ck;
+        qk3 += rq.w * ck;
+      }
+    } else if (isDiag) {
+      let valid = vec4(4u * jb, 4u * jb + 1u, 4u * jb + 2u, 4u * jb + 3u) <= vec4(r);
+      for (var c = 0u; c < w; c++) {
+        let kr = S[K_AT + c * RQ + r / 4u][r % 4u];
+        let qr = S[Q_AT + c * RQ + r / 4u][r % 4u];
+        let gr = S[G_AT + c * RQ + r / 4u][r % 4u];
+        let kd = S[K_AT + c * RQ + jb] * exp(select(vec4(0.0), vec4(gr) - S[G_AT + c * RQ + jb], valid));
+        kk0 += kr * kd;
+        qk0 += qr * kd;
+      }
+    }
+  }
+  if (isCross) {
+    writeRow(4u * rb, jb, kk0, qk0, pBase);
+    writeRow(4u * rb + 1u, jb, kk1, qk1, pBase);
+    writeRow(4u * rb + 2u, jb, kk2, qk2, pBase);
+    writeRow(4u * rb + 3u, jb, kk3, qk3, pBase);
+  } else if (isDiag) {
+    writeRow(r, jb, kk0, qk0, pBase);
+  }
+  // P entries no thread covered (above the 4×4 diagonal of each sub-chunk, and above the sub-chunk diagonal).
+  for (var p = lane; p < C * C; p += WG) {
+    let pr = p / C;
+    let pj = p % C;
+    if (pj / 16u > pr / 16u || (pj / 16u == pr / 16u && pj / 4u > pr / 4u)) { P[pBase + p] = 0.0; }
+  }
+  workgroupBarrier();
+
+  // Step 2a: each diagonal block's strictly lower inverse, one thread per column j (column j of T needs only L and
+  // column j itself): T[i][j] = −L[i][j] − Σ_{j<m<i} L[i][m] T[m][j], parked in S, then copied with a unit diagonal.
+  if (lane < 16u * NB) {
+    let b = 16u * (lane / 16u);
+    let j = lane % 16u;
+    let at = b * 16u;
+    for (var i = j + 1u; i < 16u; i++) {
+      var acc = -aGet(b + i, b + j);
+      for (var m = j + 1u; m < i; m++) { acc -= aGet(b + i, b + m) * sGet(at + m * 16u + j); }
+      sSet(at + i * 16u + j, acc);
+    }
+  }
+  workgroupBarrier();
+  for (var p = lane; p < NB * 256u; p += WG) {
+    let b = 16u * (p / 256u);
+    let i = (p / 16u) % 16u;
+    let j = p % 16u;
+    var t = 0.0;
+    if (i > j) { t = sGet(p); } else if (i == j) { t = 1.0; }
+    aSet(b + i, b + j, t);
+  }
+  workgroupBarrier();
+  // Step 2b: block row a from the rows above it: Y_ac = Σ_{c≤b<a} L_ab T_bc (in S), then T_ac = −T_aa Y_ac.
+  for (var a = 1u; a < NB; a++) {
+    for (var p = lane; p < a * 256u; p += WG) {
+      let cb = p / 256u;
+      let i = 16u * a + (p / 16u) % 16u;
+      let j = 16u * cb + p % 16u;
+      var y = 0.0;
+      for (var m = 16u * cb; m < 16u * a; m++) { y += aGet(i, m) * aGet(m, j); }
+      sSet(p, y);
+    }
+    workgroupBarrier();
+    for (var p = lane; p < a * 256u; p += WG) {
+      let cb = p / 256u;
+      let i = (p / 16u) % 16u;
+      let j = p % 16u;
+      var t = 0.0;
+      for (var m = 0u; m <= i; m++) { t -= aGet(16u * a + i, 16u * a + m) * sGet(cb * 256u + m * 16u + j); }
+      aSet(16u * a + i, 16u * cb + j, t);
+    }
+    workgroupBarrier();
+  }
+
+  // Step 3: W = T · X in place (X parked by step 1), then U = T · β V.
+  storageBarrier();
+  for (var d0 = 0u; d0 < dk; d0 += XW) {
+    let w = min(XW, dk - d0);
+    stageX(false, rowBase, n, c0, h, d0, w, lane);
+    productTX(false, rowBase, n, d0, w, lane);
+    workgroupBarrier();
+  }
+  for (var d0 = 0u; d0 < dv; d0 += XW) {
+    let w = min(XW, dv - d0);
+    stageX(true, rowBase, n, c0, h, d0, w, lane);
+    productTX(true, rowBase, n, d0, w, lane);
+    workgroupBarrier();
+  }
+}
