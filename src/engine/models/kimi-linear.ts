@@ -15,7 +15,7 @@ import { gemmTiles, makeGroupedLinear, makeLinear, type GpuWeight } from '../../
 import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
-import { EXPERT_GEMV_MAX_TOKENS, makeExpertGemv } from '../../kernels/moe/expert-gemv.js';
+import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu } from '../../kernels/moe/expert-gemv.js';
 import { shortConv } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
@@ -323,10 +323,11 @@ export class KimiLinearGraph {
     if (!direct) {
       specs.push(makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM));
     }
+    // Decode fuses gate, up and SwiGLU into one pass over the chosen experts where the subgroup kernel runs.
     specs.push(
-      ...experts(h, lw.w1, v('eg', rows), true),
-      ...experts(h, lw.w3, v('eu', rows), true),
-      makeSwiGlu(ctx, v('eg', rows), v('eu', rows), v('em', rows)),
+      ...(direct && expertSwiGluFusable(ctx, lw.w1, lw.w3)
+        ? makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), rows, moe.topK)
+        : [...experts(h, lw.w1, v('eg', rows), true), ...experts(h, lw.w3, v('eu', rows), true), makeSwiGlu(ctx, v('eg', rows), v('eu', rows), v('em', rows))]),
       ...experts(v('em', rows), lw.w2, v('ed', rows), false),
     );
     if (lw.shared) {

@@ -43,7 +43,8 @@ export function planExpertGemv(
     throw new Error(`expert gemv: rows per subgroup and subgroups per workgroup must be positive integers (got ${t.rowsPerSubgroup}, ${t.subgroupsPerWorkgroup})`);
   }
   const fallback = (reason: string): ExpertGemvPlan => ({ path: 'workgroup', ...t, reason });
-  if (force === 'workgroup') return fallback('forced');
+  // CTXBENCH_EXPERT_GEMV=workgroup runs the engine on the old kernel (unfused) for before/after TPOT runs.
+  if (force === 'workgroup' || (force === undefined && process.env.CTXBENCH_EXPERT_GEMV === 'workgroup')) return fallback('forced');
   const chunk = weightDtype === 'f16' ? 8 : 4;
   if (!ctx.caps.hasSubgroups) return fallback('no subgroups feature');
   if (ctx.caps.subgroupMinSize !== ctx.caps.subgroupSize) {
