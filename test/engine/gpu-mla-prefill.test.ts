@@ -1,0 +1,68 @@
+// Chunk-major MLA prefill through the engine (tiny hybrid, random weights, lavapipe): tiny key blocks give the
+// same logits as one block over every key (only the order of the softmax sums differs), with f32 and f16
+// latent caches, and the expanded K/V scratch is sized by the key block, not by the context.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { tinyConfig } from '../gpu/tiny-config.js';
+import { relativeError } from '../gpu/context.js';
+
+const config = tinyConfig({ layerKinds: ['kda', 'mla', 'kda', 'mla'] });
+const prompt = Array.from({ length: 45 }, () => Math.floor(Math.random() * 96));
+const engines: Engine[] = [];
+const load = async (seed: number, opts: Parameters<typeof Engine.load>[1]) => {
+  const e = await Engine.load({ randomConfig: config, seed }, { pieceTokens: 16, allLogits: true, ...opts });
+  engines.push(e);
+  return e;
+};
+let seed = 0;
+beforeAll(() => { seed = Math.floor(Math.random() * 1e6); });
+afterAll(async () => { for (const e of engines) await e.close(); });
+
+describe('chunk-major MLA prefill in the engine', () => {
+  for (const matmulDtype of ['f32', 'f16'] as const) {
+    it(`key blocks of 5 (pieces of 16) equal one block over all keys, ${matmulDtype} weights (${matmulDtype} latent cache)`, async () => {
+      const blocked = await load(seed, { matmulDtype, mlaKeyBlockTokens: 5 });
+      const whole = await load(seed, { matmulDtype });
+      expect(blocked.graph.latentCacheDtype).toBe(matmulDtype);
+      const a = await blocked.prefillLogits(prompt), b = await whole.prefillLogits(prompt);
+      expect(relativeError(a, b)).toBeLessThan(1e-5);
+      // The blocked run really went through several blocks with a carry.
+      const seq = blocked.newSequence(prompt.length);
+      expect(seq.mlaKeyBlockTokens).toBe(5);
+      expect(seq.mlaCarry?.shape).toEqual([16, config.mla.numHeads, config.mla.vHeadDim + 2]);
+      blocked.graph.releaseSequence(seq);
+    });
+  }
+
+  it('sizes the expanded K/V by the key block: a 40× longer context allocates the same scratch', async () => {
+    const e = await load(seed, { mlaKeyBlockTokens: 7 });
+    const short = e.newSequence(50), long = e.newSequence(2000);
+    try {
+      const m = config.mla;
+      expect(long.mlaExpanded!.bytes).toBe(short.mlaExpanded!.bytes);
+      expect(long.mlaExpanded!.shape[1]).toBe(m.numHeads * (m.qkNopeHeadDim + m.vHeadDim));
+      expect(long.mlaExpanded!.shape[0]).toBeLessThan(7 + 64); // KB plus at most the offset-alignment rows
+      expect(long.mlaCarry!.bytes).toBe(short.mlaCarry!.bytes);
+      expect(long.mlaHalf).toBeUndefined(); // no per-layer K/V for the whole context
+    } finally {
+      e.graph.releaseSequence(short);
+      e.graph.releaseSequence(long);
+    }
+    // One block covering the capacity needs no carry.
+    const one = e.newSequence(6);
+    expect(one.mlaCarry).toBeUndefined();
+    e.graph.releaseSequence(one);
+  });
+
+  it('refuses a bad key block size in one line', async () => {
+    await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8, mlaKeyBlockTokens: 0 })).rejects.toThrow(/keys per block must be a whole number ≥ 1 \(got 0\)/);
+    const before = process.env.CTXBENCH_MLA_KEY_BLOCK;
+    process.env.CTXBENCH_MLA_KEY_BLOCK = '16k';
+    try {
+      await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8 })).rejects.toThrow(/CTXBENCH_MLA_KEY_BLOCK must be a whole number ≥ 1 \(got 16k\)/);
+    } finally {
+      if (before === undefined) delete process.env.CTXBENCH_MLA_KEY_BLOCK;
+      else process.env.CTXBENCH_MLA_KEY_BLOCK = before;
+    }
+  });
+});
