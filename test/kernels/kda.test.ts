@@ -8,7 +8,7 @@ import {
 import { shortConv } from '../../src/kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../src/kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../src/kernels/kda/kda-recurrent.js';
-import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk } from '../../src/kernels/kda/kda-chunk.js';
+import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaTileOverrides } from '../../src/kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../src/kernels/kda/kda-gated-norm.js';
 import { kdaDecodeStep } from '../../src/kernels/kda/kda-decode-step.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
@@ -41,13 +41,27 @@ function uploadDelta(c: DeltaCase, from = 0, to = c.T) {
   };
 }
 
-async function runChunked(c: DeltaCase, state: ReturnType<GpuContext['tensor']>, chunk?: number, from = 0, to = c.T) {
+async function runChunked(c: DeltaCase, state: ReturnType<GpuContext['tensor']>, chunk?: number, from = 0, to = c.T, tiles: KdaTileOverrides = {}) {
+  return (await runChunkedScratch(c, state, chunk, from, to, tiles)).out;
+}
+
+/** The output and every intra-pass scratch tensor (read back), for comparing the two intra variants. */
+async function runChunkedScratch(c: DeltaCase, state: ReturnType<GpuContext['tensor']>, chunk?: number, from = 0, to = c.T, tiles: KdaTileOverrides = {}) {
   const args = { ...uploadDelta(c, from, to), state };
-  const plan = planKdaChunk(c.ctx, c.dk, c.dv, chunk);
+  const plan = planKdaChunk(c.ctx, c.dk, c.dv, chunk, tiles);
   const scratch = allocKdaChunkScratch(c.ctx, args.T, c.H, c.dk, c.dv, plan);
   for (const t of Object.values(scratch)) if (typeof t === 'object') c.ctx.fill(t, NaN);
   c.ctx.run(kdaChunkPrefill(c.ctx, args, scratch, plan));
-  return c.ctx.readF32(args.out);
+  const [qG, kG, w, u, p, decayLast] = await Promise.all([scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast].map((t) => c.ctx.readF32(t)));
+  const chunks = Math.ceil(args.T / plan.chunk);
+  const used = (x: Float32Array, n: number) => x.subarray(0, n);
+  return {
+    out: await c.ctx.readF32(args.out), plan,
+    scratch: {
+      qG: used(qG, args.T * c.H * c.dk), kG: used(kG, args.T * c.H * c.dk), w: used(w, args.T * c.H * c.dk), u: used(u, args.T * c.H * c.dv),
+      p: used(p, chunks * c.H * plan.chunk ** 2), decayLast: used(decayLast, chunks * c.H * c.dk),
+    },
+  };
 }
 
 async function runRecurrent(c: DeltaCase, state: ReturnType<GpuContext['tensor']>, from = 0, to = c.T) {
@@ -139,6 +153,45 @@ describe('kda delta rule', () => {
     expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(1e-4);
   });
   }
+
+  // The blocked intra pass: pairs across 16-row sub-chunks go through the sub-chunk's reference row, so chunks of
+  // several sub-chunks (and a chunk that leaves the last sub-chunk part empty) exercise its cross-block paths.
+  for (const shape of ['chunk 64: four sub-chunks', 'chunk not a multiple of 16']) {
+  it(`blocked intra pass: chunked prefill matches the reference recurrence (${shape}, strong decays, ragged tail)`, async () => {
+    const chunk = shape === 'chunk 64: four sub-chunks' ? 64 : 16 * randomInt(1, 3) + randomInt(1, 15);
+    const T = randomInt(1, 3) * chunk + randomInt(1, chunk - 1);
+    const c = await deltaCase(T, randomInt(1, 2), randomInt(5, 40) | 1, randomInt(5, 40) | 1, 20);
+    const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', 'S', c.s0);
+    const run = await runChunkedScratch(c, state, chunk);
+    expect(run.plan.intra).toBe('blocked');
+    const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
+    expect(relativeError(run.out, ref.o)).toBeLessThan(1e-4);
+    expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(1e-4);
+  });
+  }
+
+  it('blocked and session-4 (pairs) intra passes write the same scratch: W, U, P, q̃⊙e^G, k⊙e^(G_last−G), e^G_last', async () => {
+    const chunk = 32, T = randomInt(2, 3) * chunk + randomInt(1, chunk - 1);
+    const c = await deltaCase(T, 2, randomInt(5, 24) | 1, randomInt(5, 24) | 1, 4);
+    const runs = [];
+    for (const intra of ['blocked', 'pairs'] as const) {
+      const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', `S ${intra}`, c.s0);
+      runs.push(await runChunkedScratch(c, state, chunk, 0, c.T, { intra }));
+    }
+    const [blocked, pairs] = runs;
+    expect([blocked.plan.intra, pairs.plan.intra]).toEqual(['blocked', 'pairs']);
+    for (const key of Object.keys(blocked.scratch) as (keyof typeof blocked.scratch)[]) {
+      expect(blocked.scratch[key].some(Number.isNaN), key).toBe(false);
+      expect(relativeError(blocked.scratch[key], pairs.scratch[key]), key).toBeLessThan(1e-5);
+    }
+    const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
+    expect(relativeError(pairs.out, ref.o)).toBeLessThan(1e-4);
+  });
+
+  it('rejects an unknown intra variant with a clear message', async () => {
+    const ctx = await gpu();
+    expect(() => planKdaChunk(ctx, 16, 16, 16, { intra: 'fast' as never })).toThrow(/intra variant 'fast' must be blocked or pairs/);
+  });
 
   it('chunked and recurrent GPU paths agree over 1000 tokens (device-chosen chunk)', async () => {
     const c = await deltaCase(1000, 2, 32, 24);
