@@ -1,9 +1,11 @@
-// Device-side twin of test/kernels/mla-f16.test.ts (vitest does not fit the device pack): pack + tensor-core flash vs f64 reference.
+// Device-side twin of test/kernels/mla-f16.test.ts and the f16 part of test/kernels/mla-key-blocks.test.ts (vitest does
+// not fit the device pack): pack + tensor-core flash vs f64 reference; --blocks runs only the key-block (carry) checks.
 import { GpuContext } from '../../dist/engine/gpu/context.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../dist/engine/gpu/half.js';
 import { mlaAttentionReference } from '../../dist/kernels/mla/mla-reference.js';
 import { mlaPackF16 } from '../../dist/kernels/mla/mla-pack-f16.js';
 import { MLA_FLASH_F16_PLAN, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows } from '../../dist/kernels/mla/mla-flash-prefill-f16.js';
+import { keyBlocks } from '../../dist/engine/models/mla-prefill.js';
 const ctx = await GpuContext.create();
 const why = await probeMlaFlashF16(ctx, 128, 64, 128);
 console.log('probe:', why ?? 'tensor cores OK');
@@ -31,6 +33,44 @@ async function check(name, { H, Dn, Dr, Dv }, Tq, Tk, { growth = 0, scale, plan,
   const ref = mlaAttentionReference(h(q), { kNope: h(kNope), kRope: h(kRope), v: h(v) }, Tq, Tk - Tq, H, Dn, Dr, Dv, scale ?? 1 / Math.sqrt(Dq));
   const e = relErr(await ctx.readF32(out), ref);
   console.log(`${e < 4e-3 ? 'PASS' : 'FAIL'} ${name} Tq=${Tq} Tk=${Tk} H=${H} d=${Dn}+${Dr}/${Dv} plan=${JSON.stringify(plan ?? MLA_FLASH_F16_PLAN)} relErr=${e.toExponential(2)}`);
+}
+// Chunk-major: keys in blocks of KB written into ONE f16 scratch per block (as the engine does), the online-softmax
+// state carried in an f32 carry between blocks; reference over all keys at once on the same halves.
+async function checkBlocks(name, { H, Dn, Dr, Dv }, Tq, Tk, KB, { growth = 0, scale, plan } = {}) {
+  const Dq = Dn + Dr;
+  const q = rnd(Tq * H * Dq), kNope = rnd(Tk * H * Dn).map((x, i) => x * (1 + growth * Math.floor(i / (H * Dn))));
+  const kRope = rnd(Tk * Dr).map((x, i) => x * (1 + growth * Math.floor(i / Math.max(Dr, 1)))), v = rnd(Tk * H * Dv);
+  const P = (shape, dt, l) => { const t = ctx.tensor(shape, dt, l); ctx.fill(t, NaN); return t; };
+  const kR = roundUpRows(KB);
+  const q16 = P([roundUpRows(Tq), H, Dq], 'f16', 'q16'), kn16 = P([kR, H, Dn], 'f16', 'kn16'), kr16 = P([kR, Math.max(Dr, 2)], 'f16', 'kr16'), v16 = P([kR, H, Dv], 'f16', 'v16');
+  const out = P([Tq, H, Dv], 'f32', 'out'), carry = P([Tq, H, Dv + 2], 'f32', 'carry');
+  const up = (d, s, l) => ctx.tensor(s, 'f32', l, d);
+  const rows = (a, w, s, n) => a.subarray(s * w, (s + n) * w);
+  ctx.run([mlaPackF16(ctx, { src: up(q, [Tq, H, Dq], 'q'), dst: q16, T: Tq, H, D: Dq, padRows: roundUpRows(Tq) - Tq })]);
+  const blocks = keyBlocks(Tk, KB);
+  for (const [b, { start, length }] of blocks.entries()) {
+    const pad = roundUpRows(length) - length;
+    ctx.run([
+      mlaPackF16(ctx, { src: up(rows(kNope, H * Dn, start, length), [length, H, Dn], 'kn'), dst: kn16, T: length, H, D: Dn, padRows: pad }),
+      ...(Dr > 0 ? [mlaPackF16(ctx, { src: up(rows(kRope, Dr, start, length), [length, 1, Dr], 'kr'), dst: kr16, T: length, H: 1, D: Dr, padRows: pad })] : []),
+      mlaPackF16(ctx, { src: up(rows(v, H * Dv, start, length), [length, H, Dv], 'v'), dst: v16, T: length, H, D: Dv, padRows: pad }),
+      mlaFlashPrefillF16(ctx, { q: q16, kNope: kn16, kRope: Dr > 0 ? kr16 : undefined, v: v16, out, Tq, Tk, H, Dn, Dr, Dv, scale, keyBlock: { start, length, carry, first: b === 0, last: b === blocks.length - 1 } }, plan),
+    ]);
+  }
+  const h = (a) => a.map(half);
+  const ref = mlaAttentionReference(h(q), { kNope: h(kNope), kRope: h(kRope), v: h(v) }, Tq, Tk - Tq, H, Dn, Dr, Dv, scale ?? 1 / Math.sqrt(Dq));
+  const e = relErr(await ctx.readF32(out), ref);
+  console.log(`${e < 4e-3 ? 'PASS' : 'FAIL'} blocks: ${name} Tq=${Tq} Tk=${Tk} KB=${KB} (${blocks.length} blocks) H=${H} d=${Dn}+${Dr}/${Dv} plan=${JSON.stringify(plan ?? MLA_FLASH_F16_PLAN)} relErr=${e.toExponential(2)}`);
+}
+async function blockChecks() {
+  const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
+  for (const KB of [128, 256, 384]) { const Tq = ri(40, 300); await checkBlocks('48B dims', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(KB + 1, 3 * KB), KB); }
+  const T = ri(300, 700);
+  await checkBlocks('piece spanning blocks', d48, T, T + ri(0, 200), 128);
+  await checkBlocks('no rope', { H: 1, Dn: 64, Dr: 0, Dv: 32 }, ri(20, 120), ri(400, 600), 128);
+  for (const plan of [{ subgroups: 8, keyRows: 32, tau: 8 }, { subgroups: 2, keyRows: 64, tau: 8 }]) await checkBlocks('plan', d48, T, T + 129, 128, { plan });
+  await checkBlocks('growing keys (rescale across blocks)', d48, T, T + 200, 128, { growth: 0.05, scale: 0.5 });
+  await checkBlocks('growing keys tau0', { ...d48, H: 1 }, T, T + 200, 128, { growth: 0.05, scale: 0.5, plan: { ...MLA_FLASH_F16_PLAN, tau: 0 } });
 }
 // One key block (16 keys, d 16/0/16, one subgroup): each stage of the kernel dumped and compared with its CPU twin,
 // so a failure names the first wrong stage (scores, f16 weights, row sums, unnormalised P·V).
@@ -99,6 +139,7 @@ async function indexMaps() {
   }
 }
 if (!why && process.argv.includes('--map')) await indexMaps();
+if (!why && process.argv.includes('--blocks')) await blockChecks();
 if (!why && process.argv.includes('--dump')) {
   await dumpStages(16, true);
   await dumpStages(1, false);
@@ -120,7 +161,7 @@ if (!why && process.argv.includes('--sweep')) {
   await check('S9 key block 32', d, 16, 32, { plan: { ...one, keyRows: 32 } });
   await check('S10 no lazy rescale (tau 0)', d, 16, 32, { plan: { ...one, tau: 0 } });
   await check('S11 default plan, minimal dims', d, 64, 64, {});
-} else if (!why && !process.argv.includes('--dump') && !process.argv.includes('--map')) {
+} else if (!why && !['--dump', '--map', '--blocks'].some((flag) => process.argv.includes(flag))) {
   const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
   for (let n = 0; n < 3; n++) { const Tq = ri(40, 150); await check('48B dims continued', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(0, 90)); }
   const T = ri(65, 200);
@@ -130,6 +171,7 @@ if (!why && process.argv.includes('--sweep')) {
   const G = ri(150, 260);
   await check('growing keys', d48, G, G, { growth: 0.05, scale: 0.5 });
   await check('growing keys tau0', { ...d48, H: 1 }, G, G, { growth: 0.05, scale: 0.5, plan: { ...MLA_FLASH_F16_PLAN, tau: 0 } });
+  await blockChecks();
 }
 await ctx.device.queue.onSubmittedWorkDone();
 process.exit(0);
