@@ -14,7 +14,7 @@ import { mlaFlashPrefill } from '../kernels/mla/mla-flash-prefill.js';
 import { MLA_FLASH_F16_PLAN, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan } from '../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../kernels/mla/mla-pack-f16.js';
 import { mlaAttentionReference } from '../kernels/mla/mla-reference.js';
-import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk } from '../kernels/kda/kda-chunk.js';
+import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaTileOverrides } from '../kernels/kda/kda-chunk.js';
 import type { KdaDeltaArgs } from '../kernels/kda/kda-recurrent.js';
 import { kdaRecurrentReference, type KdaPrepared } from '../kernels/kda/kda-reference.js';
 
@@ -271,7 +271,7 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   const scratchTensors = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
   const anchor = size === '48b' ? `fla-chunk-kda T=${T}` : undefined;
   const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
-  const params = { T, H, dk, dv, chunk: plan.chunk, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
+  const params = { T, H, dk, dv, chunk: plan.chunk, intra: plan.intra, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
   const cases: KernelCase[] = [
     { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params, verify: T <= 16384 ? () => kdaSampledError(ctx, args, specs) : undefined },
     { ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk}`, specs: [specs[0]], params, anchor: undefined },
@@ -284,15 +284,27 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
       params: { ...params, valueSlice: narrow.valueSlice, scanThreads: narrow.scanWorkgroupSize },
     });
   }
-  // The intra pass with narrower channel slices (less workgroup memory) and other workgroup sizes: more threads
-  // split its per-thread loops, fewer fit an SM.
-  for (const tiles of [{ channelSlice: 16 }, { workgroupSize: 256 }, { workgroupSize: 512 }]) {
+  // The intra pass variants side by side (named by variant and tiles, so one run gives old/new ratios): the
+  // blocked pass at its plan and with half the channel slice, and the session-4 pairs pass at its default
+  // (1024 threads) and 512 threads; then the whole chunk with the pairs pass.
+  const tilings: KdaTileOverrides[] = [
+    { intra: 'blocked' }, { intra: 'blocked', channelSlice: Math.max(1, plan.channelSlice / 2) }, { intra: 'pairs' }, { intra: 'pairs', workgroupSize: 512 },
+  ];
+  for (const tiles of tilings) {
     const alt = planKdaChunk(ctx, dk, dv, plan.chunk, tiles);
+    const tileName = alt.intra === 'blocked' ? `SW=${alt.channelSlice} XW=${alt.productSlice}` : `SW=${alt.channelSlice} WG=${alt.workgroupSize}`;
     cases.push({
-      ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk} SW=${alt.channelSlice} WG=${alt.workgroupSize}`, anchor: undefined,
-      specs: [kdaChunkPrefill(ctx, args, scratch, alt)[0]], params: { ...params, channelSlice: alt.channelSlice, workgroupSize: alt.workgroupSize },
+      ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk} ${alt.intra} ${tileName}`, anchor: undefined,
+      specs: [kdaChunkPrefill(ctx, args, scratch, alt)[0]],
+      params: { ...params, intra: alt.intra, channelSlice: alt.channelSlice, productSlice: alt.productSlice, workgroupSize: alt.workgroupSize },
     });
   }
+  const pairs = planKdaChunk(ctx, dk, dv, plan.chunk, { intra: 'pairs' });
+  const pairsSpecs = kdaChunkPrefill(ctx, args, scratch, pairs);
+  cases.push({
+    ...base, name: `kda-chunk T=${T} H=${H} d=${dk} intra=pairs`, specs: pairsSpecs, params: { ...params, intra: 'pairs' },
+    verify: T <= 16384 ? () => kdaSampledError(ctx, args, pairsSpecs) : undefined,
+  });
   // The last case frees what they all share.
   cases[cases.length - 1].release = releaser(ctx, [q, k, g, beta, v, state, out, ...scratchTensors]);
   return cases;
