@@ -23,7 +23,7 @@ import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk,
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
 import { latentRowHalves, mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
 import { MlaPrefill, type MlaPrefillOptions, type MlaPrefillState } from './mla-prefill.js';
-import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
+import { allocMlaDecodeScratch, mlaAbsorbedDecode, mlaDecodeCacheRows, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
 
 /** Per-sequence GPU state: KDA recurrent states and conv caches, MLA latent caches, the position. */
 export interface SequenceState extends MlaPrefillState {
@@ -83,7 +83,8 @@ export class KimiLinearGraph {
       const first = c.layerKinds.indexOf('mla');
       const mixer = weights.layers[first].mixer;
       this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype === 'f16');
-      this.mlaPrefill = new MlaPrefill(ctx, c, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, mlaOptions);
+      const mlaLayers = weights.layers.flatMap((l) => (l.mixer.kind === 'mla' ? [l.mixer] : []));
+      this.mlaPrefill = new MlaPrefill(ctx, c, mlaLayers, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, mlaOptions);
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
@@ -126,6 +127,9 @@ export class KimiLinearGraph {
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk, m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
     const zero = (shape: number[], label: string) => { const x = ctx.tensor(shape, 'f32', label); ctx.fill(x, 0); return x; };
+    const f16 = this.latentCacheDtype === 'f16';
+    const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
+    const decodePlan = c.layerKinds.includes('mla') ? planMlaDecode(ctx, dims, capacity, undefined, { cacheF16: f16 }) : undefined;
     c.layerKinds.forEach((kind, i) => {
       if (kind === 'kda') {
         seq.kda[i] = {
@@ -135,17 +139,18 @@ export class KimiLinearGraph {
         seq.kdaStateBytes += 4 * (Hk * Dk * Dk + 3 * (K - 1) * P);
         seq.mla[i] = undefined;
       } else {
-        const f16 = this.latentCacheDtype === 'f16';
-        const cache = ctx.tensor([capacity, f16 ? latentRowHalves(DC) : DC], this.latentCacheDtype, `L${i}.latent`);
+        // The tensor-core decode reads whole key blocks, rows not yet written included: they must hold finite
+        // numbers (arena memory may be reused), so that cache starts zeroed and padded to a whole block.
+        const rows = mlaDecodeCacheRows(decodePlan!, capacity);
+        const cache = ctx.tensor([rows, f16 ? latentRowHalves(DC) : DC], this.latentCacheDtype, `L${i}.latent`);
+        if (decodePlan!.tensorCores) ctx.clear(cache);
         seq.mla[i] = { cache };
         seq.kvCacheBytes += cache.bytes;
         seq.kda[i] = undefined;
       }
     });
-    if (c.layerKinds.includes('mla')) {
-      const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
-      const plan = planMlaDecode(ctx, dims, capacity);
-      seq.mlaDecode = { plan, scratch: allocMlaDecodeScratch(ctx, dims, plan) };
+    if (decodePlan) {
+      seq.mlaDecode = { plan: decodePlan, scratch: allocMlaDecodeScratch(ctx, dims, decodePlan) };
       this.mlaPrefill!.allocSequence(seq, this.latentCacheDtype);
     }
   }

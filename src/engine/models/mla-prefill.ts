@@ -4,7 +4,7 @@
 // row's online-softmax state (unnormalised output, running max, sum) across blocks in a small carry tensor.
 // So expanded K/V costs O(pieceTokens + KB) memory, never O(context × layers); the price is re-expanding the
 // context's latent rows once per piece and layer (a GEMM of about 420/pieceTokens of the attention's FLOPs
-// at the 48B head sizes). Two kernels: the exact f32 one (f32 weights, lavapipe, CTXBENCH_MLA_PREFILL=f32) and
+// at the 48B head sizes; on tensor cores through an f16 copy of kv_b_proj, as the K/V are f16 anyway). Two kernels: the exact f32 one (f32 weights, lavapipe, CTXBENCH_MLA_PREFILL=f32) and
 // the tensor-core one on f16 operands (f16 weights, f16 subgroup matrices). Decode (absorbed) is the graph's.
 import type { KimiConfig } from '../checkpoint.js';
 import type { DispatchSpec, GpuContext } from '../gpu/context.js';
@@ -54,9 +54,11 @@ export class MlaPrefill {
   private readonly kvbNew?: GpuTensor;
   private readonly mq16?: GpuTensor;
   private readonly moGroup: GpuTensor;
+  /** Tensor cores: f16 copies of each layer's kv_b_proj (f32 in the checkpoint), keyed by the f32 tensor. */
+  private readonly kvbHalf = new Map<GpuTensor, GpuTensor>();
 
-  /** f16Weights: the MLA projections are f16 (tensor cores allowed). */
-  constructor(private readonly ctx: GpuContext, private readonly config: KimiConfig, f16Weights: boolean,
+  /** layers: the MLA layers' weights; f16Weights: their projections are f16 (tensor cores allowed). */
+  constructor(private readonly ctx: GpuContext, private readonly config: KimiConfig, layers: MlaLayerWeights[], f16Weights: boolean,
     private readonly pieceTokens: number, opts: MlaPrefillOptions = {}) {
     const m = config.mla, T = pieceTokens;
     this.maxHeadsPerGroup = opts.maxHeadsPerGroup ?? Infinity;
@@ -74,6 +76,16 @@ export class MlaPrefill {
     if (this.tensorCores) {
       this.kvbNew = ctx.tensor([expandRows, m.numHeads * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'kvbNew');
       this.mq16 = ctx.tensor([roundUpRows(T), m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim)], 'f16', 'mq16');
+      // Re-expanding every key per piece is a GEMM over the whole context: on tensor cores (f16 weight) it runs
+      // 3-5x the scalar f32 one. CTXBENCH_MLA_EXPAND=f32 keeps the f32 weight (before/after runs).
+      if (expandDtype() === 'f16' && m.kvLoraRank % 2 === 0) {
+        const rows = m.numHeads * (m.qkNopeHeadDim + m.vHeadDim);
+        ctx.run(layers.map((lw) => {
+          const half = ctx.tensor([rows, m.kvLoraRank], 'f16', `${lw.kvb.label}.f16`);
+          this.kvbHalf.set(lw.kvb, half);
+          return mlaPackF16(ctx, { src: lw.kvb, dst: half, T: rows, H: 1, D: m.kvLoraRank });
+        }));
+      }
     }
   }
 
@@ -190,7 +202,7 @@ export class MlaPrefill {
         const expanded = rowsView(this.kvbNew!, skip + n);
         const dstRow = r - start, pad = r + n === start + length ? padRows : 0;
         specs.push(
-          ...makeLinear(ctx, latent, lw.kvb, expanded, { xRowStride: DC }),
+          ...makeLinear(ctx, latent, this.kvbHalf.get(lw.kvb) ?? lw.kvb, expanded, { xRowStride: DC }),
           mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W, tokenStride: W, headStride: Dn + Dv }, dst: half.kNope, T: n, H: Hm, D: Dn, dstRow, padRows: pad }),
           mlaPackF16(ctx, { src: { tensor: expanded, offset: skip * W + Dn, tokenStride: W, headStride: Dn + Dv }, dst: half.v, T: n, H: Hm, D: Dv, dstRow, padRows: pad }),
         );
@@ -233,6 +245,13 @@ export function keyBlocks(Tk: number, KB: number): { start: number; length: numb
   const blocks = [];
   for (let start = 0; start < Tk; start += KB) blocks.push({ start, length: Math.min(KB, Tk - start) });
   return blocks;
+}
+
+function expandDtype(): 'f32' | 'f16' {
+  const raw = process.env.CTXBENCH_MLA_EXPAND;
+  if (raw === undefined || raw === '' || raw === 'f16') return 'f16';
+  if (raw === 'f32') return 'f32';
+  throw new Error(`CTXBENCH_MLA_EXPAND must be f32 or f16 (got ${raw})`);
 }
 
 function keyBlockFromEnv(): number | undefined {
