@@ -1,5 +1,5 @@
 // Chunk-major MLA prefill through the engine (tiny hybrid, random weights, lavapipe): tiny key blocks give the
-// same logits as one block over every key (only the order of the softmax sums differs), with f32 and f16
+// same logits as one block over every key (only the order of the softmax sums differs, ≤ 1e-4), with f32 and f16
 // latent caches, and the expanded K/V scratch is sized by the key block, not by the context.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
@@ -25,7 +25,7 @@ describe('chunk-major MLA prefill in the engine', () => {
       const whole = await load(seed, { matmulDtype });
       expect(blocked.graph.latentCacheDtype).toBe(matmulDtype);
       const a = await blocked.prefillLogits(prompt), b = await whole.prefillLogits(prompt);
-      expect(relativeError(a, b)).toBeLessThan(1e-5);
+      expect(relativeError(a, b)).toBeLessThan(1e-4); // summation order only (a broken carry gives ~1e-1)
       // The blocked run really went through several blocks with a carry.
       const seq = blocked.newSequence(prompt.length);
       expect(seq.mlaKeyBlockTokens).toBe(5);
@@ -56,13 +56,18 @@ describe('chunk-major MLA prefill in the engine', () => {
 
   it('refuses a bad key block size in one line', async () => {
     await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8, mlaKeyBlockTokens: 0 })).rejects.toThrow(/keys per block must be a whole number ≥ 1 \(got 0\)/);
-    const before = process.env.CTXBENCH_MLA_KEY_BLOCK;
-    process.env.CTXBENCH_MLA_KEY_BLOCK = '16k';
-    try {
-      await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8 })).rejects.toThrow(/CTXBENCH_MLA_KEY_BLOCK must be a whole number ≥ 1 \(got 16k\)/);
-    } finally {
-      if (before === undefined) delete process.env.CTXBENCH_MLA_KEY_BLOCK;
-      else process.env.CTXBENCH_MLA_KEY_BLOCK = before;
+    for (const [name, value, message] of [
+      ['CTXBENCH_MLA_KEY_BLOCK', '16k', /CTXBENCH_MLA_KEY_BLOCK must be a whole number ≥ 1 \(got 16k\)/],
+      ['CTXBENCH_MLA_EXPAND', 'bf16', /CTXBENCH_MLA_EXPAND must be f32 or f16 \(got bf16\)/],
+    ] as const) {
+      const before = process.env[name];
+      process.env[name] = value;
+      try {
+        await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8 })).rejects.toThrow(message);
+      } finally {
+        if (before === undefined) delete process.env[name];
+        else process.env[name] = before;
+      }
     }
   });
 });

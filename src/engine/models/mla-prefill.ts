@@ -60,7 +60,7 @@ export class MlaPrefill {
   /** layers: the MLA layers' weights; f16Weights: their projections are f16 (tensor cores allowed). */
   constructor(private readonly ctx: GpuContext, private readonly config: KimiConfig, layers: MlaLayerWeights[], f16Weights: boolean,
     private readonly pieceTokens: number, opts: MlaPrefillOptions = {}) {
-    const m = config.mla, T = pieceTokens;
+    const m = config.mla, T = pieceTokens, expand = expandDtype();
     this.maxHeadsPerGroup = opts.maxHeadsPerGroup ?? Infinity;
     this.keyBlockTokens = opts.keyBlockTokens ?? keyBlockFromEnv() ?? MLA_KEY_BLOCK_TOKENS;
     if (!Number.isInteger(this.keyBlockTokens) || this.keyBlockTokens < 1) throw new Error(`MLA prefill: keys per block must be a whole number ≥ 1 (got ${this.keyBlockTokens})`);
@@ -78,7 +78,7 @@ export class MlaPrefill {
       this.mq16 = ctx.tensor([roundUpRows(T), m.numHeads * (m.qkNopeHeadDim + m.qkRopeHeadDim)], 'f16', 'mq16');
       // Re-expanding every key per piece is a GEMM over the whole context: on tensor cores (f16 weight) it runs
       // 3-5x the scalar f32 one. CTXBENCH_MLA_EXPAND=f32 keeps the f32 weight (before/after runs).
-      if (expandDtype() === 'f16' && m.kvLoraRank % 2 === 0) {
+      if (expand === 'f16' && m.kvLoraRank % 2 === 0) {
         const rows = m.numHeads * (m.qkNopeHeadDim + m.vHeadDim);
         ctx.run(layers.map((lw) => {
           const half = ctx.tensor([rows, m.kvLoraRank], 'f16', `${lw.kvb.label}.f16`);
