@@ -54,6 +54,23 @@ describe('chunk-major MLA prefill in the engine', () => {
     e.graph.releaseSequence(one);
   });
 
+  it('keeps all heads and shrinks the key block where 16k keys of K/V exceed one binding', async () => {
+    const wide = tinyConfig({ layerKinds: ['kda', 'mla', 'kda', 'mla'], mla: { ...config.mla, numHeads: 8, qkNopeHeadDim: 160, vHeadDim: 160 } });
+    const e = await Engine.load({ randomConfig: wide, seed: 2 }, { pieceTokens: 8, mlaKeyBlockTokens: 16384 });
+    engines.push(e);
+    const seq = e.newSequence(20000);
+    try {
+      const rowBytes = 8 * 320 * 4, binding = e.ctx.caps.maxBindingBytes;
+      const alignRows = seq.mlaExpanded!.shape[0] - seq.mlaKeyBlockTokens;
+      expect(seq.mlaHeadsPerGroup).toBe(8); // a block of ≥ 1024 keys of all heads fits, so no head groups
+      expect(seq.mlaKeyBlockTokens).toBe(Math.min(16384, Math.floor(binding / rowBytes) - alignRows));
+      expect(seq.mlaExpanded!.bytes).toBeLessThanOrEqual(binding);
+      expect(seq.mlaCarry!.shape).toEqual([8, 8, 162]);
+    } finally {
+      e.graph.releaseSequence(seq);
+    }
+  });
+
   it('refuses a bad key block size in one line', async () => {
     await expect(Engine.load({ randomConfig: config, seed: 1 }, { pieceTokens: 8, mlaKeyBlockTokens: 0 })).rejects.toThrow(/keys per block must be a whole number ≥ 1 \(got 0\)/);
     for (const [name, value, message] of [
