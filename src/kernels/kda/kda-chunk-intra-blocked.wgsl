@@ -44,7 +44,7 @@ const XI: u32 = (CP * XW + WG - 1u) / WG;
 // L, then T in place, column-major so a thread reads four rows of one column as one vec4: (r, j) at A[j·RQ + r/4].
 var<workgroup> A: array<vec4<f32>, CP * RQ>;
 // Pair pass: k, q, G, k and q scaled to their sub-chunk's first row, column operands per reference row (channel
-// major, rows side by side). Inverse: diagonal-block columns, then the Σ_b L_ab T_bc blocks. Products: X row-major.
+// major, rows side by side). Inverse: the Σ_b L_ab T_bc blocks. Products: X row-major.
 var<workgroup> S: array<vec4<f32>, SV>;
 var<workgroup> quadSum: array<f32, SW * RQ>;
 var<workgroup> betaRow: array<f32, CP>;
@@ -310,47 +310,54 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   workgroupBarrier();
 
-  // Step 2a: each diagonal block's strictly lower inverse, one thread per column j (column j of T needs only L and
-  // column j itself): T[i][j] = −L[i][j] − Σ_{j<m<i} L[i][m] T[m][j], parked in S, then copied with a unit diagonal.
+  // Step 2a: each diagonal block's inverse, one thread per column j held in registers (column j of T needs only L
+  // and itself; constant trip counts let the compiler unroll it): T[i][j] = δ_ij − Σ_{m<i} L[i][m] T[m][j], which
+  // gives zeros above the diagonal and ones on it. Written back once every thread has read its block of L.
+  var col: array<f32, 16>;
+  let diagAt = 16u * (lane / 16u);
+  let diagCol = lane % 16u;
   if (lane < 16u * NB) {
-    let b = 16u * (lane / 16u);
-    let j = lane % 16u;
-    let at = b * 16u;
-    for (var i = j + 1u; i < 16u; i++) {
-      var acc = -aGet(b + i, b + j);
-      for (var m = j + 1u; m < i; m++) { acc -= aGet(b + i, b + m) * sGet(at + m * 16u + j); }
-      sSet(at + i * 16u + j, acc);
+    for (var i = 0u; i < 16u; i++) {
+      var acc = select(0.0, 1.0, i == diagCol);
+      for (var m = 0u; m < i; m++) { acc -= aGet(diagAt + i, diagAt + m) * col[m]; }
+      col[i] = acc;
     }
   }
   workgroupBarrier();
-  for (var p = lane; p < NB * 256u; p += WG) {
-    let b = 16u * (p / 256u);
-    let i = (p / 16u) % 16u;
-    let j = p % 16u;
-    var t = 0.0;
-    if (i > j) { t = sGet(p); } else if (i == j) { t = 1.0; }
-    aSet(b + i, b + j, t);
+  if (lane < 16u * NB) {
+    for (var i = 0u; i < 16u; i++) { aSet(diagAt + i, diagAt + diagCol, col[i]); }
   }
   workgroupBarrier();
-  // Step 2b: block row a from the rows above it: Y_ac = Σ_{c≤b<a} L_ab T_bc (in S), then T_ac = −T_aa Y_ac.
+  // Step 2b: block row a from the rows above it, one thread per (i, j) of a 16×16 block and all of its column
+  // blocks c < a (at most 3) at once: Y_ac = Σ_{c≤b<a} L_ab T_bc (in S), then T_ac = −T_aa Y_ac.
+  let bi = lane / 16u;
+  let bj = lane % 16u;
   for (var a = 1u; a < NB; a++) {
-    for (var p = lane; p < a * 256u; p += WG) {
-      let cb = p / 256u;
-      let i = 16u * a + (p / 16u) % 16u;
-      let j = 16u * cb + p % 16u;
-      var y = 0.0;
-      for (var m = 16u * cb; m < 16u * a; m++) { y += aGet(i, m) * aGet(m, j); }
-      sSet(p, y);
+    var y0 = 0.0;
+    var y1 = 0.0;
+    var y2 = 0.0;
+    for (var m = 0u; m < 16u * a; m++) {
+      let l = aGet(16u * a + bi, m);
+      y0 += l * aGet(m, bj);
+      if (m >= 16u) { y1 += l * aGet(m, 16u + bj); }
+      if (m >= 32u) { y2 += l * aGet(m, 32u + bj); }
     }
+    sSet(lane, y0);
+    sSet(256u + lane, y1);
+    sSet(512u + lane, y2);
     workgroupBarrier();
-    for (var p = lane; p < a * 256u; p += WG) {
-      let cb = p / 256u;
-      let i = (p / 16u) % 16u;
-      let j = p % 16u;
-      var t = 0.0;
-      for (var m = 0u; m <= i; m++) { t -= aGet(16u * a + i, 16u * a + m) * sGet(cb * 256u + m * 16u + j); }
-      aSet(16u * a + i, 16u * cb + j, t);
+    var t0 = 0.0;
+    var t1 = 0.0;
+    var t2 = 0.0;
+    for (var m = 0u; m <= bi; m++) {
+      let t = aGet(16u * a + bi, 16u * a + m);
+      t0 -= t * sGet(m * 16u + bj);
+      t1 -= t * sGet(256u + m * 16u + bj);
+      t2 -= t * sGet(512u + m * 16u + bj);
     }
+    aSet(16u * a + bi, bj, t0);
+    if (a > 1u) { aSet(16u * a + bi, 16u + bj, t1); }
+    if (a > 2u) { aSet(16u * a + bi, 32u + bj, t2); }
     workgroupBarrier();
   }
 
