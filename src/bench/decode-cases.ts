@@ -1,7 +1,7 @@
 // Decode-step kernel cases for `ctxbench bench`: the absorbed MLA decode over a long latent cache and the
 // per-slot MoE expert GEMVs (moe-cases.ts). Both should stream their bytes at copy bandwidth (issue #8: ≥ 0.85× device copy).
 import type { GpuContext } from '../engine/gpu/context.js';
-import { allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode } from '../kernels/mla/mla-absorbed-decode.js';
+import { allocMlaDecodeScratch, mlaAbsorbedDecode, mlaDecodeCacheRows, mlaDecodeTensorCoresUnsupported, planMlaDecode, type MlaDecodeDims } from '../kernels/mla/mla-absorbed-decode.js';
 import { latentRowHalves } from '../kernels/mla/mla-latent-append.js';
 import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
 
@@ -24,8 +24,8 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
       variants.push({ Tk: 131072, subgroupHeads: true, cache: 'f32', tiling: { headsPerGroup, keyRows, splits } });
     }
   }
-  return variants.map(({ Tk, subgroupHeads, cache: cacheDtype, tiling }) => {
-    const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads });
+  const cases = variants.map(({ Tk, subgroupHeads, cache: cacheDtype, tiling }): KernelCase => {
+    const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads, tensorCores: false });
     const plan = tiling && planned.subgroupHeads ? { ...planned, ...tiling, workgroupSize: tiling.headsPerGroup * ctx.caps.subgroupSize } : planned;
     const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
     const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
@@ -38,6 +38,49 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
       params: { Tk, ...d, cache: cacheDtype, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },
+      release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
+    };
+  });
+  return size === '48b' ? [...cases, ...tensorCoreDecodeCases(ctx, d)] : cases;
+}
+
+/**
+ * The tensor-core split pass (f16 cache) at 8k, 128k and 1M keys, plus split-count variants at 128k and 1M; at 1M
+ * also the subgroup-heads pass for the ratio. Each tensor-core case checks its output against the subgroup-heads
+ * pass on the same inputs (f32 arithmetic over the same f16 cache).
+ */
+function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] {
+  if (mlaDecodeTensorCoresUnsupported(ctx, d) !== undefined) return [];
+  const DC = d.R + d.Dr;
+  const runs: { Tk: number; splits?: number; tensorCores: boolean }[] = [
+    { Tk: 8192, tensorCores: true }, { Tk: 131072, tensorCores: true }, { Tk: 131072, splits: 256, tensorCores: true },
+    { Tk: 1048576, tensorCores: false }, { Tk: 1048576, tensorCores: true }, { Tk: 1048576, splits: 256, tensorCores: true },
+    { Tk: 1048576, splits: 1024, tensorCores: true },
+  ];
+  return runs.map(({ Tk, splits, tensorCores }) => {
+    const plan = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
+    const reference = tensorCores ? planMlaDecode(ctx, d, Tk, undefined, { cacheF16: true, tensorCores: false, subgroupHeads: true }) : undefined;
+    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
+    const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
+    const cache = filled(ctx, [mlaDecodeCacheRows(plan, Tk), latentRowHalves(DC)], 'f16', 'bench.mla.cache', 23);
+    const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
+    const scratch = allocMlaDecodeScratch(ctx, d, plan);
+    const pass = tensorCores ? 'tensor-cores' : 'subgroup-heads';
+    const verify = reference && (async () => {
+      const refOut = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.refOut');
+      const refScratch = allocMlaDecodeScratch(ctx, d, reference);
+      ctx.run(mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out: refOut }, refScratch, reference));
+      const [got, want] = [await ctx.readF32(out), await ctx.readF32(refOut)];
+      [refOut, ...Object.values(refScratch)].forEach((t) => ctx.arena.free(t));
+      let scale = 0, err = 0;
+      for (let i = 0; i < want.length; i++) { scale = Math.max(scale, Math.abs(want[i])); err = Math.max(err, Math.abs(got[i] - want[i])); }
+      return err / scale;
+    });
+    return {
+      kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
+      specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
+      bytes: 2 * Tk * latentRowHalves(DC) + 2 * d.H * (d.Dn + d.Dv) * d.R * 4, anchor: COPY_ANCHOR, verify,
+      params: { Tk, ...d, cache: 'f16', pass, splits: plan.splits, keyRows: plan.keyRows },
       release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
     };
   });

@@ -215,6 +215,13 @@ export class GpuContext {
     this.handle.throwIfFailed();
   }
 
+  /** Zeroes a tensor on the GPU (no host-side array: caches of a million rows are gigabytes). */
+  clear(t: GpuTensor): void {
+    const encoder = this.device.createCommandEncoder();
+    encoder.clearBuffer(t.buffer, t.offset, Math.ceil(t.bytes / 4) * 4);
+    this.queue.submit([encoder.finish()]);
+  }
+
   /** Copies whole-tensor bytes on the GPU (same byte size required). */
   copy(src: GpuTensor, dst: GpuTensor, bytes = src.bytes, srcOffset = 0, dstOffset = 0): void {
     const encoder = this.device.createCommandEncoder();

@@ -7,14 +7,20 @@ import { numel } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
 import { resolveHeads, type HeadView } from './head-view.js';
 import { latentCacheRows } from './mla-latent-append.js';
+import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
 
 const kernel = { name: 'mla/mla-absorbed-decode', url: new URL('./mla-absorbed-decode.wgsl', import.meta.url) };
+const tensorCoreSplit = { name: 'mla/mla-absorbed-decode-tc', url: new URL('./mla-absorbed-decode-tc.wgsl', import.meta.url) };
+/** Keys per block of the tensor-core split pass; the engine pads the cache to a whole number of them. */
+const TC_KEY_BLOCK = 64;
 
 export interface MlaDecodeDims { H: number; Dn: number; Dr: number; Dv: number; R: number }
 
 export interface MlaDecodePlan {
   /** Key ranges (split-K workgroups per head block); fixed per plan so one dispatch list serves every length. */
   splits: number;
+  /** Split pass on tensor cores (mla-absorbed-decode-tc.wgsl, f16 cache); else one of the two below. */
+  tensorCores: boolean;
   /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
   subgroupHeads: boolean;
   headsPerGroup: number;
@@ -30,11 +36,20 @@ export interface MlaDecodePlan {
  * keeps the older pass, whose head block and key tile are the largest whose f32 staging fits workgroup memory.
  */
 export function planMlaDecode(
-  ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number, opts: { subgroupHeads?: boolean } = {},
+  ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number,
+  opts: { subgroupHeads?: boolean; cacheF16?: boolean; tensorCores?: boolean } = {},
 ): MlaDecodePlan {
-  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
-  if (!Number.isInteger(chosen) || chosen < 1) throw new Error(`mlaAbsorbedDecode: splits ${chosen} must be a positive integer`);
+  if (splits !== undefined && (!Number.isInteger(splits) || splits < 1)) throw new Error(`mlaAbsorbedDecode: splits ${splits} must be a positive integer`);
   const sg = ctx.caps.subgroupSize;
+  const env = process.env.CTXBENCH_MLA_DECODE;
+  if (opts.cacheF16 && (opts.tensorCores ?? (env !== 'subgroup' && env !== 'workgroup')) && mlaDecodeTensorCoresUnsupported(ctx, d) === undefined) {
+    // One workgroup per key range, all heads in it; ~1024 keys per range (at most 512 ranges) keeps the
+    // partials small against the cache it reads.
+    const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
+    const subgroups = (TC_KEY_BLOCK / 16) * (d.H / 16);
+    return { splits: tcSplits, tensorCores: true, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: subgroups * sg };
+  }
+  const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
   const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
   const subgroupHeads = (opts.subgroupHeads ?? process.env.CTXBENCH_MLA_DECODE !== 'workgroup') && subgroupsFit;
   if (subgroupHeads) {
@@ -42,7 +57,7 @@ export function planMlaDecode(
     // step. H100, 128k keys (bench, 2026-11-24): 32 heads 1.00 ms, 4 / 8 / 16 heads 1.19 / 1.22 / 1.56 ms;
     // register tiles of 2 / 4 / 8 keys 1.56 / 3.3 / 6.1 ms; 512 / 1024 splits 1.29 / 1.35 ms.
     const headsPerGroup = Math.max(1, Math.min(d.H, 32, Math.floor(Math.min(ctx.caps.maxInvocationsPerWorkgroup, ctx.caps.maxWorkgroupSizeX) / sg)));
-    return { splits: chosen, subgroupHeads, headsPerGroup, keyRows: 1, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
+    return { splits: chosen, tensorCores: false, subgroupHeads, headsPerGroup, keyRows: 1, lanesPerScore: sg, workgroupSize: headsPerGroup * sg };
   }
   const mem = ctx.caps.maxWorkgroupStorageBytes;
   const workgroupSize = stagedWorkgroupSize(ctx);
@@ -54,7 +69,25 @@ export function planMlaDecode(
   if (bytes(headsPerGroup, keyRows) > mem) throw new Error(`mlaAbsorbedDecode: cache rows of ${DC} do not fit ${mem} B of workgroup memory`);
   let lanesPerScore = 1;
   while (lanesPerScore * 2 * headsPerGroup * keyRows <= workgroupSize && lanesPerScore * 2 <= DC) lanesPerScore *= 2;
-  return { splits: chosen, subgroupHeads: false, headsPerGroup, keyRows, lanesPerScore, workgroupSize };
+  return { splits: chosen, tensorCores: false, subgroupHeads: false, headsPerGroup, keyRows, lanesPerScore, workgroupSize };
+}
+
+/** Why the tensor-core split pass cannot run here for these dims, or undefined when it can. */
+export function mlaDecodeTensorCoresUnsupported(ctx: GpuContext, d: MlaDecodeDims): string | undefined {
+  const c = ctx.caps, DC = d.R + d.Dr;
+  if (!c.hasF16 || !hasF16MatrixConfig(ctx)) return 'no f16 16×16×16 → f32 subgroup matrices';
+  if (!c.hasSubgroups || c.subgroupMinSize !== c.subgroupSize) return 'subgroups of varying size';
+  if (d.H % 16 !== 0 || DC % 16 !== 0 || d.R % (TC_KEY_BLOCK) !== 0) return `H (${d.H}) and R + Dr (${DC}) must be multiples of 16, R (${d.R}) of ${TC_KEY_BLOCK}`;
+  const threads = (TC_KEY_BLOCK / 16) * (d.H / 16) * c.subgroupSize;
+  const lanesPerHead = threads / d.H;
+  if (threads > Math.min(c.maxInvocationsPerWorkgroup, c.maxWorkgroupSizeX)) return `${threads} invocations per workgroup`;
+  if (lanesPerHead > c.subgroupSize || TC_KEY_BLOCK % lanesPerHead !== 0) return `subgroup size ${c.subgroupSize}`;
+  return undefined;
+}
+
+/** Cache rows to allocate for `capacity` tokens: the tensor-core pass reads whole key blocks (zero-fill them). */
+export function mlaDecodeCacheRows(plan: MlaDecodePlan, capacity: number): number {
+  return plan.tensorCores ? Math.ceil(capacity / plan.keyRows) * plan.keyRows : capacity;
 }
 
 /** 128 where allowed, else the largest power of two the device allows (the reduce trees need one). */
@@ -70,6 +103,7 @@ export interface MlaDecodeScratch {
   mPart: GpuTensor; // [splits, H]
   lPart: GpuTensor; // [splits, H]
   oLat: GpuTensor; // [H, R]
+  qT?: GpuTensor; // f16 [R + Dr, H], tensor-core plans only
 }
 
 export function allocMlaDecodeScratch(ctx: GpuContext, d: MlaDecodeDims, plan: MlaDecodePlan): MlaDecodeScratch {
@@ -79,6 +113,7 @@ export function allocMlaDecodeScratch(ctx: GpuContext, d: MlaDecodeDims, plan: M
     mPart: ctx.tensor([plan.splits, d.H], 'f32', 'mla.mPart'),
     lPart: ctx.tensor([plan.splits, d.H], 'f32', 'mla.lPart'),
     oLat: ctx.tensor([d.H, d.R], 'f32', 'mla.oLat'),
+    ...(plan.tensorCores ? { qT: ctx.tensor([d.R + d.Dr, d.H], 'f16', 'mla.qT') } : {}),
   };
 }
 
@@ -113,6 +148,11 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   requireF32Elements(name, 'out', a.out, a.H * a.Dv);
   const cacheRows = latentCacheRows(name, a.cache, DC);
   if (a.Tk > cacheRows) throw new Error(`${name}: cache holds ${cacheRows} rows, Tk is ${a.Tk}`);
+  if (plan.tensorCores) {
+    if (a.cache.dtype !== 'f16') throw new Error(`${name}: the tensor-core plan needs an f16 latent cache`);
+    if (cacheRows < mlaDecodeCacheRows(plan, a.Tk)) throw new Error(`${name}: the tensor-core plan reads whole blocks of ${plan.keyRows} keys; the cache holds ${cacheRows} rows, fewer than Tk = ${a.Tk} rounded up`);
+    if (!scratch.qT) throw new Error(`${name}: scratch lacks qT (allocate it with the tensor-core plan)`);
+  }
   if (a.seqLen && (a.seqLen.dtype !== 'u32' || numel(a.seqLen.shape) < 1)) throw new Error(`${name}: seqLen must be a u32 tensor`);
   requireF32Elements(name, 'qAbs', scratch.qAbs, a.H * DC);
   requireF32Elements(name, 'oPart', scratch.oPart, plan.splits * a.H * a.R);
@@ -127,9 +167,19 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
   const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
-  return [
-    ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] }),
-    ctx.dispatch({
+  const T16 = plan.tensorCores;
+  const absorb = ctx.dispatch({
+    kernel, pass: T16 ? 'absorb-t16' : 'absorb', defines: { ...base, ABSORB: true, DP, T16 }, params,
+    bindings: [q.tensor, a.wkvb, scratch.qAbs, ...(T16 ? [scratch.qT!] : [])], workgroups: [Math.ceil(DC / (wg / DP)), a.H],
+  });
+  const split = plan.tensorCores
+    ? ctx.dispatch({
+      kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
+      defines: { H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen) },
+      bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
+      workgroups: [plan.splits, 1],
+    })
+    : ctx.dispatch({
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
@@ -138,7 +188,10 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],
-    }),
+    });
+  return [
+    absorb,
+    split,
     ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true, SP }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / (wg / SP)), a.H] }),
     ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true, PARTS }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / (wg / PARTS)), a.H] }),
   ];

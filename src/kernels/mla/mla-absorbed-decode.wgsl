@@ -11,6 +11,9 @@
 // the cache capacity), so one recorded dispatch list serves every decode step.
 // dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
 // F16: both split passes read an f16 cache (latent-f16.part.wgsl); all arithmetic stays f32.
+#if T16
+enable f16;
+#endif
 #if SPLIT_SG
 enable subgroups;
 // Every subgroupAdd sits where all lanes of the subgroup agree (h and the key range are per subgroup).
@@ -32,6 +35,10 @@ const MASKED: f32 = -3.0e38;
 @group(0) @binding(1) var<storage, read> q: array<f32>;      // [H, DN + DR]
 @group(0) @binding(2) var<storage, read> wkvb: array<f32>;   // [H·(DN+DV), R]
 @group(0) @binding(3) var<storage, read_write> qAbs: array<f32>; // [H, DC]
+#if T16
+// The tensor-core split pass reads the query as f16 Qᵀ [DC, H] (a right operand).
+@group(0) @binding(4) var<storage, read_write> qT: array<f16>;
+#endif
 // A workgroup owns CB columns of one head; its DP lane groups split the DN-long sum (coalesced CB-wide row
 // reads, DP loads in flight per column) and meet in workgroup memory.
 const DP: u32 = {{DP}}u;
@@ -53,7 +60,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (part == 0u && c < DC) {
     var sum = 0.0;
     for (var p = 0u; p < DP; p++) { sum += partial[p * CB + lane]; }
-    if (c < R) { qAbs[h * DC + c] = sum; } else { qAbs[h * DC + c] = q[qRow + DN + c - R]; }
+    var value = sum;
+    if (c >= R) { value = q[qRow + DN + c - R]; } // (no select: its q index would wrap for c < R)
+    qAbs[h * DC + c] = value;
+#if T16
+    qT[c * params.H + h] = f16(value);
+#endif
   }
 }
 #endif

@@ -1,0 +1,160 @@
+// MLA absorbed decode, the split pass on tensor cores (launched by mla-absorbed-decode.ts in place of its
+// SPLIT passes where the latent cache is f16 and the adapter has f16 16×16×16 → f32 subgroup matrices).
+// A workgroup owns one key range and all H heads, so each cache row is read from memory once for every head.
+// Per block of BK keys:
+//   1. Sᵀ [BK keys × H heads] = C [BK × DC] · Qᵀ [DC × H]: cache rows are row-major left operands straight from
+//      storage, the absorbed query (written f16 and transposed by the ABSORB pass) the right operand; each
+//      subgroup owns one 16 × 16 fragment and stores it to workgroup memory.
+//   2. Online softmax, LPH lanes per head (subgroupShuffleXor within the head's lanes), weights P as f16.
+//      Lazy rescale as in mla-flash-prefill-f16: a head keeps its running max until a block's max exceeds it by
+//      TAU (log2 units), so P ≤ 2^TAU and the opaque accumulators rarely need the round trip to be rescaled.
+//   3. O [H × R] += P [H × BK] · C [BK × R] (the same rows, now as right operands; the second read hits the cache).
+// Partials go out as the SPLIT passes write them (natural-log running max), so the REDUCE pass is shared.
+// Each split's range is a whole number of blocks: rows up to Tk rounded up to BK are read, so the engine
+// allocates the cache that long and zero-fills it (a weight of 0 times a NaN would still be NaN).
+enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+// Subgroup index comes from local_invocation_index; every subgroup-matrix call and shuffle sits in
+// workgroup-uniform control flow, which the analyses cannot see.
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+diagnostic(off, subgroup_uniformity);
+
+struct Params { Tk: u32, H: u32, nSplits: u32, scale: f32, dn: u32, r: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> qT: array<f16>;     // [DC, H]
+@group(0) @binding(2) var<storage, read> cache: array<f16>;  // [rows, DCP]
+@group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
+@group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
+@group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
+#if SEQ_LEN
+@group(0) @binding(6) var<storage, read> seqLen: array<u32>;
+fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
+#else
+fn keyCount() -> u32 { return params.Tk; }
+#endif
+
+const H: u32 = {{H}}u;
+const R: u32 = {{R}}u;
+const DR: u32 = {{DR}}u;
+const DC: u32 = R + DR;
+const DCP: u32 = DC + (DC & 1u);
+const SG: u32 = {{SUBGROUP_SIZE}}u;
+const BK: u32 = {{BK}}u;
+const KF: u32 = BK / 16u;          // key fragments per block
+const HF: u32 = H / 16u;           // head fragments
+const NSG: u32 = KF * HF;          // one subgroup per Sᵀ fragment
+const THREADS: u32 = NSG * SG;
+const DF: u32 = DC / 16u;          // reduction steps of Sᵀ
+const COL_GROUPS: u32 = NSG / HF;  // = KF: subgroups sharing one head fragment's R columns in step 3
+const OF: u32 = R / 16u / COL_GROUPS;
+const LPH: u32 = THREADS / H;      // softmax lanes per head (a power of two dividing SG)
+const KPL: u32 = BK / LPH;         // keys per softmax lane
+const SROW: u32 = H + 4u;          // Sᵀ rows (keys) padded: 16-byte aligned, neighbours on other banks
+const PROW: u32 = BK + 8u;
+const TAU: f32 = {{TAU}};
+const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
+const MASKED: f32 = -3.0e38;
+// One f32 array holds Sᵀ, then (rescale blocks only) one 16×16 scratch per subgroup, then the rescale flag and
+// the per-head factors: a separate u32 workgroup variable beside subgroup-matrix arrays shifted their
+// addresses on the H100 (see mla-flash-prefill-f16.wgsl).
+const SCRATCH: u32 = max(BK * SROW, NSG * 256u);
+const RESCALE_AT: u32 = SCRATCH;
+const FACTOR_AT: u32 = SCRATCH + 1u;
+var<workgroup> scores: array<f32, SCRATCH + 1u + H>;
+var<workgroup> pTile: array<f16, H * PROW>;
+
+@compute @workgroup_size(THREADS)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let split = wg.x;
+  let sg = li / SG;
+  let Tk = keyCount();
+  // Whole blocks per split, so every block starts BK-aligned and never reads past Tk rounded up to BK.
+  let perSplit = ((Tk + params.nSplits - 1u) / params.nSplits + BK - 1u) / BK * BK;
+  let kStart = min(Tk, split * perSplit);
+  let kEnd = min(Tk, kStart + perSplit);
+  let kf = sg / HF;       // step 1: this subgroup's key fragment and head fragment
+  let hf1 = sg % HF;
+  let hf3 = sg % HF;      // step 3: head fragment and column group
+  let col0 = (sg / HF) * OF * 16u;
+  let head = li / LPH;    // step 2: this lane's head and its share of the block's keys
+  let sub = li % LPH;
+  let scaleLog2 = params.scale * LOG2E;
+
+  var o: array<subgroup_matrix_result<f32, 16, 16>, OF>;
+  for (var f = 0u; f < OF; f++) { o[f] = subgroup_matrix_result<f32, 16, 16>(); }
+  var mUsed = MASKED;
+  var rowSum = 0.0;
+  if (li == 0u) { scores[RESCALE_AT] = 0.0; } // workgroup memory starts undefined
+  var blk = 0u;
+  for (var k0 = kStart; k0 < kEnd; k0 += BK) {
+    blk += 1u;
+    var s = subgroup_matrix_result<f32, 16, 16>();
+    let cRow = (k0 + kf * 16u) * DCP;
+    for (var d = 0u; d < DF; d++) {
+      let cf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
+      let qf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
+      s = subgroupMatrixMultiplyAccumulate(cf, qf, s);
+    }
+    subgroupMatrixStore(&scores, kf * 16u * SROW + hf1 * 16u, s, false, SROW);
+    workgroupBarrier();
+
+    // Keys sub, sub + LPH, …: neighbouring lanes read rows SROW apart, which land on different banks.
+    var x: array<f32, KPL>;
+    var tileMax = MASKED;
+    for (var j = 0u; j < KPL; j++) {
+      let key = sub + j * LPH;
+      x[j] = select(MASKED, scores[key * SROW + head] * scaleLog2, k0 + key < kEnd);
+      tileMax = max(tileMax, x[j]);
+    }
+    for (var w = 1u; w < LPH; w *= 2u) { tileMax = max(tileMax, subgroupShuffleXor(tileMax, w)); }
+    var factor = 1.0;
+    if (tileMax > mUsed + TAU) {
+      // A head's first live block only sets the max: its accumulator and sum are still zero.
+      if (mUsed > MASKED) {
+        factor = exp2(mUsed - tileMax);
+        scores[RESCALE_AT] = f32(blk);
+      }
+      mUsed = tileMax;
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < KPL; j++) {
+      let hw = f16(select(0.0, exp2(x[j] - mUsed), x[j] > MASKED));
+      pTile[head * PROW + sub + j * LPH] = hw;
+      sum += f32(hw);
+    }
+    for (var w = 1u; w < LPH; w *= 2u) { sum += subgroupShuffleXor(sum, w); }
+    rowSum = rowSum * factor + sum;
+    if (sub == 0u) { scores[FACTOR_AT + head] = factor; }
+
+    // Also the barrier that publishes P and the factors (Sᵀ has been read into registers by now).
+    if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
+      for (var f = 0u; f < OF; f++) {
+        subgroupMatrixStore(&scores, sg * 256u, o[f], false, 16u);
+        workgroupBarrier();
+        for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + hf3 * 16u + e / 16u]; }
+        workgroupBarrier();
+        o[f] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
+      }
+      workgroupBarrier(); // the next block's Sᵀ overwrites the scratch
+    }
+
+    for (var kk = 0u; kk < KF; kk++) {
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf3 * 16u * PROW + kk * 16u, false, PROW);
+      let vRow = (k0 + kk * 16u) * DCP + col0;
+      for (var f = 0u; f < OF; f++) {
+        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&cache, vRow + f * 16u, false, DCP);
+        o[f] = subgroupMatrixMultiplyAccumulate(pf, vf, o[f]);
+      }
+    }
+  }
+
+  for (var f = 0u; f < OF; f++) {
+    subgroupMatrixStore(&oPart, (split * H + hf3 * 16u) * R + col0 + f * 16u, o[f], false, R);
+  }
+  if (sub == 0u) {
+    mPart[split * H + head] = select(MASKED, mUsed * LN2, mUsed > MASKED);
+    lPart[split * H + head] = rowSum;
+  }
+}
