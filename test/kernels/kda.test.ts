@@ -174,12 +174,13 @@ describe('kda delta rule', () => {
     const chunk = 32, T = randomInt(2, 3) * chunk + randomInt(1, chunk - 1);
     const c = await deltaCase(T, 2, randomInt(5, 24) | 1, randomInt(5, 24) | 1, 4);
     const runs = [];
-    for (const intra of ['blocked', 'pairs'] as const) {
-      const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', `S ${intra}`, c.s0);
-      runs.push(await runChunkedScratch(c, state, chunk, 0, c.T, { intra }));
+    // Chunk 32 leaves room for the 16-channel slice the H100 plan uses (chunk 64 needs 45 KB with it).
+    for (const tiles of [{ intra: 'blocked', channelSlice: 16 }, { intra: 'pairs' }] as const) {
+      const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', `S ${tiles.intra}`, c.s0);
+      runs.push(await runChunkedScratch(c, state, chunk, 0, c.T, tiles));
     }
     const [blocked, pairs] = runs;
-    expect([blocked.plan.intra, pairs.plan.intra]).toEqual(['blocked', 'pairs']);
+    expect([blocked.plan.intra, pairs.plan.intra, blocked.plan.channelSlice]).toEqual(['blocked', 'pairs', 16]);
     for (const key of Object.keys(blocked.scratch) as (keyof typeof blocked.scratch)[]) {
       expect(blocked.scratch[key].some(Number.isNaN), key).toBe(false);
       expect(relativeError(blocked.scratch[key], pairs.scratch[key]), key).toBeLessThan(1e-5);

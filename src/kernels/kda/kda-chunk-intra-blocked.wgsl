@@ -24,6 +24,10 @@ const NB: u32 = CP / 16u;
 const RQ: u32 = CP / 4u;    // vec4s per channel (rows side by side)
 const XQ: u32 = XW / 4u;
 const KCQ: u32 = 2u * NB * (NB - 1u); // vec4s per channel of the column operands: 16a rows for each a ≥ 1
+// Channel strides padded by one vec4: staging lanes walk channels, and an unpadded stride of 16 vec4s would put
+// them all on the same banks.
+const RQP: u32 = RQ + 1u;
+const KCP: u32 = KCQ + 1u;
 const NX: u32 = 8u * NB * (NB - 1u);  // 4×4 blocks of pairs in different sub-chunks
 const ND: u32 = 40u * NB;             // 1×4 groups on or below the diagonal inside the sub-chunks
 const SI: u32 = (SW * RQ + WG - 1u) / WG;
@@ -46,15 +50,15 @@ var<workgroup> A: array<vec4<f32>, CP * RQ>;
 // Pair pass: k, q, G, k and q scaled to their sub-chunk's first row, column operands per reference row (channel
 // major, rows side by side). Inverse: the Σ_b L_ab T_bc blocks. Products: X row-major.
 var<workgroup> S: array<vec4<f32>, SV>;
-var<workgroup> quadSum: array<f32, SW * RQ>;
+var<workgroup> quadSum: array<f32, SW * RQP>;
 var<workgroup> betaRow: array<f32, CP>;
 
 const K_AT: u32 = 0u;
-const Q_AT: u32 = SW * RQ;
-const G_AT: u32 = 2u * SW * RQ;
-const KR_AT: u32 = 3u * SW * RQ;
-const QR_AT: u32 = 4u * SW * RQ;
-const KC_AT: u32 = 5u * SW * RQ;
+const Q_AT: u32 = SW * RQP;
+const G_AT: u32 = 2u * SW * RQP;
+const KR_AT: u32 = 3u * SW * RQP;
+const QR_AT: u32 = 4u * SW * RQP;
+const KC_AT: u32 = 5u * SW * RQP;
 
 fn aGet(r: u32, j: u32) -> f32 { return A[j * RQ + r / 4u][r % 4u]; }
 fn aSet(r: u32, j: u32, x: f32) { A[j * RQ + r / 4u][r % 4u] = x; }
@@ -89,7 +93,7 @@ fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
     k4[it] = kv;
     q4[it] = qv;
     g4[it] = gv;
-    if (rq < RQ) { quadSum[c * RQ + rq] = gv.w; }
+    if (rq < RQ) { quadSum[c * RQP + rq] = gv.w; }
   }
   workgroupBarrier();
   for (var it = 0u; it < SI; it++) {
@@ -98,10 +102,10 @@ fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
     let rq = p / SW;
     if (rq < RQ) {
       var before = 0.0;
-      for (var m = 0u; m < rq; m++) { before += quadSum[c * RQ + m]; }
-      S[K_AT + c * RQ + rq] = k4[it];
-      S[Q_AT + c * RQ + rq] = q4[it];
-      S[G_AT + c * RQ + rq] = g4[it] + before;
+      for (var m = 0u; m < rq; m++) { before += quadSum[c * RQP + m]; }
+      S[K_AT + c * RQP + rq] = k4[it];
+      S[Q_AT + c * RQP + rq] = q4[it];
+      S[G_AT + c * RQP + rq] = g4[it] + before;
     }
   }
   workgroupBarrier();
@@ -115,18 +119,18 @@ fn deriveSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32, decayAt: u32) {
     let c = p % SW;
     let rq = p / SW;
     if (rq < RQ) {
-      let kv = S[K_AT + c * RQ + rq];
-      let qv = S[Q_AT + c * RQ + rq];
-      let G = S[G_AT + c * RQ + rq];
+      let kv = S[K_AT + c * RQP + rq];
+      let qv = S[Q_AT + c * RQP + rq];
+      let G = S[G_AT + c * RQP + rq];
       let a = rq / 4u;
-      let rowScale = exp(G - S[G_AT + c * RQ + 4u * a].x);
-      S[KR_AT + c * RQ + rq] = kv * rowScale;
-      S[QR_AT + c * RQ + rq] = qv * rowScale;
+      let rowScale = exp(G - S[G_AT + c * RQP + 4u * a].x);
+      S[KR_AT + c * RQP + rq] = kv * rowScale;
+      S[QR_AT + c * RQP + rq] = qv * rowScale;
       for (var a2 = a + 1u; a2 < NB; a2++) {
-        S[KC_AT + c * KCQ + 2u * a2 * (a2 - 1u) + rq] = kv * exp(S[G_AT + c * RQ + 4u * a2].x - G);
+        S[KC_AT + c * KCP + 2u * a2 * (a2 - 1u) + rq] = kv * exp(S[G_AT + c * RQP + 4u * a2].x - G);
       }
       if (c < w) {
-        let gLast = S[G_AT + c * RQ + (n - 1u) / 4u][(n - 1u) % 4u];
+        let gLast = S[G_AT + c * RQP + (n - 1u) / 4u][(n - 1u) % 4u];
         let eG = exp(G);
         let toLast = exp(gLast - G);
         for (var i = 0u; i < 4u; i++) {
@@ -270,9 +274,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     if (isCross) {
       for (var c = 0u; c < w; c++) {
-        let rk = S[KR_AT + c * RQ + rb];
-        let rq = S[QR_AT + c * RQ + rb];
-        let ck = S[KC_AT + c * KCQ + kcAt];
+        let rk = S[KR_AT + c * RQP + rb];
+        let rq = S[QR_AT + c * RQP + rb];
+        let ck = S[KC_AT + c * KCP + kcAt];
         kk0 += rk.x * ck;
         kk1 += rk.y * ck;
         kk2 += rk.z * ck;
@@ -285,10 +289,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     } else if (isDiag) {
       let valid = vec4(4u * jb, 4u * jb + 1u, 4u * jb + 2u, 4u * jb + 3u) <= vec4(r);
       for (var c = 0u; c < w; c++) {
-        let kr = S[K_AT + c * RQ + r / 4u][r % 4u];
-        let qr = S[Q_AT + c * RQ + r / 4u][r % 4u];
-        let gr = S[G_AT + c * RQ + r / 4u][r % 4u];
-        let kd = S[K_AT + c * RQ + jb] * exp(select(vec4(0.0), vec4(gr) - S[G_AT + c * RQ + jb], valid));
+        let kr = S[K_AT + c * RQP + r / 4u][r % 4u];
+        let qr = S[Q_AT + c * RQP + r / 4u][r % 4u];
+        let gr = S[G_AT + c * RQP + r / 4u][r % 4u];
+        let kd = S[K_AT + c * RQP + jb] * exp(select(vec4(0.0), vec4(gr) - S[G_AT + c * RQP + jb], valid));
         kk0 += kr * kd;
         qk0 += qr * kd;
       }
@@ -330,8 +334,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
   // Step 2b: block row a from the rows above it, one thread per (i, j) of a 16×16 block and all of its column
   // blocks c < a (at most 3) at once: Y_ac = Σ_{c≤b<a} L_ab T_bc (in S), then T_ac = −T_aa Y_ac.
-  let bi = lane / 16u;
-  let bj = lane % 16u;
+  let bi = lane % 16u; // lanes of a warp differ in the row: neighbouring words of column-major A, no bank conflicts
+  let bj = lane / 16u;
   for (var a = 1u; a < NB; a++) {
     var y0 = 0.0;
     var y1 = 0.0;
@@ -342,9 +346,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (m >= 16u) { y1 += l * aGet(m, 16u + bj); }
       if (m >= 32u) { y2 += l * aGet(m, 32u + bj); }
     }
-    sSet(lane, y0);
-    sSet(256u + lane, y1);
-    sSet(512u + lane, y2);
+    sSet(bi * 16u + bj, y0);
+    sSet(256u + bi * 16u + bj, y1);
+    sSet(512u + bi * 16u + bj, y2);
     workgroupBarrier();
     var t0 = 0.0;
     var t1 = 0.0;

@@ -35,13 +35,14 @@ export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; 
 /** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
 function blockedScratchVec4(chunk: number, slice: number, productSlice: number): number {
   const cp = roundUp(chunk, 16), nb = cp / 16;
-  return Math.max((5 * cp / 4 + 2 * nb * (nb - 1)) * slice, nb > 1 ? 192 : 0, (cp * productSlice) / 4);
+  // Pair pass: five CP-row operands and the column operands per channel, each channel padded by one vec4.
+  return Math.max((5 * (cp / 4 + 1) + 2 * nb * (nb - 1) + 1) * slice, nb > 1 ? 192 : 0, (cp * productSlice) / 4);
 }
 
 /** Workgroup bytes of the blocked intra pass: T (CP²), the scratch, the quad sums and β of the chunk. */
 function blockedBytes(chunk: number, slice: number, productSlice: number): number {
   const cp = roundUp(chunk, 16);
-  return 4 * (cp * cp + slice * (cp / 4) + cp) + 16 * blockedScratchVec4(chunk, slice, productSlice);
+  return 4 * (cp * cp + slice * (cp / 4 + 1) + cp) + 16 * blockedScratchVec4(chunk, slice, productSlice);
 }
 
 function intraVariant(tiles: KdaTileOverrides): KdaIntraVariant {
