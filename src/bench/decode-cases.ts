@@ -52,15 +52,18 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
 function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] {
   if (mlaDecodeTensorCoresUnsupported(ctx, d) !== undefined) return [];
   const DC = d.R + d.Dr;
-  const runs: { Tk: number; splits?: number; tensorCores: boolean }[] = [
-    { Tk: 8192, tensorCores: true }, { Tk: 131072, tensorCores: true }, { Tk: 131072, splits: 256, tensorCores: true },
+  // 'large-q': queries whose absorbed form exceeds f16's range (the f16 Qᵀ is scaled per head) and whose sharp
+  // softmax keeps raising the running max (lazy rescales).
+  const runs: { Tk: number; splits?: number; tensorCores: boolean; qAmplitude?: number; chains?: 1 }[] = [
+    { Tk: 8192, tensorCores: true }, { Tk: 8192, tensorCores: true, qAmplitude: 3e5 }, { Tk: 131072, tensorCores: true }, { Tk: 131072, splits: 256, tensorCores: true },
     { Tk: 1048576, tensorCores: false }, { Tk: 1048576, tensorCores: true }, { Tk: 1048576, splits: 256, tensorCores: true },
-    { Tk: 1048576, splits: 1024, tensorCores: true },
+    { Tk: 1048576, splits: 1024, tensorCores: true }, { Tk: 1048576, tensorCores: true, chains: 1 },
   ];
-  return runs.map(({ Tk, splits, tensorCores }) => {
-    const plan = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
+  return runs.map(({ Tk, splits, tensorCores, qAmplitude, chains }) => {
+    const planned = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
+    const plan = chains ? { ...planned, scoreChains: chains } : planned;
     const reference = tensorCores ? planMlaDecode(ctx, d, Tk, undefined, { cacheF16: true, tensorCores: false, subgroupHeads: true }) : undefined;
-    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
+    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21, qAmplitude ?? 1);
     const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
     const cache = filled(ctx, [mlaDecodeCacheRows(plan, Tk), latentRowHalves(DC)], 'f16', 'bench.mla.cache', 23);
     const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
@@ -77,7 +80,7 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
       return err / scale;
     });
     return {
-      kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
+      kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''}${qAmplitude ? ' large-q' : ''}${chains ? ' 1-chain' : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes: 2 * Tk * latentRowHalves(DC) + 2 * d.H * (d.Dn + d.Dv) * d.R * 4, anchor: COPY_ANCHOR, verify,
       params: { Tk, ...d, cache: 'f16', pass, splits: plan.splits, keyRows: plan.keyRows },

@@ -98,7 +98,7 @@ describe('mla/mla-absorbed-decode-tc (tensor-core split pass)', () => {
     const args = { q: t(d.H * (d.Dn + d.Dr)), wkvb: t(d.H * (d.Dn + d.Dv) * d.R), Tk: 100, out: t(d.H * d.Dv), ...d };
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
     expect(() => mlaAbsorbedDecode(ctx, { ...args, cache: ctx.tensor([100, latentRowHalves(DC)], 'f16', 'c') }, scratch, plan)).toThrow(/whole blocks of 64 keys/);
-    const { qT: _dropped, ...withoutQ } = scratch;
-    expect(() => mlaAbsorbedDecode(ctx, { ...args, cache: ctx.tensor([128, latentRowHalves(DC)], 'f16', 'c') }, withoutQ, plan)).toThrow(/lacks qT/);
+    const { qT: _dropped, qScale: _droppedScale, ...withoutQ } = scratch;
+    expect(() => mlaAbsorbedDecode(ctx, { ...args, cache: ctx.tensor([128, latentRowHalves(DC)], 'f16', 'c') }, withoutQ, plan)).toThrow(/lacks qT\/qScale/);
   });
 });

@@ -3,7 +3,7 @@
 // A workgroup owns one key range and all H heads, so each cache row is read from memory once for every head.
 // Per block of BK keys:
 //   1. Sᵀ [BK keys × H heads] = C [BK × DC] · Qᵀ [DC × H]: cache rows are row-major left operands straight from
-//      storage, the absorbed query (written f16 and transposed by the ABSORB pass) the right operand; each
+//      storage, the absorbed query (f16, transposed and power-of-two scaled by the QT16 pass) the right operand; each
 //      subgroup owns one 16 × 16 fragment and stores it to workgroup memory.
 //   2. Online softmax, LPH lanes per head (subgroupShuffleXor within the head's lanes), weights P as f16.
 //      Lazy rescale as in mla-flash-prefill-f16: a head keeps its running max until a block's max exceeds it by
@@ -22,13 +22,14 @@ diagnostic(off, subgroup_uniformity);
 
 struct Params { Tk: u32, H: u32, nSplits: u32, scale: f32, dn: u32, r: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qT: array<f16>;     // [DC, H]
+@group(0) @binding(1) var<storage, read> qT: array<f16>;     // [DC, H], each head scaled by a power of two
 @group(0) @binding(2) var<storage, read> cache: array<f16>;  // [rows, DCP]
 @group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
 @group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
 @group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
+@group(0) @binding(6) var<storage, read> qScale: array<f32>;      // [H]: raw score → log2-unit logit
 #if SEQ_LEN
-@group(0) @binding(6) var<storage, read> seqLen: array<u32>;
+@group(0) @binding(7) var<storage, read> seqLen: array<u32>;
 fn keyCount() -> u32 { return min(seqLen[0], params.Tk); }
 #else
 fn keyCount() -> u32 { return params.Tk; }
@@ -53,13 +54,16 @@ const KPL: u32 = BK / LPH;         // keys per softmax lane
 const SROW: u32 = H + 4u;          // Sᵀ rows (keys) padded: 16-byte aligned, neighbours on other banks
 const PROW: u32 = BK + 8u;
 const TAU: f32 = {{TAU}};
-const LOG2E: f32 = 1.4426950408889634;
 const LN2: f32 = 0.6931471805599453;
 const MASKED: f32 = -3.0e38;
 // One f32 array holds Sᵀ, then (rescale blocks only) one 16×16 scratch per subgroup, then the rescale flag and
 // the per-head factors: a separate u32 workgroup variable beside subgroup-matrix arrays shifted their
 // addresses on the H100 (see mla-flash-prefill-f16.wgsl).
-const SCRATCH: u32 = max(BK * SROW, NSG * 256u);
+// CHAINS independent accumulators split step 1's DF-long reduction (even / odd steps), so consecutive MMAs do
+// not wait on each other; the softmax adds the partial Sᵀ tiles.
+const CHAINS: u32 = {{CHAINS}}u;
+const S_AREA: u32 = BK * SROW;
+const SCRATCH: u32 = max(CHAINS * S_AREA, NSG * 256u);
 const RESCALE_AT: u32 = SCRATCH;
 const FACTOR_AT: u32 = SCRATCH + 1u;
 var<workgroup> scores: array<f32, SCRATCH + 1u + H>;
@@ -80,7 +84,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let col0 = (sg / HF) * OF * 16u;
   let head = li / LPH;    // step 2: this lane's head and its share of the block's keys
   let sub = li % LPH;
-  let scaleLog2 = params.scale * LOG2E;
+  let scaleLog2 = qScale[head];
 
   var o: array<subgroup_matrix_result<f32, 16, 16>, OF>;
   for (var f = 0u; f < OF; f++) { o[f] = subgroup_matrix_result<f32, 16, 16>(); }
@@ -90,14 +94,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var blk = 0u;
   for (var k0 = kStart; k0 < kEnd; k0 += BK) {
     blk += 1u;
-    var s = subgroup_matrix_result<f32, 16, 16>();
     let cRow = (k0 + kf * 16u) * DCP;
+    var s0 = subgroup_matrix_result<f32, 16, 16>();
+#if TWO_CHAINS
+    var s1 = subgroup_matrix_result<f32, 16, 16>();
+    for (var d = 0u; d + 1u < DF; d += 2u) {
+      let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
+      let c1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u + 16u, false, DCP);
+      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
+      let q1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d + 1u) * 16u * H + hf1 * 16u, false, H);
+      s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
+      s1 = subgroupMatrixMultiplyAccumulate(c1, q1, s1);
+    }
+    if ((DF & 1u) == 1u) {
+      let d = DF - 1u;
+      let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
+      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
+      s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
+    }
+    subgroupMatrixStore(&scores, S_AREA + kf * 16u * SROW + hf1 * 16u, s1, false, SROW);
+#else
     for (var d = 0u; d < DF; d++) {
       let cf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
       let qf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
-      s = subgroupMatrixMultiplyAccumulate(cf, qf, s);
+      s0 = subgroupMatrixMultiplyAccumulate(cf, qf, s0);
     }
-    subgroupMatrixStore(&scores, kf * 16u * SROW + hf1 * 16u, s, false, SROW);
+#endif
+    subgroupMatrixStore(&scores, kf * 16u * SROW + hf1 * 16u, s0, false, SROW);
     workgroupBarrier();
 
     // Keys sub, sub + LPH, …: neighbouring lanes read rows SROW apart, which land on different banks.
@@ -105,7 +128,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var tileMax = MASKED;
     for (var j = 0u; j < KPL; j++) {
       let key = sub + j * LPH;
-      x[j] = select(MASKED, scores[key * SROW + head] * scaleLog2, k0 + key < kEnd);
+      var raw = scores[key * SROW + head];
+      if (CHAINS == 2u) { raw += scores[S_AREA + key * SROW + head]; }
+      x[j] = select(MASKED, raw * scaleLog2, k0 + key < kEnd);
       tileMax = max(tileMax, x[j]);
     }
     for (var w = 1u; w < LPH; w *= 2u) { tileMax = max(tileMax, subgroupShuffleXor(tileMax, w)); }

@@ -21,6 +21,8 @@ export interface MlaDecodePlan {
   splits: number;
   /** Split pass on tensor cores (mla-absorbed-decode-tc.wgsl, f16 cache); else one of the two below. */
   tensorCores: boolean;
+  /** Tensor-core pass: independent accumulator chains of the score reduction (1 or 2). */
+  scoreChains?: 1 | 2;
   /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
   subgroupHeads: boolean;
   headsPerGroup: number;
@@ -47,7 +49,7 @@ export function planMlaDecode(
     // partials small against the cache it reads.
     const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
     const subgroups = (TC_KEY_BLOCK / 16) * (d.H / 16);
-    return { splits: tcSplits, tensorCores: true, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: subgroups * sg };
+    return { splits: tcSplits, tensorCores: true, scoreChains: 2, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: subgroups * sg };
   }
   const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
   const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
@@ -104,6 +106,7 @@ export interface MlaDecodeScratch {
   lPart: GpuTensor; // [splits, H]
   oLat: GpuTensor; // [H, R]
   qT?: GpuTensor; // f16 [R + Dr, H], tensor-core plans only
+  qScale?: GpuTensor; // [H], tensor-core plans only
 }
 
 export function allocMlaDecodeScratch(ctx: GpuContext, d: MlaDecodeDims, plan: MlaDecodePlan): MlaDecodeScratch {
@@ -113,7 +116,7 @@ export function allocMlaDecodeScratch(ctx: GpuContext, d: MlaDecodeDims, plan: M
     mPart: ctx.tensor([plan.splits, d.H], 'f32', 'mla.mPart'),
     lPart: ctx.tensor([plan.splits, d.H], 'f32', 'mla.lPart'),
     oLat: ctx.tensor([d.H, d.R], 'f32', 'mla.oLat'),
-    ...(plan.tensorCores ? { qT: ctx.tensor([d.R + d.Dr, d.H], 'f16', 'mla.qT') } : {}),
+    ...(plan.tensorCores ? { qT: ctx.tensor([d.R + d.Dr, d.H], 'f16', 'mla.qT'), qScale: ctx.tensor([d.H], 'f32', 'mla.qScale') } : {}),
   };
 }
 
@@ -151,7 +154,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   if (plan.tensorCores) {
     if (a.cache.dtype !== 'f16') throw new Error(`${name}: the tensor-core plan needs an f16 latent cache`);
     if (cacheRows < mlaDecodeCacheRows(plan, a.Tk)) throw new Error(`${name}: the tensor-core plan reads whole blocks of ${plan.keyRows} keys; the cache holds ${cacheRows} rows, fewer than Tk = ${a.Tk} rounded up`);
-    if (!scratch.qT) throw new Error(`${name}: scratch lacks qT (allocate it with the tensor-core plan)`);
+    if (!scratch.qT || !scratch.qScale) throw new Error(`${name}: scratch lacks qT/qScale (allocate it with the tensor-core plan)`);
   }
   if (a.seqLen && (a.seqLen.dtype !== 'u32' || numel(a.seqLen.shape) < 1)) throw new Error(`${name}: seqLen must be a u32 tensor`);
   requireF32Elements(name, 'qAbs', scratch.qAbs, a.H * DC);
@@ -167,19 +170,18 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
   const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
-  const T16 = plan.tensorCores;
-  const absorb = ctx.dispatch({
-    kernel, pass: T16 ? 'absorb-t16' : 'absorb', defines: { ...base, ABSORB: true, DP, T16 }, params,
-    bindings: [q.tensor, a.wkvb, scratch.qAbs, ...(T16 ? [scratch.qT!] : [])], workgroups: [Math.ceil(DC / (wg / DP)), a.H],
-  });
+  const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
   const split = plan.tensorCores
-    ? ctx.dispatch({
-      kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
-      defines: { H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen) },
-      bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
-      workgroups: [plan.splits, 1],
-    })
-    : ctx.dispatch({
+    ? [
+      ctx.dispatch({ kernel, pass: 'query-f16', defines: { ...base, QT16: true }, params, bindings: [scratch.qAbs, scratch.qT!, scratch.qScale!], workgroups: [a.H, 1] }),
+      ctx.dispatch({
+        kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
+        defines: { H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen), CHAINS: plan.scoreChains ?? 2, TWO_CHAINS: (plan.scoreChains ?? 2) === 2 },
+        bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, scratch.qScale!, ...(a.seqLen ? [a.seqLen] : [])],
+        workgroups: [plan.splits, 1],
+      }),
+    ]
+    : [ctx.dispatch({
       kernel,
       pass: plan.subgroupHeads ? 'split-subgroup-heads' : 'split-staged',
       defines: plan.subgroupHeads
@@ -188,10 +190,10 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       params,
       bindings: [scratch.qAbs, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, ...(a.seqLen ? [a.seqLen] : [])],
       workgroups: [plan.splits, Math.ceil(a.H / plan.headsPerGroup)],
-    });
+    })];
   return [
     absorb,
-    split,
+    ...split,
     ctx.dispatch({ kernel, pass: 'reduce', defines: { ...base, REDUCE: true, SP }, params, bindings: [scratch.oPart, scratch.mPart, scratch.lPart, scratch.oLat], workgroups: [Math.ceil(a.R / (wg / SP)), a.H] }),
     ctx.dispatch({ kernel, pass: 'unabsorb', defines: { ...base, UNABSORB: true, PARTS }, params, bindings: [scratch.oLat, a.wkvb, a.out], workgroups: [Math.ceil(a.Dv / (wg / PARTS)), a.H] }),
   ];

@@ -11,7 +11,7 @@
 // the cache capacity), so one recorded dispatch list serves every decode step.
 // dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
 // F16: both split passes read an f16 cache (latent-f16.part.wgsl); all arithmetic stays f32.
-#if T16
+#if QT16
 enable f16;
 #endif
 #if SPLIT_SG
@@ -35,10 +35,6 @@ const MASKED: f32 = -3.0e38;
 @group(0) @binding(1) var<storage, read> q: array<f32>;      // [H, DN + DR]
 @group(0) @binding(2) var<storage, read> wkvb: array<f32>;   // [H·(DN+DV), R]
 @group(0) @binding(3) var<storage, read_write> qAbs: array<f32>; // [H, DC]
-#if T16
-// The tensor-core split pass reads the query as f16 Qᵀ [DC, H] (a right operand).
-@group(0) @binding(4) var<storage, read_write> qT: array<f16>;
-#endif
 // A workgroup owns CB columns of one head; its DP lane groups split the DN-long sum (coalesced CB-wide row
 // reads, DP loads in flight per column) and meet in workgroup memory.
 const DP: u32 = {{DP}}u;
@@ -60,13 +56,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (part == 0u && c < DC) {
     var sum = 0.0;
     for (var p = 0u; p < DP; p++) { sum += partial[p * CB + lane]; }
-    var value = sum;
-    if (c >= R) { value = q[qRow + DN + c - R]; } // (no select: its q index would wrap for c < R)
-    qAbs[h * DC + c] = value;
-#if T16
-    qT[c * params.H + h] = f16(value);
-#endif
+    if (c < R) { qAbs[h * DC + c] = sum; } else { qAbs[h * DC + c] = q[qRow + DN + c - R]; }
   }
+}
+#endif
+
+#if QT16
+// For the tensor-core split pass: Qᵀ [DC, H] as f16, each head scaled by a power of two that puts its largest
+// |value| in [2^13, 2^14) (absorbed queries can exceed f16's 65504; a power of two loses no bits), and
+// qScale[h] = scale · log2(e) / that power, which turns the pass's raw scores into log2-unit logits.
+@group(0) @binding(1) var<storage, read> qAbs: array<f32>;        // [H, DC]
+@group(0) @binding(2) var<storage, read_write> qT: array<f16>;    // [DC, H]
+@group(0) @binding(3) var<storage, read_write> qScale: array<f32>; // [H]
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let h = wg.x;
+  var m = 0.0;
+  for (var c = lane; c < DC; c += WG) { m = max(m, abs(qAbs[h * DC + c])); }
+  partial[lane] = m;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) { partial[lane] = max(partial[lane], partial[lane + stride]); }
+    workgroupBarrier();
+  }
+  let top = partial[0];
+  // exponent e with top · 2^-e in [2^13, 2^14); an all-zero row keeps e = 0.
+  var e = 0.0;
+  if (top > 0.0) { e = floor(log2(top)) - 13.0; }
+  let down = exp2(-e);
+  for (var c = lane; c < DC; c += WG) { qT[c * params.H + h] = f16(qAbs[h * DC + c] * down); }
+  if (lane == 0u) { qScale[h] = params.scale * 1.4426950408889634 * exp2(e); }
 }
 #endif
 
