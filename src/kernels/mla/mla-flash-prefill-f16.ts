@@ -7,7 +7,7 @@ import { f32 } from '../../engine/gpu/context.js';
 import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts } from '../kda/row-view.js';
 import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
-import type { MlaKeyBlock, MlaPrefillShape } from './mla-flash-prefill.js';
+import { checkedKeyBlock, type MlaKeyBlock, type MlaPrefillShape } from './mla-flash-prefill.js';
 
 const kernel = { name: 'mla/mla-flash-prefill-f16', url: new URL('./mla-flash-prefill-f16.wgsl', import.meta.url) };
 
@@ -102,15 +102,7 @@ export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, p
   if (a.Dr > 0 && !a.kRope) throw new Error(`${name}: Dr = ${a.Dr} needs kRope`);
   const Dq = a.Dn + a.Dr;
   const qRows = Math.ceil(a.Tq / queryRowsOf(plan)) * queryRowsOf(plan);
-  const block = a.keyBlock ?? { start: 0, length: a.Tk, first: true, last: true, carry: undefined };
-  if (!Number.isInteger(block.start) || block.start < 0 || !Number.isInteger(block.length) || block.length < 1 || block.start + block.length > a.Tk) {
-    throw new Error(`${name}: key block ${block.start}+${block.length} is not inside 0..${a.Tk}`);
-  }
-  const carrying = !block.first || !block.last;
-  if (carrying) {
-    if (!block.carry) throw new Error(`${name}: a partial key block needs a carry tensor`);
-    requireF32Elements(name, 'carry', block.carry, a.Tq * a.H * (a.Dv + 2));
-  }
+  const { block, carrying } = checkedKeyBlock(name, a);
   const kRows = Math.ceil(block.length / plan.keyRows) * plan.keyRows;
   const need = (label: string, t: GpuTensor, halves: number) => {
     if (t.dtype !== 'f16') throw new Error(`${name}: ${label} (${t.label}) is ${t.dtype}, expected f16`);

@@ -86,15 +86,7 @@ export function mlaFlashPrefill(ctx: GpuContext, a: MlaFlashPrefillArgs, plan = 
   requirePositiveInts(name, { Tq: a.Tq, Tk: a.Tk, H: a.H, Dn: a.Dn, Dv: a.Dv });
   if (!Number.isInteger(a.Dr) || a.Dr < 0) throw new Error(`${name}: Dr must be a whole number ≥ 0 (got ${a.Dr})`);
   if (a.Tk < a.Tq) throw new Error(`${name}: ${a.Tk} keys cannot serve ${a.Tq} causal queries`);
-  const block = a.keyBlock ?? { start: 0, length: a.Tk, first: true, last: true, carry: undefined };
-  if (!Number.isInteger(block.start) || block.start < 0 || !Number.isInteger(block.length) || block.length < 1 || block.start + block.length > a.Tk) {
-    throw new Error(`${name}: key block ${block.start}+${block.length} is not inside 0..${a.Tk}`);
-  }
-  const carrying = !block.first || !block.last;
-  if (carrying) {
-    if (!block.carry) throw new Error(`${name}: a partial key block needs a carry tensor`);
-    requireF32Elements(name, 'carry', block.carry, a.Tq * a.H * (a.Dv + 2));
-  }
+  const { block, carrying } = checkedKeyBlock(name, a);
   const Dq = a.Dn + a.Dr;
   const q = resolveHeads(name, 'q', a.q, a.Tq, a.H, Dq);
   const kn = resolveHeads(name, 'kNope', a.kNope, block.length, a.H, a.Dn);
@@ -125,4 +117,18 @@ export function mlaFlashPrefill(ctx: GpuContext, a: MlaFlashPrefillArgs, plan = 
     bindings,
     workgroups: [qTiles, a.H],
   });
+}
+
+/** The call's key block (the whole of 0..Tk when none is given), checked; `carrying` when it is a partial one. */
+export function checkedKeyBlock(name: string, a: { keyBlock?: MlaKeyBlock; Tk: number; Tq: number; H: number; Dv: number }) {
+  const block = a.keyBlock ?? { start: 0, length: a.Tk, first: true, last: true, carry: undefined };
+  if (!Number.isInteger(block.start) || block.start < 0 || !Number.isInteger(block.length) || block.length < 1 || block.start + block.length > a.Tk) {
+    throw new Error(`${name}: key block ${block.start}+${block.length} is not inside 0..${a.Tk}`);
+  }
+  const carrying = !block.first || !block.last;
+  if (carrying) {
+    if (!block.carry) throw new Error(`${name}: a partial key block needs a carry tensor`);
+    requireF32Elements(name, 'carry', block.carry, a.Tq * a.H * (a.Dv + 2));
+  }
+  return { block, carrying };
 }
