@@ -3,7 +3,8 @@
 import type { GpuContext } from '../engine/gpu/context.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, mlaDecodeCacheRows, mlaDecodeTensorCoresUnsupported, planMlaDecode, type MlaDecodeDims } from '../kernels/mla/mla-absorbed-decode.js';
 import { latentRowHalves } from '../kernels/mla/mla-latent-append.js';
-import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
+import { COPY_ANCHOR, filled, relativeErrorOf, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
+import type { GpuTensor } from '../engine/gpu/arena.js';
 
 /**
  * One decode token of one MLA layer over Tk cached rows: bytes = the latent cache read (its true bytes: 4 per
@@ -12,7 +13,6 @@ import { COPY_ANCHOR, filled, releaser, type KernelCase, type SizeClass } from '
 export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const d = size === 'small' ? { H: 3, Dn: 8, Dr: 4, Dv: 6, R: 12 } : { H: 32, Dn: 128, Dr: 64, Dv: 128, R: 512 };
   const lengths = size === 'small' ? [40] : [8192, 131072];
-  const DC = d.R + d.Dr;
   // Both split passes at every length, so one run gives their ratio (the staged pass is the fallback), and at
   // the longest length a few subgroup-pass tilings (heads per workgroup × keys per tile × splits) beside the
   // default (32 heads × 1 key × 256 splits at 128k). Each pass also reads an f16 cache (what f16-weight engines
@@ -27,16 +27,12 @@ export function mlaDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const cases = variants.map(({ Tk, subgroupHeads, cache: cacheDtype, tiling }): KernelCase => {
     const planned = planMlaDecode(ctx, d, Tk, undefined, { subgroupHeads, tensorCores: false });
     const plan = tiling && planned.subgroupHeads ? { ...planned, ...tiling, workgroupSize: tiling.headsPerGroup * ctx.caps.subgroupSize } : planned;
-    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21);
-    const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
-    const cache = filled(ctx, [Tk, cacheDtype === 'f16' ? latentRowHalves(DC) : DC], cacheDtype, 'bench.mla.cache', 23);
-    const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
+    const { q, wkvb, cache, out } = decodeInputs(ctx, d, Tk, cacheDtype);
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
-    const bytes = cache.bytes + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
     return {
       kernel: 'mla-decode', name: `mla-absorbed-decode ${plan.subgroupHeads ? 'subgroup-heads' : 'staged'}${tiling ? ` ${plan.headsPerGroup}h×${plan.keyRows}k×${plan.splits}s` : ''} Tk=${Tk} H=${d.H} R=${d.R}${cacheDtype === 'f16' ? ' f16-cache' : ''}`, dtype: `${cacheDtype} cache`,
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
-      bytes, anchor: size === '48b' ? COPY_ANCHOR : undefined,
+      bytes: decodeBytes(cache, d), anchor: size === '48b' ? COPY_ANCHOR : undefined,
       params: { Tk, ...d, cache: cacheDtype, pass: plan.subgroupHeads ? 'subgroup-heads' : 'staged', splits: plan.splits, headsPerGroup: plan.headsPerGroup, keyRows: plan.keyRows, lanesPerScore: plan.lanesPerScore },
       release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
     };
@@ -63,10 +59,7 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
     const planned = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
     const plan = chains ? { ...planned, scoreChains: chains } : planned;
     const reference = tensorCores ? planMlaDecode(ctx, d, Tk, undefined, { cacheF16: true, tensorCores: false, subgroupHeads: true }) : undefined;
-    const q = filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21, qAmplitude ?? 1);
-    const wkvb = filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05);
-    const cache = filled(ctx, [mlaDecodeCacheRows(plan, Tk), latentRowHalves(DC)], 'f16', 'bench.mla.cache', 23);
-    const out = ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out');
+    const { q, wkvb, cache, out } = decodeInputs(ctx, d, mlaDecodeCacheRows(plan, Tk), 'f16', qAmplitude);
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
     const pass = tensorCores ? 'tensor-cores' : 'subgroup-heads';
     const verify = reference && (async () => {
@@ -75,18 +68,32 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
       ctx.run(mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out: refOut }, refScratch, reference));
       const [got, want] = [await ctx.readF32(out), await ctx.readF32(refOut)];
       [refOut, ...Object.values(refScratch)].forEach((t) => ctx.arena.free(t));
-      let scale = 0, err = 0;
-      for (let i = 0; i < want.length; i++) { scale = Math.max(scale, Math.abs(want[i])); err = Math.max(err, Math.abs(got[i] - want[i])); }
-      return err / scale;
+      return relativeErrorOf(got, want);
     });
     return {
       kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''}${qAmplitude ? ' large-q' : ''}${chains ? ' 1-chain' : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
-      bytes: 2 * Tk * latentRowHalves(DC) + 2 * d.H * (d.Dn + d.Dv) * d.R * 4, anchor: COPY_ANCHOR, verify,
+      bytes: decodeBytes(2 * Tk * latentRowHalves(DC), d), anchor: COPY_ANCHOR, verify,
       params: { Tk, ...d, cache: 'f16', pass, splits: plan.splits, keyRows: plan.keyRows },
       release: releaser(ctx, [q, wkvb, cache, out, ...Object.values(scratch)]),
     };
   });
+}
+
+/** The query, kv_b_proj and output of one decode case, and a random cache of `rows` rows. */
+function decodeInputs(ctx: GpuContext, d: MlaDecodeDims, rows: number, cacheDtype: 'f32' | 'f16', qAmplitude = 1) {
+  const DC = d.R + d.Dr;
+  return {
+    q: filled(ctx, [d.H, d.Dn + d.Dr], 'f32', 'bench.mla.q', 21, qAmplitude),
+    wkvb: filled(ctx, [d.H * (d.Dn + d.Dv), d.R], 'f32', 'bench.mla.wkvb', 22, 0.05),
+    cache: filled(ctx, [rows, cacheDtype === 'f16' ? latentRowHalves(DC) : DC], cacheDtype, 'bench.mla.cache', 23),
+    out: ctx.tensor([d.H, d.Dv], 'f32', 'bench.mla.out'),
+  };
+}
+
+/** Bytes one decode step moves: the live cache (a tensor, or its live bytes) plus kv_b_proj read twice. */
+function decodeBytes(cache: GpuTensor | number, d: MlaDecodeDims): number {
+  return (typeof cache === 'number' ? cache : cache.bytes) + 2 * d.H * (d.Dn + d.Dv) * d.R * 4;
 }
 
 // The MoE decode cases live in moe-cases.ts (several kernels and tilings per run).

@@ -233,7 +233,8 @@ function mlaF16SampledError([q, kNope, kRope, v]: Float32Array[], out: Float32Ar
   return worst;
 }
 
-function relativeErrorOf(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+/** Max abs difference over the reference's max abs (NaN counts as infinite). */
+export function relativeErrorOf(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   let diff = 0, ref = 1e-6;
   for (let i = 0; i < expected.length; i++) {
     const e = Math.abs(actual[i] - expected[i]);

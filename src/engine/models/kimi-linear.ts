@@ -126,10 +126,13 @@ export class KimiLinearGraph {
     const capacity = seq.capacity;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk, m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
-    const zero = (shape: number[], label: string) => { const x = ctx.tensor(shape, 'f32', label); ctx.fill(x, 0); return x; };
+    const zero = (shape: number[], label: string) => { const x = ctx.tensor(shape, 'f32', label); ctx.clear(x); return x; };
     const f16 = this.latentCacheDtype === 'f16';
     const dims = { H: m.numHeads, Dn: m.qkNopeHeadDim, Dr: m.qkRopeHeadDim, Dv: m.vHeadDim, R: m.kvLoraRank };
     const decodePlan = c.layerKinds.includes('mla') ? planMlaDecode(ctx, dims, capacity, undefined, { cacheF16: f16 }) : undefined;
+    // The tensor-core decode reads whole key blocks, rows not yet written included: they must hold finite
+    // numbers (arena memory may be reused), so that cache starts zeroed and padded to a whole block.
+    const cacheRows = decodePlan ? mlaDecodeCacheRows(decodePlan, capacity) : capacity;
     c.layerKinds.forEach((kind, i) => {
       if (kind === 'kda') {
         seq.kda[i] = {
@@ -139,11 +142,8 @@ export class KimiLinearGraph {
         seq.kdaStateBytes += 4 * (Hk * Dk * Dk + 3 * (K - 1) * P);
         seq.mla[i] = undefined;
       } else {
-        // The tensor-core decode reads whole key blocks, rows not yet written included: they must hold finite
-        // numbers (arena memory may be reused), so that cache starts zeroed and padded to a whole block.
-        const rows = mlaDecodeCacheRows(decodePlan!, capacity);
-        const cache = ctx.tensor([rows, f16 ? latentRowHalves(DC) : DC], this.latentCacheDtype, `L${i}.latent`);
-        if (decodePlan!.tensorCores) ctx.clear(cache);
+        const cache = ctx.tensor([cacheRows, f16 ? latentRowHalves(DC) : DC], this.latentCacheDtype, `L${i}.latent`);
+        if (decodePlan?.tensorCores) ctx.clear(cache);
         seq.mla[i] = { cache };
         seq.kvCacheBytes += cache.bytes;
         seq.kda[i] = undefined;

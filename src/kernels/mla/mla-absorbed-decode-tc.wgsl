@@ -78,10 +78,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let perSplit = ((Tk + params.nSplits - 1u) / params.nSplits + BK - 1u) / BK * BK;
   let kStart = min(Tk, split * perSplit);
   let kEnd = min(Tk, kStart + perSplit);
-  let kf = sg / HF;       // step 1: this subgroup's key fragment and head fragment
-  let hf1 = sg % HF;
-  let hf3 = sg % HF;      // step 3: head fragment and column group
-  let col0 = (sg / HF) * OF * 16u;
+  let hf = sg % HF;       // this subgroup's head fragment (steps 1 and 3)
+  let kf = sg / HF;       // step 1: its key fragment; step 3: its group of OF column fragments
+  let col0 = kf * OF * 16u;
   let head = li / LPH;    // step 2: this lane's head and its share of the block's keys
   let sub = li % LPH;
   let scaleLog2 = qScale[head];
@@ -101,26 +100,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var d = 0u; d + 1u < DF; d += 2u) {
       let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
       let c1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u + 16u, false, DCP);
-      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
-      let q1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d + 1u) * 16u * H + hf1 * 16u, false, H);
+      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
+      let q1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d + 1u) * 16u * H + hf * 16u, false, H);
       s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
       s1 = subgroupMatrixMultiplyAccumulate(c1, q1, s1);
     }
     if ((DF & 1u) == 1u) {
       let d = DF - 1u;
       let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
-      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
+      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
       s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
     }
-    subgroupMatrixStore(&scores, S_AREA + kf * 16u * SROW + hf1 * 16u, s1, false, SROW);
+    subgroupMatrixStore(&scores, S_AREA + kf * 16u * SROW + hf * 16u, s1, false, SROW);
 #else
     for (var d = 0u; d < DF; d++) {
       let cf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
-      let qf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf1 * 16u, false, H);
+      let qf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
       s0 = subgroupMatrixMultiplyAccumulate(cf, qf, s0);
     }
 #endif
-    subgroupMatrixStore(&scores, kf * 16u * SROW + hf1 * 16u, s0, false, SROW);
+    subgroupMatrixStore(&scores, kf * 16u * SROW + hf * 16u, s0, false, SROW);
     workgroupBarrier();
 
     // Keys sub, sub + LPH, …: neighbouring lanes read rows SROW apart, which land on different banks.
@@ -158,7 +157,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var f = 0u; f < OF; f++) {
         subgroupMatrixStore(&scores, sg * 256u, o[f], false, 16u);
         workgroupBarrier();
-        for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + hf3 * 16u + e / 16u]; }
+        for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + hf * 16u + e / 16u]; }
         workgroupBarrier();
         o[f] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
       }
@@ -166,7 +165,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
 
     for (var kk = 0u; kk < KF; kk++) {
-      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf3 * 16u * PROW + kk * 16u, false, PROW);
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf * 16u * PROW + kk * 16u, false, PROW);
       let vRow = (k0 + kk * 16u) * DCP + col0;
       for (var f = 0u; f < OF; f++) {
         let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&cache, vRow + f * 16u, false, DCP);
@@ -176,7 +175,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   for (var f = 0u; f < OF; f++) {
-    subgroupMatrixStore(&oPart, (split * H + hf3 * 16u) * R + col0 + f * 16u, o[f], false, R);
+    subgroupMatrixStore(&oPart, (split * H + hf * 16u) * R + col0 + f * 16u, o[f], false, R);
   }
   if (sub == 0u) {
     mPart[split * H + head] = select(MASKED, mUsed * LN2, mUsed > MASKED);
