@@ -5,11 +5,16 @@ import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
 import { makeGemvF16, planGemvF16 } from './gemv-f16.js';
+import { isQ8, type Q8Weight } from './q8-format.js';
+import { makeGroupedLinearQ8, makeLinearQ8 } from './linear-q8.js';
 
 const gemmKernel = { name: 'linalg/matmul', url: new URL('./matmul.wgsl', import.meta.url) };
 const gemvKernel = { name: 'linalg/gemv', url: new URL('./gemv.wgsl', import.meta.url) };
 
+/** A weight stored as f32/f16 values (one binding or split along rows). */
 export type GpuWeight = GpuTensor | GpuRowSplit;
+/** What the linears take: f32/f16 values or q8 (linalg/q8-format.ts). */
+export type LinearWeight = GpuWeight | Q8Weight;
 
 export function weightParts(w: GpuWeight): { part: GpuTensor; rowStart: number }[] {
   return 'parts' in w ? w.parts.map((part, i) => ({ part, rowStart: w.rowStarts[i] })) : [{ part: w, rowStart: 0 }];
@@ -66,11 +71,12 @@ function gemvWorkgroup(ctx: GpuContext): number {
 
 /**
  * out[M, N] = x[M, K] · W[N, K]ᵀ. Weights over the binding limit arrive split along N; each part writes its
- * own column range. One activation row uses the GEMV kernel.
+ * own column range. One activation row uses the GEMV kernel. q8 weights over several rows expand into
+ * `dequantScratch` (linear-q8.ts).
  */
 export function makeLinear(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor,
-  opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean } = {},
+  ctx: GpuContext, x: GpuTensor, weight: LinearWeight, out: GpuTensor,
+  opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean; dequantScratch?: GpuTensor } = {},
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
   const M = x.shape.length === 1 ? 1 : x.shape[0];
@@ -85,8 +91,9 @@ export function makeLinear(
   if (outCols !== N || outRows !== M) {
     throw new Error(`linear: ${out.label} is [${out.shape.join(', ')}], expected [${M}, ${N}] for ${weight.label}`);
   }
+  if (isQ8(weight)) return makeLinearQ8(ctx, x, weight, out, opts);
   const f16 = weight.dtype === 'f16';
-  if (!f16 && weight.dtype !== 'f32') throw new Error(`linear: weight ${weight.label} must be f32 or f16`);
+  if (!f16 && weight.dtype !== 'f32') throw new Error(`linear: weight ${weight.label} must be f32, f16 or q8`);
   const specs: DispatchSpec[] = [];
   // Tests pass explicit scalar tiles to pin the scalar kernel on any device.
   const tc = opts.tiles ? undefined : tensorCoreTiles(ctx, weight, M, K);
@@ -138,9 +145,10 @@ export interface GroupedRows {
  * The stacked weight [E, N, K] may be split along E; each part serves its experts.
  */
 export function makeGroupedLinear(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, out: GpuTensor, grouped: GroupedRows, gather: boolean,
-  scalarTiles?: GemmTiles,
+  ctx: GpuContext, x: GpuTensor, weight: LinearWeight, out: GpuTensor, grouped: GroupedRows, gather: boolean,
+  scalarTiles?: GemmTiles, dequantScratch?: GpuTensor,
 ): DispatchSpec[] {
+  if (isQ8(weight)) return makeGroupedLinearQ8(ctx, x, weight, out, grouped, gather, dequantScratch, scalarTiles);
   const [, N, K] = weight.shape;
   const tiles = scalarTiles ?? gemmTiles(ctx);
   checkTiles(ctx, tiles);

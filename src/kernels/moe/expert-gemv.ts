@@ -6,7 +6,9 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
-import { weightParts, type GpuWeight } from '../linalg/matmul.js';
+import { weightParts, type GpuWeight, type LinearWeight } from '../linalg/matmul.js';
+import { isQ8 } from '../linalg/q8-format.js';
+import { expertGemvQ8Dispatches } from './expert-gemv-q8.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { reductionWorkgroup } from '../norm/rmsnorm.js';
 
@@ -57,12 +59,12 @@ export function planExpertGemv(
   return { path: 'subgroup', ...t };
 }
 
-function checkOperands(x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: GpuTensor, slots: number, topK: number, gather: boolean): void {
+function checkOperands(x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: GpuTensor, slots: number, topK: number, gather: boolean): void {
   const [, N, K] = weight.shape;
   requireDtype('expert gemv', x, 'f32');
   requireDtype('expert gemv', out, 'f32');
   requireDtype('expert gemv', ids, 'u32');
-  if (weight.dtype !== 'f16' && weight.dtype !== 'f32') throw new Error(`expert gemv: weight ${weight.label} must be f32 or f16`);
+  if (weight.dtype !== 'f16' && weight.dtype !== 'f32' && weight.dtype !== 'q8') throw new Error(`expert gemv: weight ${weight.label} must be f32, f16 or q8`);
   if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(topK) || topK < 1) {
     throw new Error(`expert gemv: slots and topK must be positive integers (got ${slots}, ${topK})`);
   }
@@ -80,10 +82,12 @@ function checkOperands(x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: Gpu
  * tokens) and s otherwise (x holds one row per slot).
  */
 export function makeExpertGemv(
-  ctx: GpuContext, x: GpuTensor, weight: GpuWeight, ids: GpuTensor, out: GpuTensor,
+  ctx: GpuContext, x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: GpuTensor,
   slots: number, topK: number, gather: boolean, plan = planExpertGemv(ctx, weight.shape[2], weight.dtype),
 ): DispatchSpec[] {
   checkOperands(x, weight, ids, out, slots, topK, gather);
+  // q8 experts have their own kernel and plan (expert-gemv-q8.ts).
+  if (isQ8(weight)) return expertGemvQ8Dispatches(ctx, x, [weight], ids, out, slots, topK, gather);
   if (plan.path === 'subgroup') return subgroupDispatches(ctx, x, [weight], ids, out, slots, topK, gather, plan);
   const [, N, K] = weight.shape;
   const f16 = weight.dtype === 'f16';
@@ -111,16 +115,25 @@ export function makeExpertGemv(
  * caller keeps two makeExpertGemv + makeSwiGlu otherwise (expertSwiGluFusable says which).
  */
 export function makeExpertGemvSwiGlu(
-  ctx: GpuContext, x: GpuTensor, gate: GpuWeight, up: GpuWeight, ids: GpuTensor, out: GpuTensor,
+  ctx: GpuContext, x: GpuTensor, gate: LinearWeight, up: LinearWeight, ids: GpuTensor, out: GpuTensor,
   slots: number, topK: number, plan = planExpertGemv(ctx, gate.shape[2], gate.dtype),
 ): DispatchSpec[] {
   checkOperands(x, gate, ids, out, slots, topK, true);
+  if (isQ8(gate) || isQ8(up)) {
+    if (!isQ8(gate) || !isQ8(up)) throw new Error(`expert gemv swiglu: ${gate.label} is ${gate.dtype}, ${up.label} is ${up.dtype}`);
+    return expertGemvQ8Dispatches(ctx, x, [gate, up], ids, out, slots, topK, true);
+  }
   const why = swiGluUnfusableReason(gate, up, plan);
   if (why) throw new Error(`expert gemv swiglu: ${why}`);
   return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan);
 }
 
-export function expertSwiGluFusable(ctx: GpuContext, gate: GpuWeight, up: GpuWeight): boolean {
+export function expertSwiGluFusable(ctx: GpuContext, gate: LinearWeight, up: LinearWeight): boolean {
+  // The q8 kernel fuses on every device (its one-thread path included) when both stacks share one block split.
+  if (isQ8(gate) || isQ8(up)) {
+    return isQ8(gate) && isQ8(up) && gate.shape.join() === up.shape.join()
+      && gate.blocks.length === up.blocks.length && gate.blocks.every((b, i) => b.start === up.blocks[i].start && b.count === up.blocks[i].count);
+  }
   return swiGluUnfusableReason(gate, up, planExpertGemv(ctx, gate.shape[2], gate.dtype)) === undefined;
 }
 
