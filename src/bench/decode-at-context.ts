@@ -6,6 +6,7 @@
 import type { KimiConfig } from '../engine/checkpoint.js';
 import { Engine } from '../engine/engine.js';
 import { DTYPE_BYTES, type GpuDtype } from '../engine/gpu/arena.js';
+import { Q8_BYTES_PER_WEIGHT } from '../kernels/linalg/q8-format.js';
 import { shapeAndTwin, twinShapeName } from './e2e.js';
 import type { BenchRow } from './harness.js';
 
@@ -14,8 +15,10 @@ const STATE_NOTE = 'random state, no prefill';
 
 /** Storage bytes per element of what a decode step reads. */
 export interface DecodeDtypeBytes {
-  /** Projection, expert, embedding and lm_head weights (the engine's matmul dtype). */
+  /** Projection, expert and lm_head weights (the engine's matmul dtype; q8: 1 byte + an f16 scale per 32). */
   matmul: number;
+  /** The embedding row (default `matmul`; q8 models keep an f16 table). */
+  embed?: number;
   /** kv_b_proj (read whole by the absorbed decode; f32 today). */
   kvb: number;
   /** MLA latent cache rows. */
@@ -26,14 +29,14 @@ export interface DecodeReadBytes { weights: number; latentCache: number; kdaStat
 
 /**
  * Bytes one decode step at N tokens of context must move (a lower bound: activations and scratch left out):
- *   weights = w·H (one embedding row) + w·V·H (lm_head) + 4·H (final norm)
+ *   weights = e·H (one embedding row) + w·V·H (lm_head) + 4·H (final norm)
  *     + Σ layers 4·2H (two RMSNorms)
  *     + KDA layer: w·(3·P·H + 2·Dk·H + 2·P·Dk + Hk·H + H·P) + 4·(3·P·K + Hk + P + Dk)   (q k v, f_a g_a, f_b g_b, b, o; conv taps, A_log, dt_bias, o_norm)
  *     + MLA layer: w·(Hm·(Dn+Dr)·H + (R+Dr)·H + H·Hm·Dv) + 4·R + kvb·Hm·(Dn+Dv)·R          (q, kv_a, o; kv_a norm; kv_b)
  *     + dense MLP: w·3·F·H;  MoE: 4·(E·H + E) + w·3·I·H·(topK + shared)                    (router + bias; top-k routed and shared experts)
  *   latentCache = (MLA layers)·N·(R+Dr)·latent            (every cached row read once)
  *   kdaState = 2·(KDA layers)·4·(Hk·Dk·Dk + 3·(K−1)·P)     (recurrent state and conv caches, read and written)
- * with w = matmul bytes, P = Hk·Dk, Hm MLA heads, E routed experts of width I, F the dense width.
+ * with w = matmul bytes, e = embedding bytes, P = Hk·Dk, Hm MLA heads, E routed experts of width I, F the dense width.
  */
 export function decodeReadBytes(c: KimiConfig, bytes: DecodeDtypeBytes, N: number): DecodeReadBytes {
   const H = c.hiddenSize, w = bytes.matmul;
@@ -41,7 +44,7 @@ export function decodeReadBytes(c: KimiConfig, bytes: DecodeDtypeBytes, N: numbe
   const P = Hk * Dk;
   const { numHeads: Hm, qkNopeHeadDim: Dn, qkRopeHeadDim: Dr, vHeadDim: Dv, kvLoraRank: R } = c.mla;
   const { numExperts: E, topK, numSharedExperts, intermediateSize: I } = c.moe;
-  let weights = w * H + w * c.vocabSize * H + 4 * H;
+  let weights = (bytes.embed ?? w) * H + w * c.vocabSize * H + 4 * H;
   let mlaLayers = 0, kdaLayers = 0;
   for (let i = 0; i < c.numLayers; i++) {
     weights += 4 * 2 * H;
@@ -78,6 +81,8 @@ export interface DecodeAtContextBenchOptions {
   copy?: CopyBandwidth;
   gitCommit: string | null;
   seed?: number;
+  /** Matmul weight storage of the random model (default f16). */
+  weights?: 'f16' | 'q8';
   log: (line: string) => void;
 }
 
@@ -88,14 +93,14 @@ export async function decodeAtContextRows(opts: DecodeAtContextBenchOptions): Pr
   let device: string | null = null;
   for (const { name, config } of shapeAndTwin(opts.shape, opts.experts)) {
     const base = (length: number) => ({ bench: DECODE_AT_CONTEXT_BENCH, caseName: `${name} ${length}`, gitCommit: opts.gitCommit });
-    const common = (length: number) => ({ mode: DECODE_AT_CONTEXT_BENCH, state: STATE_NOTE, shape: name, length, dtype: 'f16', experts: opts.experts ?? null, decodeTokens: opts.decodeTokens, timing: 'wall' });
+    const common = (length: number) => ({ mode: DECODE_AT_CONTEXT_BENCH, state: STATE_NOTE, shape: name, length, dtype: opts.weights ?? 'f16', experts: opts.experts ?? null, decodeTokens: opts.decodeTokens, timing: 'wall' });
     const skip = (length: number, reason: string) => {
       opts.log(`${DECODE_AT_CONTEXT_BENCH} ${name} ${length}: skipped: ${reason}`);
       rows.push({ ...base(length), device, metric: 'skipped', value: 0, unit: '', params: { ...common(length), skipped: reason } });
     };
     let engine: Engine;
     try {
-      engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: 'f16' });
+      engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: opts.weights ?? 'f16' });
     } catch (err) {
       for (const length of lengths) skip(length, `model did not load: ${firstLine(err)}`);
       continue;
@@ -108,7 +113,8 @@ export async function decodeAtContextRows(opts: DecodeAtContextBenchOptions): Pr
           const r = await engine.decodeAtContext({ contextTokens: length, decodeTokens: opts.decodeTokens, seed: opts.seed ?? 1 });
           const s = r.stats;
           const dtypes: DecodeDtypeBytes = {
-            matmul: DTYPE_BYTES[engine.weights.lmHead.dtype],
+            matmul: engine.weights.lmHead.dtype === 'q8' ? Q8_BYTES_PER_WEIGHT : DTYPE_BYTES[engine.weights.lmHead.dtype],
+            embed: DTYPE_BYTES[engine.weights.embed.dtype],
             kvb: mlaMixer?.kind === 'mla' ? DTYPE_BYTES[mlaMixer.kvb.dtype] : 4,
             latent: DTYPE_BYTES[(s.latentDtype ?? 'f32') as GpuDtype],
           };
@@ -116,7 +122,7 @@ export async function decodeAtContextRows(opts: DecodeAtContextBenchOptions): Pr
           const rooflineMs = opts.copy ? reads.total / (opts.copy.gbps * 1e9) * 1000 : undefined;
           const params = {
             ...common(length), latentDtype: s.latentDtype, kvCacheBytes: s.kvCacheBytes, kdaStateBytes: s.kdaStateBytes,
-            peakArenaBytes: s.peakArenaBytes, fillMs: s.fillMs, tpotMeanMs: s.tpotMeanMs, tpotP90Ms: s.tpotP90Ms, reads, dtypeBytes: dtypes,
+            peakArenaBytes: s.peakArenaBytes, weightBytes: engine.weights.bytes, fillMs: s.fillMs, tpotMeanMs: s.tpotMeanMs, tpotP90Ms: s.tpotP90Ms, reads, dtypeBytes: dtypes,
             copyGbps: opts.copy?.gbps ?? null, copySource: opts.copy?.source ?? null, rooflineMs: rooflineMs ?? null,
           };
           const row = (metric: string, value: number | null | undefined, unit: string) => {
@@ -128,12 +134,13 @@ export async function decodeAtContextRows(opts: DecodeAtContextBenchOptions): Pr
           row('decode_read_bytes', reads.total, 'B');
           row('kv_state_bytes', s.kvCacheBytes + s.kdaStateBytes, 'B');
           row('peak_arena_bytes', s.peakArenaBytes, 'B');
+          row('weight_bytes', engine.weights.bytes, 'B');
           if (rooflineMs !== undefined && s.tpotP50Ms !== null) {
             row('roofline_ms', rooflineMs, 'ms');
             row('tpot_vs_roofline', s.tpotP50Ms / rooflineMs, '×');
           }
           opts.log(`${DECODE_AT_CONTEXT_BENCH} ${name} ${length} (${STATE_NOTE}): TPOT p50 ${s.tpotP50Ms?.toFixed(2)} ms, mean ${s.tpotMeanMs?.toFixed(2)} ms`
-            + (rooflineMs !== undefined ? `, roofline ${rooflineMs.toFixed(2)} ms` : '') + `, KV+state ${gb(s.kvCacheBytes + s.kdaStateBytes)} GB, peak ${gb(s.peakArenaBytes)} GB`);
+            + (rooflineMs !== undefined ? `, roofline ${rooflineMs.toFixed(2)} ms` : '') + `, KV+state ${gb(s.kvCacheBytes + s.kdaStateBytes)} GB, weights ${gb(engine.weights.bytes)} GB (${opts.weights ?? 'f16'}), peak ${gb(s.peakArenaBytes)} GB`);
         } catch (err) {
           skip(length, firstLine(err));
         }
@@ -167,14 +174,14 @@ export function formatDecodeAtContext(rows: readonly BenchRow[]): string {
   if (!mine.length) return '';
   const cases = [...new Set(mine.filter((r) => r.metric !== 'tpot_ratio_mla_over_hybrid').map((r) => r.caseName))];
   const value = (c: string, metric: string) => mine.find((r) => r.caseName === c && r.metric === metric);
-  const header = ['model', 'context', 'TPOT p50 ms', 'mean ms', 'p90 ms', 'roofline ms', 'TPOT/roofline', 'read GB', 'KV+state GB', 'peak GB', 'note'];
+  const header = ['model', 'context', 'weights', 'TPOT p50 ms', 'mean ms', 'p90 ms', 'roofline ms', 'TPOT/roofline', 'read GB', 'weights GB', 'KV+state GB', 'peak GB', 'note'];
   const body = cases.map((c) => {
     const any = mine.find((r) => r.caseName === c)!;
     const skipped = value(c, 'skipped');
     const num = (metric: string, digits = 2) => { const r = value(c, metric); return r ? r.value.toFixed(digits) : ''; };
     const gbOf = (metric: string) => { const r = value(c, metric); return r ? gb(r.value) : ''; };
-    return [String(any.params.shape), String(any.params.length), num('tpot_p50_ms'), num('tpot_ms'), num('tpot_p90_ms'), num('roofline_ms'),
-      num('tpot_vs_roofline'), gbOf('decode_read_bytes'), gbOf('kv_state_bytes'), gbOf('peak_arena_bytes'),
+    return [String(any.params.shape), String(any.params.length), String(any.params.dtype), num('tpot_p50_ms'), num('tpot_ms'), num('tpot_p90_ms'), num('roofline_ms'),
+      num('tpot_vs_roofline'), gbOf('decode_read_bytes'), gbOf('weight_bytes'), gbOf('kv_state_bytes'), gbOf('peak_arena_bytes'),
       skipped ? `skipped: ${String(skipped.params.skipped)}` : STATE_NOTE];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

@@ -8,6 +8,7 @@ import { buildKernelCases, copyCase, type KernelName, type SizeClass } from './k
 import { mlaDecodeCases, moeDecodeCases } from './decode-cases.js';
 import { timeBufferCopy, timeDispatches } from './gpu-timer.js';
 import { runE2e } from './e2e.js';
+import { q8KernelCases } from './q8-cases.js';
 import { copyBandwidth, decodeAtContextRows } from './decode-at-context.js';
 
 export interface BenchOptions {
@@ -25,6 +26,8 @@ export interface BenchOptions {
   decodeAt?: number[];
   /** Copy bandwidth for the roofline when neither the anchor nor a measured copy case is in this run. */
   copyGbps?: number;
+  /** Matmul weights of --decode-at models and extra q8 kernel cases (gemv, moe) when 'q8'; default f16. */
+  weights?: 'f16' | 'q8';
   log: (line: string) => void;
 }
 
@@ -94,7 +97,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   if (opts.decodeAt?.length) {
     // After the anchors and kernel cases: the roofline takes its copy bandwidth from them when present.
     rows.push(...await decodeAtContextRows({ shape: opts.shape, experts: opts.experts, lengths: opts.decodeAt, decodeTokens: opts.decodeTokens,
-      copy: copyBandwidth(rows, opts.copyGbps), gitCommit: commit, log: opts.log }));
+      copy: copyBandwidth(rows, opts.copyGbps), gitCommit: commit, weights: opts.weights, log: opts.log }));
   }
   return rows;
 }
@@ -119,6 +122,7 @@ async function kernelRows(opts: BenchOptions, commit: string | null): Promise<Be
     for (const kernel of opts.kernels) {
       const cases = kernel === 'mla-decode' ? mlaDecodeCases(ctx, opts.size)
         : kernel === 'moe' ? moeDecodeCases(ctx, opts.size) : await buildKernelCases(ctx, kernel, opts.size);
+      if (opts.weights === 'q8') cases.push(...q8KernelCases(ctx, kernel, opts.size));
       for (const c of cases) {
         try {
           const t = await timeDispatches(ctx, c.specs, { inner: 3, outer: opts.repeat });

@@ -23,6 +23,7 @@ interface BenchFlags {
   json?: string;
   decodeAt?: string;
   copyGbps?: string;
+  weights: string;
 }
 
 // 'small' (CI, lavapipe) runs the tiny model end to end and tiny kernel sizes.
@@ -59,6 +60,7 @@ export function registerBench(program: Command): void {
     .option('--shape <name>', `model shape: ${Object.keys(RANDOM_SHAPES).join(', ')} or small`, 'small')
     .option('--experts <n>', 'routed experts kept in the random model (layer shapes unchanged)')
     .option('--decode-at <list>', 'TPOT at these context lengths for the shape and its all-MLA twin from a seeded random state (no prefill), with the memory roofline')
+    .option('--weights <dtype>', 'f16 or int8: int8 runs --decode-at on q8 weights (int8 per group of 32 + f16 scales) and adds q8 gemv/moe kernel cases', 'f16')
     .option('--copy-gbps <n>', 'copy bandwidth for the --decode-at roofline when no device-copy anchor or copy case is in the run')
     .option('--decode-tokens <n>', 'decode steps per --e2e / --decode-at case (TPOT)', '16')
     .option('--max-seconds <s>', 'skip an --e2e length whose predicted prefill exceeds this', '120')
@@ -72,12 +74,14 @@ export function registerBench(program: Command): void {
       const size: SizeClass = shape === 'kimi-linear-tiny' ? 'small' : '48b';
       const e2e = Boolean(flags.e2e);
       const decodeAt = flags.decodeAt === undefined ? [] : parseLengths(flags.decodeAt, '--decode-at');
+      if (flags.weights !== 'f16' && flags.weights !== 'int8') throw new UsageError(`--weights must be f16 or int8, got "${flags.weights}"`);
       const copyGbps = flags.copyGbps === undefined ? undefined : Number(flags.copyGbps);
       if (copyGbps !== undefined && !(Number.isFinite(copyGbps) && copyGbps > 0)) throw new UsageError(`--copy-gbps: "${flags.copyGbps}" is not a positive number`);
       const rows = await runBench({
         kernels: parseKernels(flags.kernels, e2e || decodeAt.length > 0, Boolean(flags.ingestAnchors)),
         decodeAt,
         copyGbps,
+        weights: flags.weights === 'int8' ? 'q8' : 'f16',
         e2e,
         lengths: parseLengths(flags.lengths),
         shape,

@@ -58,7 +58,7 @@ export function registerInfer(program: Command): void {
     .option('--top-p <p>', 'nucleus mass', '1')
     .option('--logits-out <file.f32>', 'write the prompt positions\' logits, raw little-endian f32 [T, vocab]')
     .option('--json', 'print one JSON object')
-    .option('--weights <dtype>', 'matmul weight storage: f32 or f16', 'f32')
+    .option('--weights <dtype>', 'matmul weight storage: f32, f16 or int8 (q8: int8 per group of 32 + f16 scales)', 'f32')
     .option('--piece <n>', 'longest prefill piece in tokens', '2048')
     .option('--progress', 'print each finished prefill piece to stderr (tokens, seconds, tok/s)')
     .option('--profile-decode', 'time each dispatch of one decode step after the last token and print the time per kernel (needs timestamp queries, --max-tokens ≥ 2)')
@@ -66,7 +66,7 @@ export function registerInfer(program: Command): void {
       if (Boolean(opts.model) === Boolean(opts.randomWeights)) throw new UsageError('give exactly one of --model DIR or --random-weights SHAPE');
       const promptSources = [opts.prompt, opts.ids, opts.randomPrompt].filter((x) => x !== undefined).length;
       if (promptSources !== 1) throw new UsageError('give exactly one of --prompt TEXT, --ids FILE.json or --random-prompt N');
-      if (opts.weights !== 'f32' && opts.weights !== 'f16') throw new UsageError(`--weights must be f32 or f16, got "${opts.weights}"`);
+      if (!['f32', 'f16', 'int8'].includes(opts.weights)) throw new UsageError(`--weights must be f32, f16 or int8, got "${opts.weights}"`);
       const seed = integerFlag('--seed', opts.seed, 0);
       const maxTokens = integerFlag('--max-tokens', opts.maxTokens, 0);
       const temperature = Number(opts.temperature);
@@ -98,7 +98,7 @@ export function registerInfer(program: Command): void {
       if (bad !== undefined) throw new UsageError(`token id ${bad} is outside the vocabulary (${config.vocabSize})`);
 
       const engineOpts: EngineOptions = {
-        matmulDtype: opts.weights as 'f32' | 'f16',
+        matmulDtype: opts.weights === 'int8' ? 'q8' : (opts.weights as 'f32' | 'f16'),
         pieceTokens: integerFlag('--piece', opts.piece, 1),
         allLogits: Boolean(opts.logitsOut),
       };

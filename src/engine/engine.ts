@@ -5,14 +5,17 @@ import type { Checkpoint, KimiConfig } from './checkpoint.js';
 import { GpuContext } from './gpu/context.js';
 import type { GpuDtype, GpuTensor } from './gpu/arena.js';
 import { KimiLinearGraph, type SequenceState } from './models/kimi-linear.js';
-import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights } from './models/kimi-linear-weights.js';
+import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights, type MatmulDtype } from './models/kimi-linear-weights.js';
 import { GpuSampler, type SamplingOptions } from './sampling.js';
 import { randomSequenceFill } from './sequence-fill.js';
 import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 
 export interface EngineOptions {
-  /** Storage of the big matmul weights: f32 (parity path) or f16 (half the memory). */
-  matmulDtype?: 'f32' | 'f16';
+  /**
+   * Storage of the big matmul weights: f32 (parity path), f16 (half the memory) or q8 (int8 per group of 32 with
+   * f16 scales, quantised at load: ~quarter the memory; embeddings f16, norms/router/conv/gates f32).
+   */
+  matmulDtype?: MatmulDtype;
   /** Longest prefill piece; longer prompts run in pieces. */
   pieceTokens?: number;
   /** Keep logits of every prompt position (needed for prefillLogits). */

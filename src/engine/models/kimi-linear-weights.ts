@@ -5,9 +5,14 @@ import { tensorName } from '../checkpoint.js';
 import type { GpuContext } from '../gpu/context.js';
 import { DTYPE_BYTES, tensorBytes, type GpuDtype, type GpuRowSplit, type GpuTensor } from '../gpu/arena.js';
 import { makeRandomFill } from '../../kernels/elementwise/random-fill.js';
+import { allocQ8, q8View, uploadQ8, type Q8Weight } from '../../kernels/linalg/q8-format.js';
+import { makeRandomFillQ8 } from '../../kernels/linalg/random-fill-q8.js';
 
-/** A matmul weight: one binding, a row view into a fused stack, or split over rows when bigger than a binding. */
-export type MatmulWeight = GpuTensor | GpuRowSplit;
+/** Storage of the big matmul weights: f32, f16, or q8 (int8 per group of 32 + f16 scales, linalg/q8-format.ts). */
+export type MatmulDtype = 'f32' | 'f16' | 'q8';
+
+/** A matmul weight: one binding, a row view into a fused stack, split over rows when bigger than a binding, or q8. */
+export type MatmulWeight = GpuTensor | GpuRowSplit | Q8Weight;
 
 /**
  * Projections that read the same input, stacked row-wise in one allocation so a decode step runs one GEMV for
@@ -16,15 +21,15 @@ export type MatmulWeight = GpuTensor | GpuRowSplit;
  * (padding, only for sizes that are not a multiple of that step) are computed in decode but never read.
  */
 export interface FusedProjection {
-  weight: GpuTensor;
-  members: { weight: GpuTensor; row: number }[];
+  weight: GpuTensor | Q8Weight;
+  members: { weight: GpuTensor | Q8Weight; row: number }[];
 }
 
 export interface KdaLayerWeights {
   kind: 'kda';
   q: MatmulWeight; k: MatmulWeight; v: MatmulWeight;
   qConv: GpuTensor; kConv: GpuTensor; vConv: GpuTensor;
-  fa: MatmulWeight; fb: GpuRowSplit; b: MatmulWeight; ga: MatmulWeight; gb: GpuRowSplit; o: GpuRowSplit;
+  fa: MatmulWeight; fb: MatmulWeight; b: MatmulWeight; ga: MatmulWeight; gb: MatmulWeight; o: MatmulWeight;
   aLog: GpuTensor; dtBias: GpuTensor; oNorm: GpuTensor;
   /** q, k, v, f_a, g_a, b stacked (all read the normed hidden state); absent when they exceed one binding. */
   inProj?: FusedProjection;
@@ -35,20 +40,20 @@ export interface MlaLayerWeights {
   q: MatmulWeight; kva: MatmulWeight; kvaNorm: GpuTensor;
   /** f32 always: the absorbed decode kernel multiplies with it directly. */
   kvb: GpuTensor;
-  o: GpuRowSplit;
+  o: MatmulWeight;
   /** q and kv_a stacked. */
   inProj?: FusedProjection;
 }
 
-export interface DenseMlpWeights { kind: 'dense'; gate: MatmulWeight; up: MatmulWeight; down: GpuRowSplit; gateUp?: FusedProjection }
+export interface DenseMlpWeights { kind: 'dense'; gate: MatmulWeight; up: MatmulWeight; down: MatmulWeight; gateUp?: FusedProjection }
 
 export interface MoeWeights {
   kind: 'moe';
   /** Router in f32 (the references compute it in f32). */
   router: GpuTensor; bias: GpuTensor;
   /** Stacked experts [E, I, H] (w1 gate, w3 up) and [E, H, I] (w2 down), split along E when too big. */
-  w1: GpuRowSplit; w3: GpuRowSplit; w2: GpuRowSplit;
-  shared?: { gate: MatmulWeight; up: MatmulWeight; down: GpuRowSplit; gateUp?: FusedProjection };
+  w1: MatmulWeight; w3: MatmulWeight; w2: MatmulWeight;
+  shared?: { gate: MatmulWeight; up: MatmulWeight; down: MatmulWeight; gateUp?: FusedProjection };
 }
 
 export interface LayerWeights {
@@ -61,7 +66,7 @@ export interface LayerWeights {
 export interface KimiGpuWeights {
   embed: GpuRowSplit;
   finalNorm: GpuTensor;
-  lmHead: GpuRowSplit;
+  lmHead: GpuRowSplit | Q8Weight;
   layers: LayerWeights[];
   bytes: number;
 }
@@ -72,6 +77,8 @@ export type InitKind = 'linear' | 'norm' | 'conv' | 'alog' | 'dtbias' | 'bias' |
 export interface WeightSource {
   /** Fills `target` with one canonical tensor, or with one tensor per stacked expert (names[e] → row e). */
   fill(target: GpuTensor | GpuRowSplit, names: string[], init: InitKind): void;
+  /** The same for a q8 weight (quantised on the CPU from a checkpoint; drawn as int8 on the GPU when random). */
+  fillQ8(target: Q8Weight, names: string[]): void;
 }
 
 export function checkpointSource(ctx: GpuContext, checkpoint: Checkpoint): WeightSource {
@@ -82,6 +89,9 @@ export function checkpointSource(ctx: GpuContext, checkpoint: Checkpoint): Weigh
         if ('parts' in target) ctx.uploadRows(target, names.length === 1 ? 0 : row, data);
         else ctx.upload(target, data);
       });
+    },
+    fillQ8(target, names) {
+      names.forEach((name, entry) => uploadQ8(ctx, target, names.length === 1 ? 0 : entry, checkpoint.tensor(name).toFloat32()));
     },
   };
 }
@@ -104,6 +114,10 @@ export function randomSource(ctx: GpuContext, seed: number): WeightSource {
           : { seed: s, scale: 1 };
         ctx.run([makeRandomFill(ctx, part, opts)]);
       }
+    },
+    fillQ8(target) {
+      const s = (seed * 1000003 + counter++) >>> 0;
+      ctx.run(makeRandomFillQ8(ctx, target, s, Math.sqrt(3 / target.shape[target.shape.length - 1])));
     },
   };
 }
@@ -138,37 +152,63 @@ function lcm(a: number, b: number): number {
   return (a / gcd(a, b)) * b;
 }
 
-/** Allocates every weight for `config` and fills it from `source`. Matmul weights use `matmulDtype`. */
-export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: WeightSource, matmulDtype: GpuDtype): KimiGpuWeights {
+/**
+ * Allocates every weight for `config` and fills it from `source`. Matmul weights use `matmulDtype`; with q8 the
+ * embedding stays f16 (a gather reads one row per token) and everything in f32 today stays f32.
+ */
+export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: WeightSource, matmulDtype: MatmulDtype): KimiGpuWeights {
   const before = ctx.arena.liveBytes;
   const H = config.hiddenSize;
   const L = tensorName.layer;
-  const matrix = (name: string, shape: number[], init: InitKind = 'linear', dtype: GpuDtype = matmulDtype): GpuRowSplit => {
-    const t = ctx.rowSplit(shape, dtype, name);
+  const q8 = matmulDtype === 'q8';
+  const valueDtype: GpuDtype = q8 ? 'f16' : matmulDtype;
+  const table = (name: string, shape: number[], init: InitKind): GpuRowSplit => {
+    const t = ctx.rowSplit(shape, valueDtype, name);
     source.fill(t, [name], init);
     return t;
   };
+  const quantized = (names: string[], shape: number[]): Q8Weight => {
+    const t = allocQ8(ctx, shape, names[0]);
+    source.fillQ8(t, names);
+    return t;
+  };
+  const matrix = (name: string, shape: number[]): MatmulWeight => (q8 ? quantized([name], shape) : table(name, shape, 'linear'));
   const small = (name: string, shape: number[], init: InitKind): GpuTensor => {
     const t = ctx.tensor(shape, 'f32', name);
     source.fill(t, [name], init);
     return t;
   };
-  const stacked = (names: string[], shape: number[]): GpuRowSplit => {
-    const t = ctx.arena.allocRowSplit(shape, matmulDtype, names[0], 1);
+  const stacked = (names: string[], shape: number[]): MatmulWeight => {
+    if (q8) return quantized(names, shape);
+    const t = ctx.arena.allocRowSplit(shape, valueDtype, names[0], 1);
     source.fill(t, names, 'linear');
     return t;
   };
   // One allocation for projections of the same input (FusedProjection); members are filled when taken, in the
   // same order as unfused weights, so random weights draw the same numbers either way.
   const fused = (label: string, K: number, rows: number[]) => {
-    const layout = fusedRowLayout(rows, K, matmulDtype, ctx.caps.minStorageOffsetAlignment, ctx.caps.maxBindingBytes);
-    const group: FusedProjection | undefined = layout && { weight: ctx.tensor([layout.totalRows, K], matmulDtype, label), members: [] };
+    // q8 members are row offsets into one block (the kernels take the offset), so only the f32 outputs need the
+    // bindable row step: lay out as if rows were K bytes of u32 words, and keep the stack in one binding.
+    const layout = q8
+      ? fusedRowLayout(rows, Math.ceil(K / 4), 'u32', ctx.caps.minStorageOffsetAlignment, ctx.caps.maxBindingBytes)
+      : fusedRowLayout(rows, K, valueDtype, ctx.caps.minStorageOffsetAlignment, ctx.caps.maxBindingBytes);
+    const q8Stack = q8 && layout ? allocQ8(ctx, [layout.totalRows, K], label) : undefined;
+    const group: FusedProjection | undefined = layout && (!q8Stack || q8Stack.blocks.length === 1)
+      ? { weight: q8Stack ?? ctx.tensor([layout.totalRows, K], valueDtype, label), members: [] } : undefined;
+    if (q8Stack && !group) for (const b of q8Stack.blocks) { ctx.arena.free(b.values); ctx.arena.free(b.scales); }
     const member = (i: number, name: string): MatmulWeight => {
       if (!group || !layout) return matrix(name, [rows[i], K]);
       const row = layout.starts[i];
+      if (q8Stack) {
+        const view = q8View(q8Stack.blocks[0], row, [rows[i], K], name);
+        source.fillQ8(view, [name]);
+        group.members.push({ weight: view, row });
+        return view;
+      }
+      const weight = group.weight as GpuTensor;
       const view: GpuTensor = {
-        buffer: group.weight.buffer, offset: group.weight.offset + row * K * DTYPE_BYTES[matmulDtype],
-        bytes: tensorBytes([rows[i], K], matmulDtype), shape: [rows[i], K], dtype: matmulDtype, label: name,
+        buffer: weight.buffer, offset: weight.offset + row * K * DTYPE_BYTES[valueDtype],
+        bytes: tensorBytes([rows[i], K], valueDtype), shape: [rows[i], K], dtype: valueDtype, label: name,
       };
       source.fill(view, [name], 'linear');
       group.members.push({ weight: view, row });
@@ -247,9 +287,10 @@ export function loadKimiWeights(ctx: GpuContext, config: KimiConfig, source: Wei
       mixer, mlp,
     });
   }
-  const embed = matrix('model.embed_tokens.weight', [config.vocabSize, H], 'embed');
-  // A tied checkpoint answers lm_head with the embedding: reuse the same GPU buffer.
-  const lmHead = config.tieWordEmbeddings ? embed : matrix('lm_head.weight', [config.vocabSize, H]);
+  const embed = table('model.embed_tokens.weight', [config.vocabSize, H], 'embed');
+  // A tied checkpoint answers lm_head with the embedding: reuse the same GPU buffer (q8: a quantised copy).
+  const lmHead = q8 ? quantized([config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'], [config.vocabSize, H])
+    : config.tieWordEmbeddings ? embed : table('lm_head.weight', [config.vocabSize, H], 'linear');
   const finalNorm = small('model.norm.weight', [H], 'norm');
   return { embed, finalNorm, lmHead, layers, bytes: ctx.arena.liveBytes - before };
 }

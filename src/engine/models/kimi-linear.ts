@@ -11,7 +11,9 @@ import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
-import { gemmTiles, makeGroupedLinear, makeLinear, type GpuWeight } from '../../kernels/linalg/matmul.js';
+import { gemmTiles, makeGroupedLinear, makeLinear, type LinearWeight } from '../../kernels/linalg/matmul.js';
+import { isQ8, type Q8Weight } from '../../kernels/linalg/q8-format.js';
+import { q8ScratchValues } from '../../kernels/linalg/linear-q8.js';
 import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
@@ -82,9 +84,10 @@ export class KimiLinearGraph {
       t('mo', [T, m.numHeads * m.vHeadDim]);
       const first = c.layerKinds.indexOf('mla');
       const mixer = weights.layers[first].mixer;
-      this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype === 'f16');
+      // q8 weights take the reduced-precision paths too (f16 cache, f16 MLA prefill).
+      this.latentCacheDtype = latentCacheDtype(mixer.kind === 'mla' && mixer.q.dtype !== 'f32');
       const mlaLayers = weights.layers.flatMap((l) => (l.mixer.kind === 'mla' ? [l.mixer] : []));
-      this.mlaPrefill = new MlaPrefill(ctx, c, mlaLayers, mixer.kind === 'mla' && mixer.q.dtype === 'f16', T, mlaOptions);
+      this.mlaPrefill = new MlaPrefill(ctx, c, mlaLayers, mixer.kind === 'mla' && mixer.q.dtype !== 'f32', T, mlaOptions);
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
@@ -105,6 +108,16 @@ export class KimiLinearGraph {
     if (this.decodeFusion && mlpRows > 0) t('mlpIn', [1, mlpRows]);
     this.logits = ctx.tensor([allLogits ? T : 1, c.vocabSize], 'f32', 'logits');
     t('normed', [T, H]);
+    // q8 weights over several rows expand into one f16 scratch shared by every linear (linear-q8.ts).
+    const q8Weights = q8WeightsOf(weights);
+    if (T > 1 && q8Weights.length) this.dequantScratch = ctx.tensor([q8ScratchValues(ctx, q8Weights)], 'f16', 'q8 dequant scratch');
+  }
+
+  /** f16 scratch the prefill linears expand q8 weights into (absent without q8 weights or prefill). */
+  readonly dequantScratch?: GpuTensor;
+
+  private linear(x: GpuTensor, w: LinearWeight, out: GpuTensor): DispatchSpec[] {
+    return makeLinear(this.ctx, x, w, out, { dequantScratch: this.dequantScratch });
   }
 
   /** Fresh sequence state for up to `capacity` tokens (zeroed KDA states and caches). */
@@ -204,11 +217,11 @@ export class KimiLinearGraph {
     const H = c.hiddenSize;
     if (this.allLogits) {
       specs.push(makeRmsNorm(ctx, x, w.finalNorm, v('normed'), c.rmsNormEps));
-      specs.push(...makeLinear(ctx, v('normed'), w.lmHead, rowsView(this.logits, T)));
+      specs.push(...this.linear(v('normed'), w.lmHead, rowsView(this.logits, T)));
     } else {
       specs.push(makeCopy(ctx, x, this.buf.lastRow, H, (T - 1) * H, 0));
       specs.push(makeRmsNorm(ctx, this.buf.lastRow, w.finalNorm, this.buf.lastNormed, c.rmsNormEps));
-      specs.push(...makeLinear(ctx, this.buf.lastNormed, w.lmHead, this.logits));
+      specs.push(...this.linear(this.buf.lastNormed, w.lmHead, this.logits));
     }
     return specs;
   }
@@ -230,12 +243,12 @@ export class KimiLinearGraph {
         views[name] = { buffer: vector.buffer, offset: vector.offset + 4 * row, bytes: 4 * n, shape: [1, n], dtype: 'f32', label: `${out}[${name}]` };
       }
       const N = group.weight.shape[0];
-      return { specs: makeLinear(this.ctx, x, group.weight, { ...vector, shape: [1, N], bytes: 4 * N }), views };
+      return { specs: this.linear(x, group.weight, { ...vector, shape: [1, N], bytes: 4 * N }), views };
     }
     const specs: DispatchSpec[] = [];
     for (const [name, w] of members) {
       views[name] = rowsView(this.buf[name], T);
-      specs.push(...makeLinear(this.ctx, x, w, views[name]));
+      specs.push(...this.linear(x, w, views[name]));
     }
     return { specs, views };
   }
@@ -252,7 +265,7 @@ export class KimiLinearGraph {
       ...shortConv(ctx, { x: v('q'), weight: lw.qConv, cache: st.convQ, y: v('qc'), T, D: P, K }),
       ...shortConv(ctx, { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K }),
       ...shortConv(ctx, { x: v('v'), weight: lw.vConv, cache: st.convV, y: v('vc'), T, D: P, K }),
-      ...makeLinear(ctx, v('fa'), lw.fb, v('f')),
+      ...this.linear(v('fa'), lw.fb, v('f')),
       kdaPrepare(ctx, {
         q: v('qc'), k: v('kc'), f: v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
         qOut: v('qn'), kOut: v('kn'), gOut: v('g'), betaOut: v('beta'), T, H: Hk, dk: Dk,
@@ -262,9 +275,9 @@ export class KimiLinearGraph {
     if (T === 1 || !this.kdaScratch) specs.push(kdaRecurrentStep(ctx, delta));
     else specs.push(...kdaChunkPrefill(ctx, delta, this.kdaScratch, this.kdaPlan));
     specs.push(
-      ...makeLinear(ctx, v('ga'), lw.gb, v('z')),
+      ...this.linear(v('ga'), lw.gb, v('z')),
       kdaGatedRmsNorm(ctx, { o: v('o'), z: v('z'), weight: lw.oNorm, y: v('y'), T, H: Hk, dv: Dk, eps: c.rmsNormEps }),
-      ...makeLinear(ctx, v('y'), lw.o, v('attn')),
+      ...this.linear(v('y'), lw.o, v('attn')),
     );
     return specs;
   }
@@ -288,7 +301,7 @@ export class KimiLinearGraph {
     } else {
       specs.push(...this.mlaPrefill!.dispatches(seq, lw, cache, seq.pos, T, v('mq'), v('mo')));
     }
-    specs.push(...makeLinear(ctx, v('mo'), lw.o, v('attn')));
+    specs.push(...this.linear(v('mo'), lw.o, v('attn')));
     return specs;
   }
 
@@ -299,7 +312,7 @@ export class KimiLinearGraph {
     return [
       ...proj.specs,
       makeSwiGlu(ctx, v('dg'), v('du'), v('dm')),
-      ...makeLinear(ctx, v('dm'), lw.down, v('attn')),
+      ...this.linear(v('dm'), lw.down, v('attn')),
       makeAdd(ctx, x, v('attn')),
     ];
   }
@@ -313,7 +326,7 @@ export class KimiLinearGraph {
     const ids = v('ids', T * moe.topK), rw = v('rw', T * moe.topK), slots = v('slots', T * moe.topK);
     const grouped = { rows: v('rows', cap), tileExpert: v('tiles', cap / TM), capacity: cap };
     const specs: DispatchSpec[] = [
-      ...makeLinear(ctx, h, lw.router, v('router')),
+      ...this.linear(h, lw.router, v('router')),
       makeMoeRoute(ctx, v('router'), lw.bias, ids, rw, T, {
         topK: moe.topK, renormalize: moe.renormalize, routedScalingFactor: moe.routedScalingFactor,
       }),
@@ -322,9 +335,9 @@ export class KimiLinearGraph {
     // chosen expert to a TM-row tile. Expert rows then sit in slot order, so the combine needs no slot map.
     const direct = T <= EXPERT_GEMV_MAX_TOKENS;
     const rows = direct ? T * moe.topK : cap;
-    const experts = (input: GpuTensor, w: GpuWeight, out: GpuTensor, gather: boolean) => (direct
+    const experts = (input: GpuTensor, w: LinearWeight, out: GpuTensor, gather: boolean) => (direct
       ? makeExpertGemv(ctx, input, w, ids, out, rows, moe.topK, gather)
-      : makeGroupedLinear(ctx, input, w, out, grouped, gather));
+      : makeGroupedLinear(ctx, input, w, out, grouped, gather, undefined, this.dequantScratch));
     if (!direct) {
       specs.push(makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM));
     }
@@ -339,12 +352,19 @@ export class KimiLinearGraph {
       const proj = this.projections(h, T, lw.shared.gateUp, 'mlpIn', [['sg', lw.shared.gate], ['su', lw.shared.up]]);
       specs.push(
         ...proj.specs,
-        makeSwiGlu(ctx, proj.views.sg, proj.views.su, v('sm')), ...makeLinear(ctx, v('sm'), lw.shared.down, v('so')),
+        makeSwiGlu(ctx, proj.views.sg, proj.views.su, v('sm')), ...this.linear(v('sm'), lw.shared.down, v('so')),
       );
     }
     specs.push(makeMoeCombine(ctx, x, v('ed', rows), rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
     return specs;
   }
+}
+
+/** Every q8 matmul weight of the model (the prefill dequant scratch is sized for the largest). */
+function q8WeightsOf(w: KimiGpuWeights): Q8Weight[] {
+  const all: unknown[] = [w.lmHead];
+  for (const l of w.layers) all.push(...Object.values(l.mixer), ...Object.values(l.mlp), ...(l.mlp.kind === 'moe' && l.mlp.shared ? Object.values(l.mlp.shared) : []));
+  return all.filter((x): x is Q8Weight => typeof x === 'object' && x !== null && 'dtype' in x && isQ8(x as Q8Weight));
 }
 
 /**
