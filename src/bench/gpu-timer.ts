@@ -20,6 +20,12 @@ export interface TimingOptions {
   inner?: number;
   /** Timed blocks; the median block is reported. */
   outer?: number;
+  /**
+   * Milliseconds of back-to-back runs before timing. An idle H100 sits at 345 MHz and takes a while to reach
+   * its 1980 MHz boost: after one warm-up run, a 4096³ GEMM timed 3.7× slower than after 2 s of load
+   * (tools/device/probe-gemm-ablation.mjs, 2026-11-24). Leave 0 on CPU adapters, where clocks do not ramp.
+   */
+  warmMs?: number;
 }
 
 function encodeRuns(pass: GPUComputePassEncoder, specs: readonly DispatchSpec[], runs: number): void {
@@ -31,12 +37,15 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** One warm-up run (pipelines, first-touch), then `outer` timed blocks of `inner` runs each. */
+/** Warm-up runs (pipelines, first-touch, clocks: at least one, `warmMs` long), then `outer` timed blocks of `inner` runs each. */
 export async function timeDispatches(ctx: GpuContext, specs: readonly DispatchSpec[], opts: TimingOptions = {}): Promise<KernelTiming> {
   const inner = Math.max(1, opts.inner ?? 4);
   const outer = Math.max(1, opts.outer ?? 5);
-  ctx.run(specs);
-  await ctx.sync();
+  const warmStart = performance.now();
+  do {
+    ctx.run(specs);
+    await ctx.sync();
+  } while (performance.now() - warmStart < (opts.warmMs ?? 0));
   const perRun = ctx.caps.hasTimestamps
     ? await timestampBlocks(ctx, specs, inner, outer)
     : await wallBlocks(ctx, specs, inner, outer);

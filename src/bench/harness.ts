@@ -118,6 +118,10 @@ async function kernelRows(opts: BenchOptions, commit: string | null): Promise<Be
   const rows: BenchRow[] = [];
   const common = { device, gitCommit: commit };
   opts.log(`device: ${device}; subgroup size ${ctx.caps.subgroupSize}; timestamps ${ctx.caps.hasTimestamps}; f16 ${ctx.caps.hasF16}; subgroup-matrix configs ${ctx.caps.subgroupMatrixConfigs.length}`);
+  // GPU clocks ramp under load: the first case warms for 2 s, each later one for 0.3 s (idle gaps between
+  // cases, such as CPU-side verification, let the clocks drop again). CPU adapters skip it.
+  const ramp = ctx.caps.isFallbackAdapter ? [0, 0] : [2000, 300];
+  let warmMs = ramp[0];
   try {
     for (const kernel of opts.kernels) {
       const cases = kernel === 'mla-decode' ? mlaDecodeCases(ctx, opts.size)
@@ -125,7 +129,8 @@ async function kernelRows(opts: BenchOptions, commit: string | null): Promise<Be
       if (opts.weights === 'q8') cases.push(...q8KernelCases(ctx, kernel, opts.size));
       for (const c of cases) {
         try {
-          const t = await timeDispatches(ctx, c.specs, { inner: 3, outer: opts.repeat });
+          const t = await timeDispatches(ctx, c.specs, { inner: 3, outer: opts.repeat, warmMs });
+          warmMs = ramp[1];
           const maxRelErr = c.verify ? await c.verify() : undefined;
           if (maxRelErr !== undefined) opts.log(`${c.name}: path ${String(c.params.path)}, sampled max rel. error ${maxRelErr.toExponential(2)}`);
           const params = { ...c.params, maxRelErr, kernel, shape: opts.size, dtype: c.dtype, timing: t.method, ms: t.ms, bestMs: t.bestMs, anchor: c.anchor };

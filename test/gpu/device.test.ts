@@ -58,6 +58,16 @@ describe('gpu device layer', () => {
     expect(() => preprocessWgsl('#if A\n', {})).toThrow(/unterminated/);
   });
 
+  it('unrolls nested #unroll blocks with define or literal counts, inside conditionals too', () => {
+    const src = 'x\n#unroll i M\n#unroll j 2\nc{{i}}{{j}} {{N}}\n#endunroll\n#endunroll\n#if Z\n#unroll k 2\nz{{k}}\n#endunroll\n#endif\ny';
+    expect(preprocessWgsl(src, { M: 3, N: 7, Z: 1 })).toBe('x\nc00 7\nc01 7\nc10 7\nc11 7\nc20 7\nc21 7\nz0\nz1\ny');
+    expect(preprocessWgsl(src, { M: 1, N: 7, Z: 0 })).toBe('x\nc00 7\nc01 7\ny');
+    expect(preprocessWgsl('#unroll i 0\nz\n#endunroll', {})).toBe('');
+    expect(() => preprocessWgsl('#unroll i M\nz', { M: 2 })).toThrow(/#unroll i without #endunroll/);
+    expect(() => preprocessWgsl('#endunroll', {})).toThrow(/#endunroll without #unroll/);
+    expect(() => preprocessWgsl('#unroll i Q\nz\n#endunroll', {})).toThrow(/count is not a whole number/);
+  });
+
   it('splices #include parts (nested, relative to the including file) and names an include cycle', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgsl-'));
     writeFileSync(join(dir, 'k.wgsl'), 'a\n  #include "sub/p.part.wgsl"\nz');

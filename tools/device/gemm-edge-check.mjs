@@ -1,5 +1,5 @@
 // Device-side twin of test/kernels/tensor-core-linalg.test.ts's tensor-core cases (vitest does not fit the
-// device pack): every tile variant at random M (partial last row tile) and whole-tile N, through makeLinear's
+// device pack): every tile variant at random M, N (partial tiles) and odd K, through makeLinear's
 // own decision too, against the f64 reference of f16-rounded operands.
 // Usage (after `npm run build`): node tools/device/gemm-edge-check.mjs
 import { GpuContext } from '../../dist/engine/gpu/context.js';
@@ -24,12 +24,12 @@ async function check(name, M, N, K, build) {
 if (choice.path === 'subgroup-matrix') {
   for (const [name, tiles] of Object.entries(TENSOR_CORE_VARIANTS)) {
     for (let n = 0; n < 2; n++) {
-      const M = ri(1, 3 * tiles.TILE_M), N = tiles.TILE_N * ri(1, 2), K = tiles.W_DIRECT ? 16 * ri(3, 12) : ri(40, 200) | 1;
+      const M = ri(1, 3 * tiles.TILE_M), N = ri(1, 2 * tiles.TILE_N), K = n ? ri(40, 200) | 1 : 16 * ri(3, 12);
       await check(name, M, N, K, (x, w, out) => makeTensorCoreLinear(ctx, x, w, out, choice, tiles));
     }
   }
   // The engine's own decision (makeLinear) at prefill-like shapes: a last piece of odd length.
-  for (const [M, N, K] of [[200, 2304, 2304], [1000, 4096, 2304], [129, 1024, 2304]]) {
+  for (const [M, N, K] of [[200, 2304, 2304], [1000, 4096, 2304], [129, 1024, 2304], [300, 72, 2304], [640, 2304, 72]]) {
     await check('makeLinear', M, N, K, (x, w, out) => makeLinear(ctx, x, w, out));
   }
 }

@@ -1,5 +1,5 @@
-// WGSL loading (with #include of shared parts), a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif and
-// {{NAME}} substitution) and the pipeline cache keyed by kernel name + sorted defines, so each variant compiles
+// WGSL loading (with #include of shared parts), a tiny preprocessor (#if/#ifdef/#ifndef/#elif/#else/#endif,
+// #unroll/#endunroll and {{NAME}} substitution) and the pipeline cache keyed by kernel name + sorted defines, so each variant compiles
 // once per device.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -41,13 +41,45 @@ function isTruthy(value: DefineValue | undefined): boolean {
   return value !== undefined && value !== false && value !== 0 && value !== '0' && value !== '';
 }
 
-/** Expands conditionals and {{NAME}} placeholders; unknown placeholders and unbalanced blocks are errors. */
+/**
+ * Expands `#unroll VAR COUNT` … `#endunroll` blocks: the body is repeated for VAR = 0 … COUNT−1 with `{{VAR}}`
+ * replaced, COUNT an integer or a define. The NVIDIA compiler keeps subgroup-matrix accumulators in registers
+ * only when every index is a constant: loops over accumulator arrays ran 1.6× slower than the same code
+ * written out (tools/device/probe-gemm-ablation.mjs, 2026-11-24).
+ */
+function expandUnrolls(lines: string[], defines: Defines, name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^\s*#unroll\s+(\w+)\s+(\w+)\s*$/.exec(lines[i]);
+    if (!head) {
+      if (/^\s*#endunroll\b/.test(lines[i])) throw new Error(`${name}.wgsl: #endunroll without #unroll`);
+      out.push(lines[i]);
+      continue;
+    }
+    let depth = 1, end = i + 1;
+    for (; end < lines.length; end++) {
+      if (/^\s*#unroll\b/.test(lines[end])) depth++;
+      else if (/^\s*#endunroll\b/.test(lines[end]) && --depth === 0) break;
+    }
+    if (depth) throw new Error(`${name}.wgsl: #unroll ${head[1]} without #endunroll`);
+    const [, variable, countText] = head;
+    const count = /^\d+$/.test(countText) ? Number(countText) : Number(defines[countText]);
+    if (!Number.isInteger(count) || count < 0) throw new Error(`${name}.wgsl: #unroll ${variable} ${countText}: count is not a whole number`);
+    const body = expandUnrolls(lines.slice(i + 1, end), defines, name);
+    const placeholder = new RegExp(`\\{\\{${variable}\\}\\}`, 'g');
+    for (let v = 0; v < count; v++) out.push(...body.map((line) => line.replace(placeholder, String(v))));
+    i = end;
+  }
+  return out;
+}
+
+/** Expands unrolls, conditionals and {{NAME}} placeholders; unknown placeholders and unbalanced blocks are errors. */
 export function preprocessWgsl(text: string, defines: Defines, name = 'kernel'): string {
   const out: string[] = [];
   // Each frame: is this block active, and has any branch of it been taken.
   const stack: { active: boolean; taken: boolean }[] = [];
   const active = () => stack.every((f) => f.active);
-  text.split('\n').forEach((line, index) => {
+  expandUnrolls(text.split('\n'), defines, name).forEach((line, index) => {
     const directive = /^\s*#(ifdef|ifndef|if|elif|else|endif)\b\s*(\w*)/.exec(line);
     if (!directive) {
       if (active()) out.push(line);

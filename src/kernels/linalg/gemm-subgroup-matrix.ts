@@ -9,21 +9,18 @@ import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 
 const kernel = { name: 'linalg/gemm-subgroup-matrix', url: new URL('./gemm-subgroup-matrix.wgsl', import.meta.url) };
 
-/** Tile decision: TILE_M × TILE_N per workgroup from SG_M × SG_N subgroups; W staged or read directly. */
+/** Tile decision: TILE_M × TILE_N per workgroup from SG_M × SG_N subgroups, TILE_K per staged step. */
 export interface TensorCoreTiles {
-  TILE_M: number; TILE_N: number; TILE_K: number; SG_M: number; SG_N: number; PAD: number; W_DIRECT: boolean;
+  TILE_M: number; TILE_N: number; TILE_K: number; SG_M: number; SG_N: number; PAD: number;
 }
 
-/** 128×128 outputs per workgroup from 2×4 subgroups (64×32 each, 4×2 result matrices), K step 32. */
-export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 32, SG_M: 2, SG_N: 4, PAD: 8, W_DIRECT: true };
+/** 128×128 outputs per workgroup from 2×4 subgroups (64×32 each, 4×2 result matrices), K step 64. */
+export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 64, SG_M: 2, SG_N: 4, PAD: 8 };
 
 /** Variants the bench times side by side (same TILE_M, so all serve the MoE plan's row tiles). */
 export const TENSOR_CORE_VARIANTS: Record<string, TensorCoreTiles> = {
-  'direct-128x128-2x4': TENSOR_CORE_TILES,
-  'staged-128x128-2x4': { ...TENSOR_CORE_TILES, W_DIRECT: false },
-  'direct-128x128-4x2': { ...TENSOR_CORE_TILES, SG_M: 4, SG_N: 2 },
-  'direct-128x256-2x4': { ...TENSOR_CORE_TILES, TILE_N: 256 },
-  'staged-128x256-2x4': { ...TENSOR_CORE_TILES, TILE_N: 256, W_DIRECT: false },
+  '128x128-2x4-k64': TENSOR_CORE_TILES,
+  '128x128-2x4-k32': { ...TENSOR_CORE_TILES, TILE_K: 32 },
 };
 
 export type GemmPath = 'subgroup-matrix' | 'scalar';
@@ -44,7 +41,12 @@ export function hasF16MatrixConfig(ctx: GpuContext): boolean {
 }
 
 function workgroupBytes(t: TensorCoreTiles): number {
-  return 2 * (t.TILE_M + (t.W_DIRECT ? 0 : t.TILE_N)) * (t.TILE_K + t.PAD) + 4 * t.SG_M * t.SG_N * 256 + 8;
+  return 2 * (t.TILE_M * (t.TILE_K + t.PAD) + t.TILE_K * (t.TILE_N + t.PAD)) + 4 * t.SG_M * t.SG_N * 256 + 8;
+}
+
+/** Every define the kernel reads for these tiles (the unroll counts derive from the tiles). */
+function tileDefines(t: TensorCoreTiles): Record<string, number> {
+  return { ...t, FRAG_M: t.TILE_M / t.SG_M / 16, FRAG_N: t.TILE_N / t.SG_N / 16, K_STEPS: t.TILE_K / 16 };
 }
 
 /** Why these tiles cannot run here, or undefined. */
@@ -80,7 +82,7 @@ export async function probeTensorCoreGemm(ctx: GpuContext, tiles = TENSOR_CORE_T
   else {
     ctx.device.pushErrorScope('validation');
     for (const VEC4 of [false, true]) {
-      for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tiles, VEC4, MOE, GATHER });
+      for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tileDefines(tiles), VEC4, MOE, GATHER });
     }
     const error = await ctx.device.popErrorScope();
     choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix', tiles };
@@ -97,27 +99,24 @@ export interface TensorCoreDispatch {
 }
 
 /**
- * Can this shape run on the tensor-core kernel with these tiles? Any M (the last row tile leaves through the
- * bounds-checked edge scratch), N a multiple of the tile (W read directly has no row guard, so a partial N tile
- * would read past the weight), and K % 16 == 0 for direct W reads. History: edge tiles were wrong on the H100
- * until the non-MoE kernel stopped declaring scalar workgroup variables (2026-11-24).
+ * Can this shape run on the tensor-core kernel? Any non-empty shape: staging zero-fills rows past M, columns
+ * past N and k past K, and partial output tiles leave through the bounds-checked edge scratch. History: edge
+ * tiles were wrong on the H100 until the non-MoE kernel stopped declaring scalar workgroup variables (2026-11-24).
  */
-export function tensorCoreFits(t: TensorCoreTiles, M: number, N: number, K: number): boolean {
-  return M >= 1 && N % t.TILE_N === 0 && (!t.W_DIRECT || K % 16 === 0);
+export function tensorCoreFits(M: number, N: number, K: number): boolean {
+  return M >= 1 && N >= 1 && K >= 1;
 }
 
 export function tensorCoreDispatch(ctx: GpuContext, d: TensorCoreDispatch, tiles: TensorCoreTiles): DispatchSpec {
   const problem = tilesProblem(ctx, tiles);
   if (problem) throw new Error(`tensor-core linear: ${problem}`);
-  if (!tensorCoreFits(tiles, d.M, d.N, d.K)) {
-    throw new Error(`tensor-core linear: ${d.M}x${d.N}x${d.K} needs N in whole ${tiles.TILE_N}-column tiles${tiles.W_DIRECT ? ' and K % 16 == 0' : ''}`);
-  }
+  if (!tensorCoreFits(d.M, d.N, d.K)) throw new Error(`tensor-core linear: empty shape ${d.M}x${d.N}x${d.K}`);
   requireF16(d.w);
   const VEC4 = d.K % 4 === 0 && d.xStride % 4 === 0;
   const g = d.grouped;
   return ctx.dispatch({
     kernel,
-    defines: { ...tiles, VEC4, MOE: Boolean(g), GATHER: Boolean(g?.gather) },
+    defines: { ...tileDefines(tiles), VEC4, MOE: Boolean(g), GATHER: Boolean(g?.gather) },
     params: [d.M, d.N, d.K, d.outStride, d.colOffset, d.xStride, g?.expertLo ?? 0, g?.expertHi ?? 0],
     bindings: g ? [d.x, d.w, d.out, g.rows, g.tileExpert] : [d.x, d.w, d.out],
     workgroups: [Math.ceil(d.N / tiles.TILE_N), Math.ceil(d.M / tiles.TILE_M)],

@@ -53,13 +53,13 @@ function checkTiles(ctx: GpuContext, t: GemmTiles): void {
 /** Fewest rows for the tensor-core path: below this a 128-row tile is mostly padding and the GEMV/scalar path does. */
 export const TENSOR_CORE_MIN_ROWS = 64;
 
-/** Tensor-core tiles for an f16 weight when probed and every binding part fits whole tiles; else undefined (scalar). */
+/** Tensor-core tiles for an f16 weight when probed and the shape is non-empty; else undefined (scalar). */
 function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number): TensorCoreTiles | undefined {
   const choice = tensorCoreChoice(ctx);
   const tiles = choice?.tiles;
   if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
   const rowsOf = (part: GpuTensor) => part.shape[part.shape.length - 2];
-  return weightParts(weight).every(({ part }) => tensorCoreFits(tiles, M, rowsOf(part), K)) ? tiles : undefined;
+  return weightParts(weight).every(({ part }) => tensorCoreFits(M, rowsOf(part), K)) ? tiles : undefined;
 }
 
 function gemvWorkgroup(ctx: GpuContext): number {
@@ -153,10 +153,11 @@ export function makeGroupedLinear(
   const tiles = scalarTiles ?? gemmTiles(ctx);
   checkTiles(ctx, tiles);
   const { TM, TN } = tiles;
-  // The tensor-core kernel serves the grouped form only when its row tile is the MoE plan's (TM); explicit
+  // The tensor-core kernel serves the grouped form only when its row tile is the MoE plan's (TM) and N fills
+  // whole tiles (grouped tiles must never take the edge-store path: see linear-bindings.part.wgsl); explicit
   // scalar tiles pin the scalar kernel.
   const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K);
-  const tc = tcTiles && tcTiles.TILE_M === TM ? tcTiles : undefined;
+  const tc = tcTiles && tcTiles.TILE_M === TM && N % tcTiles.TILE_N === 0 ? tcTiles : undefined;
   if (grouped.capacity % TM !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of TM=${TM}`);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`grouped linear: ${x.label} has ${x.shape[1]} columns, expected ${K}`);
   if (out.shape[0] !== grouped.capacity || out.shape[1] !== N) {
