@@ -174,15 +174,15 @@ export function formatDecodeAtContext(rows: readonly BenchRow[]): string {
   if (!mine.length) return '';
   const cases = [...new Set(mine.filter((r) => r.metric !== 'tpot_ratio_mla_over_hybrid').map((r) => r.caseName))];
   const value = (c: string, metric: string) => mine.find((r) => r.caseName === c && r.metric === metric);
-  const header = ['model', 'context', 'weights', 'TPOT p50 ms', 'mean ms', 'p90 ms', 'roofline ms', 'TPOT/roofline', 'read GB', 'weights GB', 'KV+state GB', 'peak GB', 'note'];
+  const header = ['model', 'context', 'TPOT p50 ms', 'mean ms', 'p90 ms', 'roofline ms', 'TPOT/roofline', 'read GB', 'weights GB', 'KV+state GB', 'peak GB', 'note', 'weights'];
   const body = cases.map((c) => {
     const any = mine.find((r) => r.caseName === c)!;
     const skipped = value(c, 'skipped');
     const num = (metric: string, digits = 2) => { const r = value(c, metric); return r ? r.value.toFixed(digits) : ''; };
     const gbOf = (metric: string) => { const r = value(c, metric); return r ? gb(r.value) : ''; };
-    return [String(any.params.shape), String(any.params.length), String(any.params.dtype), num('tpot_p50_ms'), num('tpot_ms'), num('tpot_p90_ms'), num('roofline_ms'),
+    return [String(any.params.shape), String(any.params.length), num('tpot_p50_ms'), num('tpot_ms'), num('tpot_p90_ms'), num('roofline_ms'),
       num('tpot_vs_roofline'), gbOf('decode_read_bytes'), gbOf('weight_bytes'), gbOf('kv_state_bytes'), gbOf('peak_arena_bytes'),
-      skipped ? `skipped: ${String(skipped.params.skipped)}` : STATE_NOTE];
+      skipped ? `skipped: ${String(skipped.params.skipped)}` : STATE_NOTE, String(any.params.dtype)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const table = [header, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
