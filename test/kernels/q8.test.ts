@@ -4,6 +4,7 @@ import {
 } from '../../src/kernels/linalg/q8-format.js';
 import { makeGemvQ8, planGemvQ8 } from '../../src/kernels/linalg/gemv-q8.js';
 import { makeDequantQ8 } from '../../src/kernels/linalg/dequant-q8.js';
+import { makeRandomFillQ8 } from '../../src/kernels/linalg/random-fill-q8.js';
 import { makeLinear, makeGroupedLinear, gemmTiles } from '../../src/kernels/linalg/matmul.js';
 import { q8ScratchValues } from '../../src/kernels/linalg/linear-q8.js';
 import { makeMoePlan, moeCapacity } from '../../src/kernels/moe/plan.js';
@@ -169,5 +170,29 @@ describe('linalg/dequant-q8 and prefill linears', () => {
       checked++;
     }
     expect(checked).toBe(T * topK);
+  });
+});
+
+describe('linalg/random-fill-q8', () => {
+  it('draws int8 in [-127, 127] spread over the range (same seed, same values) with every scale range/127', async () => {
+    const ctx = await gpu();
+    const N = randomInt(20, 60), K = oddK(), seed = randomInt(0, 1 << 30);
+    const fill = async (s: number) => {
+      const w = allocQ8(ctx, [N, K], 'r');
+      ctx.run(makeRandomFillQ8(ctx, w, s, 0.5));
+      return { values: new Int8Array((await ctx.read(w.blocks[0].values)).buffer), scales: await ctx.readF32(w.blocks[0].scales) };
+    };
+    const a = await fill(seed), b = await fill(seed), c = await fill(seed + 1);
+    expect(Array.from(a.values)).toEqual(Array.from(b.values));
+    expect(Array.from(a.values)).not.toEqual(Array.from(c.values));
+    expect(a.values.every((v) => v >= -127 && v <= 127)).toBe(true);
+    const mean = a.values.reduce((s, v) => s + v, 0) / a.values.length;
+    expect(Math.abs(mean)).toBeLessThan(10);
+    // Uniform on [-127, 127]: a quarter of the values in each quarter of the range, roughly.
+    const high = a.values.filter((v) => v > 63).length / a.values.length;
+    expect(high).toBeGreaterThan(0.18);
+    expect(high).toBeLessThan(0.32);
+    expect(a.scales.every((s) => Math.abs(s - 0.5 / 127) < 2e-6)).toBe(true);
+    expect(() => makeRandomFillQ8(ctx, allocQ8(ctx, [2, 8], 'bad'), 1, 0)).toThrow(/range/);
   });
 });
