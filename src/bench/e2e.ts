@@ -6,6 +6,8 @@ import { RANDOM_SHAPES } from '../engine/models/kimi-linear-shapes.js';
 import { parseKimiConfig } from '../engine/loader/config.js';
 
 export interface E2eOptions {
+  /** Matmul weight storage (default f16). */
+  weights?: 'f16' | 'q8';
   /** A RANDOM_SHAPES name; its twin is measured too. */
   shape: string;
   /** Routed experts kept (layer shapes unchanged); default the shape's own. */
@@ -27,7 +29,7 @@ export interface E2eResult {
   kvCacheBytes: number;
   kdaStateBytes: number;
   peakArenaBytes: number;
-  weightsDtype: 'f16';
+  weightsDtype: 'f16' | 'q8';
   decodeTokens: number;
 }
 
@@ -71,7 +73,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eResult[]> {
   const log = opts.log ?? (() => undefined);
   const results: E2eResult[] = [];
   for (const { name, config } of shapeAndTwin(opts.shape, opts.experts)) {
-    const engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: 'f16' });
+    const engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: opts.weights ?? 'f16' });
     try {
       let last: { length: number; seconds: number } | undefined;
       for (const length of [...opts.lengths].sort((a, b) => a - b)) {
@@ -86,7 +88,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eResult[]> {
           // Random weights may emit eos early; TPOT then covers fewer steps (stated in the row's params).
           results.push({
             model: name, length, prefillTokPerS: s.prefillTokPerS, ttftMs: s.ttftMs, tpotMs: s.tpotMeanMs, tpotP50Ms: s.tpotP50Ms,
-            kvCacheBytes: s.kvCacheBytes, kdaStateBytes: s.kdaStateBytes, peakArenaBytes: s.peakArenaBytes, weightsDtype: 'f16', decodeTokens: s.decodeTokens,
+            kvCacheBytes: s.kvCacheBytes, kdaStateBytes: s.kdaStateBytes, peakArenaBytes: s.peakArenaBytes, weightsDtype: opts.weights ?? 'f16', decodeTokens: s.decodeTokens,
           });
           log(`e2e ${name} ${length}: prefill ${s.prefillTokPerS.toFixed(0)} tok/s, TPOT ${s.tpotMeanMs?.toFixed(2) ?? '-'} ms (${s.decodeTokens} tokens)`);
           last = { length, seconds: s.ttftMs / 1000 };

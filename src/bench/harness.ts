@@ -26,7 +26,7 @@ export interface BenchOptions {
   decodeAt?: number[];
   /** Copy bandwidth for the roofline when neither the anchor nor a measured copy case is in this run. */
   copyGbps?: number;
-  /** Matmul weights of --decode-at models and extra q8 kernel cases (gemv, moe) when 'q8'; default f16. */
+  /** Matmul weights of --e2e / --decode-at models, plus q8 kernel cases (gemv, moe) when 'q8'; default f16. */
   weights?: 'f16' | 'q8';
   log: (line: string) => void;
 }
@@ -81,7 +81,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   if (opts.kernels.length) rows.push(...await kernelRows(opts, commit));
   if (opts.e2e) {
     const results = await runE2e({ shape: opts.shape, experts: opts.experts, lengths: opts.lengths, decodeTokens: opts.decodeTokens,
-      maxSecondsPerCase: opts.maxSecondsPerCase, log: opts.log });
+      maxSecondsPerCase: opts.maxSecondsPerCase, weights: opts.weights, log: opts.log });
     const device = await deviceName();
     for (const r of results) {
       const params = { shape: r.model, length: r.length, dtype: r.weightsDtype, experts: opts.experts ?? null, decodeTokens: r.decodeTokens,

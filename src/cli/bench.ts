@@ -60,7 +60,7 @@ export function registerBench(program: Command): void {
     .option('--shape <name>', `model shape: ${Object.keys(RANDOM_SHAPES).join(', ')} or small`, 'small')
     .option('--experts <n>', 'routed experts kept in the random model (layer shapes unchanged)')
     .option('--decode-at <list>', 'TPOT at these context lengths for the shape and its all-MLA twin from a seeded random state (no prefill), with the memory roofline')
-    .option('--weights <dtype>', 'f16 or int8: int8 runs --decode-at on q8 weights (int8 per group of 32 + f16 scales) and adds q8 gemv/moe kernel cases', 'f16')
+    .option('--weights <dtype>', 'f16 or int8: int8 runs --e2e / --decode-at on q8 weights (int8 per group of 32 + f16 scales) and adds q8 gemv/moe kernel cases', 'f16')
     .option('--copy-gbps <n>', 'copy bandwidth for the --decode-at roofline when no device-copy anchor or copy case is in the run')
     .option('--decode-tokens <n>', 'decode steps per --e2e / --decode-at case (TPOT)', '16')
     .option('--max-seconds <s>', 'skip an --e2e length whose predicted prefill exceeds this', '120')
