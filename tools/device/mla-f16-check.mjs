@@ -68,7 +68,7 @@ async function blockChecks() {
   const T = ri(300, 700);
   await checkBlocks('piece spanning blocks', d48, T, T + ri(0, 200), 128);
   await checkBlocks('no rope', { H: 1, Dn: 64, Dr: 0, Dv: 32 }, ri(20, 120), ri(400, 600), 128);
-  for (const plan of [{ subgroups: 8, keyRows: 32, tau: 8 }, { subgroups: 2, keyRows: 64, tau: 8 }]) await checkBlocks('plan', d48, T, T + 129, 128, { plan });
+  for (const plan of [{ subgroups: 8, keyRows: 16, tau: 8 }, { subgroups: 2, keyRows: 32, tau: 8 }]) await checkBlocks('plan', d48, T, T + 129, 128, { plan });
   await checkBlocks('growing keys (rescale across blocks)', d48, T, T + 200, 128, { growth: 0.05, scale: 0.5 });
   await checkBlocks('growing keys tau0', { ...d48, H: 1 }, T, T + 200, 128, { growth: 0.05, scale: 0.5, plan: { ...MLA_FLASH_F16_PLAN, tau: 0 } });
 }
@@ -167,7 +167,7 @@ if (!why && process.argv.includes('--sweep')) {
   const T = ri(65, 200);
   await check('small dims', { H: 2, Dn: 32, Dr: 16, Dv: 48 }, T, T);
   await check('no rope', { H: 1, Dn: 64, Dr: 0, Dv: 32 }, T - 17, T);
-  for (const plan of [{ subgroups: 8, keyRows: 32, tau: 8 }, { subgroups: 4, keyRows: 32, tau: 8 }, { subgroups: 2, keyRows: 64, tau: 8 }]) await check('plan', d48, T, T + 5, { plan });
+  for (const plan of [{ subgroups: 8, keyRows: 16, tau: 8 }, { subgroups: 4, keyRows: 16, tau: 8 }, { subgroups: 2, keyRows: 32, tau: 8 }]) await check('plan', d48, T, T + 5, { plan });
   const G = ri(150, 260);
   await check('growing keys', d48, G, G, { growth: 0.05, scale: 0.5 });
   await check('growing keys tau0', { ...d48, H: 1 }, G, G, { growth: 0.05, scale: 0.5, plan: { ...MLA_FLASH_F16_PLAN, tau: 0 } });

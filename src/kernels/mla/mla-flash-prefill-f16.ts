@@ -22,8 +22,8 @@ export interface MlaFlashF16Plan {
   dump?: 0 | 1 | 2 | 3 | 4;
 }
 
-/** 64 query rows (4 subgroups) against 64-key blocks: 26.6 KiB of workgroup memory. */
-export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 4, keyRows: 64, tau: 8 };
+/** 64 query rows (4 subgroups) against 32-key blocks: 37.5 KiB of workgroup memory at d = 192/128. */
+export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 4, keyRows: 32, tau: 8 };
 
 /** Rows every packed operand must be padded to: whole query tiles and key blocks of any plan used. */
 export const MLA_F16_ROW_MULTIPLE = 128;
@@ -31,9 +31,10 @@ export const MLA_F16_ROW_MULTIPLE = 128;
 export const queryRowsOf = (plan: MlaFlashF16Plan) => 16 * plan.subgroups;
 export const roundUpRows = (n: number, multiple = MLA_F16_ROW_MULTIPLE) => Math.ceil(n / multiple) * multiple;
 
-export function mlaFlashF16WorkgroupBytes(plan: MlaFlashF16Plan): number {
-  const bq = queryRowsOf(plan);
-  return 4 * bq * (plan.keyRows + 4) + 2 * bq * (plan.keyRows + 8) + 4;
+/** Scores, weights, and the staged K and V rows of one key block. */
+export function mlaFlashF16WorkgroupBytes(plan: MlaFlashF16Plan, Dq = 192, Dv = 128): number {
+  const bq = queryRowsOf(plan), bk = plan.keyRows;
+  return 4 * (bq * (bk + 4) + 4) + 2 * bq * (bk + 8) + 2 * bk * (Dq + 8) + 2 * bk * (Dv + 8);
 }
 
 /** Why the tensor-core prefill cannot run here for these head dims, or undefined when it can. */
@@ -48,7 +49,7 @@ export function mlaFlashF16Unsupported(ctx: GpuContext, Dn: number, Dr: number, 
     return `plan ${queryRowsOf(plan)}×${plan.keyRows} does not tile ${MLA_F16_ROW_MULTIPLE} rows`;
   }
   if ((plan.keyRows / (sg / 16)) < 1) return 'key block narrower than the lanes of a row';
-  if (mlaFlashF16WorkgroupBytes(plan) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
+  if (mlaFlashF16WorkgroupBytes(plan, Dn + Dr, Dv) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
   if (plan.subgroups * sg > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
   return undefined;
 }
@@ -72,6 +73,8 @@ function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, bl
   const outBinding = vBinding + 1;
   return {
     DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1), DUMP: plan.dump ?? 0,
+    // Unroll counts: Q fragments, key fragments per block, V column chunks of one key block's width.
+    NQ_FRAGS: (Dn + Dr) / 16, NK_FRAGS: plan.keyRows / 16, V_CHUNKS: Math.ceil(Dv / plan.keyRows),
     V_BINDING: vBinding, OUT_BINDING: outBinding, CARRY_BINDING: carryOut ? outBinding : outBinding + 1,
     CARRY: carryIn || carryOut, CARRY_IN: carryIn, CARRY_OUT: carryOut,
   };

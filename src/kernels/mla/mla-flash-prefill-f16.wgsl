@@ -2,10 +2,13 @@
 // Inputs are dense f16 rows packed by mla-pack-f16: q [rowsQ, H, DN+DR], kNope [rowsK, H, DN], the shared
 // kRope [rowsK, DR] and v [rowsK, H, DV], each padded to whole tiles so fragments never read past a buffer.
 // A workgroup owns BQ = 16·SGS query rows of one head; subgroup s owns rows 16s..16s+15 and keeps its Q
-// fragments and its 16×DV output accumulator in registers for the whole key loop. K and V fragments come
-// straight from storage (the workgroup's subgroups share them through the cache), so per key block of BK
-// only the scores make a round trip through workgroup memory: S = Q·Kᵀ is stored as f32, one lane per
-// query row turns it into f16 weights P, and O += P·V reads P back as a left fragment.
+// fragments and its 16×DV output accumulator in registers for the whole key loop. Each key block of BK keys
+// is staged once in workgroup memory (K rows [key][DN+DR], V rows [key][DV]) with coalesced 8-byte loads:
+// fragments read straight from storage held this kernel at ~25 TFLOP/s on the H100, as they held the GEMM
+// (tools/device/probe-gemm-ablation.mjs). S = Q·Kᵀ is stored as f32, one lane per query row turns it into
+// f16 weights P, and O += P·V reads P back as a left fragment. Every fragment loop is written out (#unroll):
+// accumulators indexed by loop counters cost the GEMM 1.6×. Every workgroup array is a whole number of
+// 16-byte words (see RESCALE_AT).
 // Lazy rescaling: a row keeps using its old running max until a block's max exceeds it by TAU (log2 units,
 // so weights stay ≤ 2^TAU, well inside f16); only then does the opaque accumulator go through workgroup
 // memory to be rescaled, which for most blocks never happens. The row sum uses the same f16-rounded weights.
@@ -23,11 +26,11 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
 struct Params { Tq: u32, Tk: u32, H: u32, qPos0: u32, scaleLog2: f32, kStart: u32, kEnd: u32, pad0: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f16>;
-@group(0) @binding(2) var<storage, read> kNope: array<f16>;
+@group(0) @binding(2) var<storage, read> kNope: array<vec4<f16>>;
 #if DR
-@group(0) @binding(3) var<storage, read> kRope: array<f16>;
+@group(0) @binding(3) var<storage, read> kRope: array<vec4<f16>>;
 #endif
-@group(0) @binding({{V_BINDING}}) var<storage, read> v: array<f16>;
+@group(0) @binding({{V_BINDING}}) var<storage, read> v: array<vec4<f16>>;
 #if CARRY_OUT
 #else
 @group(0) @binding({{OUT_BINDING}}) var<storage, read_write> out: array<f32>;
@@ -47,9 +50,11 @@ const BQ = 16u * SGS;
 // Row pads keep fragment rows 16-byte aligned while moving neighbouring rows to other banks.
 const SROW = BK + 4u;
 const PROW = BK + 8u;
-const NK = BK / 16u;
-const NV = DV / 16u;
-const NQ = DQ / 16u;
+const KROW = DQ + 8u;
+const VROW = DV + 8u;
+const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
+const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
+const THREADS = SGS * SG;
 const MASKED: f32 = -3.0e38;
 const TAU: f32 = {{TAU}};
 // Diagnostic dumps for the device check (0 in every real dispatch): 1 = scaled scores, 2 = f16 weights P of
@@ -58,11 +63,13 @@ const DUMP = {{DUMP}}u;
 
 // scores[RESCALE_AT] holds the key block (1-based, as f32) in which some row asked for a rescale, read back
 // uniformly by every subgroup. It lives in the scores array, not in a u32 variable of its own: on the H100
-// (Dawn/Vulkan) a third workgroup variable shifted the addresses the subgroup-matrix loads and stores used
-// against the lanes' own accesses by 4 bytes, which made every output wrong.
+// (Dawn/Vulkan) a 4-byte workgroup variable shifted the addresses the subgroup-matrix loads and stores used
+// against the lanes' own accesses by 4 bytes, which made every output wrong; scores is padded to 16 bytes.
 const RESCALE_AT = BQ * SROW;
-var<workgroup> scores: array<f32, BQ * SROW + 1u>;
+var<workgroup> scores: array<f32, BQ * SROW + 4u>;
 var<workgroup> pTile: array<f16, BQ * PROW>;
+var<workgroup> kTile: array<f16, BK * KROW>;
+var<workgroup> vTile: array<f16, BK * VROW>;
 
 @compute @workgroup_size(SGS * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -83,29 +90,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let knStride = params.H * DN;
   let vStride = params.H * DV;
 
-  // Q fragments go through workgroup memory (this subgroup's pTile rows, BK columns at a time), the left-load
+  // Q fragments go through workgroup memory (this subgroup's pTile rows, 16 columns at a time), the left-load
   // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
-  var qf: array<subgroup_matrix_left<f16, 16, 16>, NQ>;
-  for (var c0 = 0u; c0 < NQ; c0 += NK) {
-    // Each lane writes two neighbouring halves (one whole 32-bit word): see the P store below.
-    for (var e = 2u * lane; e < 16u * BK; e += 2u * SG) {
-      let row = e / BK;
-      let col = c0 * 16u + e % BK;
-      var x0 = f16(0.0);
-      var x1 = f16(0.0);
-      if (col < DQ) { x0 = q[(q0 + rowBase + row) * qStride + h * DQ + col]; }
-      if (col + 1u < DQ) { x1 = q[(q0 + rowBase + row) * qStride + h * DQ + col + 1u]; }
-      pTile[(rowBase + row) * PROW + e % BK] = x0;
-      pTile[(rowBase + row) * PROW + e % BK + 1u] = x1;
-    }
-    workgroupBarrier();
-    for (var j = 0u; j < NK; j++) {
-      if (c0 + j < NQ) { qf[c0 + j] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + j * 16u, false, PROW); }
-    }
-    workgroupBarrier();
+  // Each lane writes two neighbouring halves (one whole 32-bit word), as every staging store here does.
+#unroll d NQ_FRAGS
+  for (var e = 2u * lane; e < 256u; e += 2u * SG) {
+    let at = (q0 + rowBase + e / 16u) * qStride + h * DQ + {{d}}u * 16u + e % 16u;
+    pTile[(rowBase + e / 16u) * PROW + e % 16u] = q[at];
+    pTile[(rowBase + e / 16u) * PROW + e % 16u + 1u] = q[at + 1u];
   }
-  var o: array<subgroup_matrix_result<f32, 16, 16>, NV>;
-  for (var e = 0u; e < NV; e++) { o[e] = subgroup_matrix_result<f32, 16, 16>(); }
+  workgroupBarrier();
+  let qf_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW, false, PROW);
+  workgroupBarrier();
+#endunroll
+#unroll c V_CHUNKS
+#unroll j NK_FRAGS
+  var o_{{c}}_{{j}} = subgroup_matrix_result<f32, 16, 16>();
+#endunroll
+#endunroll
   var mUsed = MASKED;
   var rowSum = 0.0;
 #if CARRY_IN
@@ -115,21 +117,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     mUsed = carry[carryRow + DV];
     rowSum = carry[carryRow + DV + 1u];
   }
-  for (var c0 = 0u; c0 < NV; c0 += NK) {
-    if (owner) {
-      for (var col = 0u; col < BK; col++) {
-        let e = c0 * 16u + col;
-        var x = 0.0;
-        if (rowLive && e < DV) { x = carry[carryRow + e]; }
-        scores[r * SROW + col] = x;
-      }
+#unroll c V_CHUNKS
+  if (owner) {
+    for (var col = 0u; col < BK; col++) {
+      var x = 0.0;
+      if (rowLive && {{c}}u * BK + col < DV) { x = carry[carryRow + {{c}}u * BK + col]; }
+      scores[r * SROW + col] = x;
     }
-    workgroupBarrier();
-    for (var j = 0u; j < NK; j++) {
-      if (c0 + j < NV) { o[c0 + j] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + j * 16u, false, SROW); }
-    }
-    workgroupBarrier();
   }
+  workgroupBarrier();
+#unroll j NK_FRAGS
+  if ({{c}}u * NK + {{j}}u < NV) { o_{{c}}_{{j}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + {{j}}u * 16u, false, SROW); }
+#endunroll
+  workgroupBarrier();
+#endunroll
 #endif
 
   let nq = min(BQ, params.Tq - q0);
@@ -138,26 +139,43 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var k0 = params.kStart; k0 < keyEnd; k0 += BK) {
     blk += 1u;
     let kRel = k0 - params.kStart; // operand rows start at key kStart
-    var s: array<subgroup_matrix_result<f32, 16, 16>, NK>;
-    for (var j = 0u; j < NK; j++) { s[j] = subgroup_matrix_result<f32, 16, 16>(); }
-    for (var d = 0u; d < DN / 16u; d++) {
-      for (var j = 0u; j < NK; j++) {
-        // Kᵀ as a d × key fragment: each key's row is a column, contiguous in d.
-        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kNope, (kRel + j * 16u) * knStride + h * DN + d * 16u, true, knStride);
-        s[j] = subgroupMatrixMultiplyAccumulate(qf[d], kf, s[j]);
-      }
-    }
+    // Stage this block's K and V rows (4 halves per lane per load; key rows past the keys are the packed zeros).
+    workgroupBarrier(); // the previous block's fragment loads are done
+    for (var e = li; e < BK * (DQ / 4u); e += THREADS) {
+      let key = e / (DQ / 4u);
+      let d = (e % (DQ / 4u)) * 4u;
+      var x: vec4<f16>;
 #if DR
-    for (var d = 0u; d < DR / 16u; d++) {
-      for (var j = 0u; j < NK; j++) {
-        let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kRope, (kRel + j * 16u) * DR + d * 16u, true, DR);
-        s[j] = subgroupMatrixMultiplyAccumulate(qf[DN / 16u + d], kf, s[j]);
+      if (d >= DN) { x = kRope[((kRel + key) * DR + d - DN) / 4u]; } else {
+        x = kNope[((kRel + key) * knStride + h * DN + d) / 4u];
       }
-    }
+#else
+      x = kNope[((kRel + key) * knStride + h * DN + d) / 4u];
 #endif
-    for (var j = 0u; j < NK; j++) {
-      subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, s[j], false, SROW);
+      let at = key * KROW + d;
+      kTile[at] = x.x; kTile[at + 1u] = x.y; kTile[at + 2u] = x.z; kTile[at + 3u] = x.w;
     }
+    for (var e = li; e < BK * (DV / 4u); e += THREADS) {
+      let key = e / (DV / 4u);
+      let d = (e % (DV / 4u)) * 4u;
+      let x = v[((kRel + key) * vStride + h * DV + d) / 4u];
+      let at = key * VROW + d;
+      vTile[at] = x.x; vTile[at + 1u] = x.y; vTile[at + 2u] = x.z; vTile[at + 3u] = x.w;
+    }
+    workgroupBarrier();
+#unroll j NK_FRAGS
+    var s_{{j}} = subgroup_matrix_result<f32, 16, 16>();
+#endunroll
+    // Kᵀ as d × key fragments: each staged key row is a column, contiguous in d.
+#unroll d NQ_FRAGS
+#unroll j NK_FRAGS
+    s_{{j}} = subgroupMatrixMultiplyAccumulate(qf_{{d}},
+      subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kTile, {{j}}u * 16u * KROW + {{d}}u * 16u, true, KROW), s_{{j}});
+#endunroll
+#endunroll
+#unroll j NK_FRAGS
+    subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, s_{{j}}, false, SROW);
+#endunroll
     workgroupBarrier();
 
     var rescale = 1.0;
@@ -196,29 +214,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // Also the barrier that publishes pTile and frees the scores for reuse.
     if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
-      for (var c0 = 0u; c0 < NV; c0 += NK) {
-        for (var j = 0u; j < NK; j++) {
-          if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
-        }
-        workgroupBarrier();
-        if (owner) {
-          for (var col = 0u; col < BK; col++) { scores[r * SROW + col] *= rescale; }
-        }
-        workgroupBarrier();
-        for (var j = 0u; j < NK; j++) {
-          if (c0 + j < NV) { o[c0 + j] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + j * 16u, false, SROW); }
-        }
-        workgroupBarrier();
+#unroll c V_CHUNKS
+#unroll j NK_FRAGS
+      if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
+#endunroll
+      workgroupBarrier();
+      if (owner) {
+        for (var col = 0u; col < BK; col++) { scores[r * SROW + col] *= rescale; }
       }
+      workgroupBarrier();
+#unroll j NK_FRAGS
+      if ({{c}}u * NK + {{j}}u < NV) { o_{{c}}_{{j}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, rowBase * SROW + {{j}}u * 16u, false, SROW); }
+#endunroll
+      workgroupBarrier();
+#endunroll
     }
 
-    for (var kk = 0u; kk < NK; kk++) {
-      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + kk * 16u, false, PROW);
-      for (var e = 0u; e < NV; e++) {
-        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&v, (kRel + kk * 16u) * vStride + h * DV + e * 16u, false, vStride);
-        o[e] = subgroupMatrixMultiplyAccumulate(pf, vf, o[e]);
+#unroll kk NK_FRAGS
+    {
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + {{kk}}u * 16u, false, PROW);
+#unroll c V_CHUNKS
+#unroll j NK_FRAGS
+      if ({{c}}u * NK + {{j}}u < NV) {
+        o_{{c}}_{{j}} = subgroupMatrixMultiplyAccumulate(pf,
+          subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&vTile, {{kk}}u * 16u * VROW + ({{c}}u * NK + {{j}}u) * 16u, false, VROW), o_{{c}}_{{j}});
       }
+#endunroll
+#endunroll
     }
+#endunroll
   }
 
   // Normalise on the way out (or store the carry), BK columns of the accumulator at a time through the scores tile.
@@ -229,19 +253,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     carry[carryAt + DV] = mUsed;
     carry[carryAt + DV + 1u] = rowSum;
   }
-  for (var c0 = 0u; c0 < NV; c0 += NK) {
-    for (var j = 0u; j < NK; j++) {
-      if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
-    }
-    workgroupBarrier();
-    if (owner) {
-      for (var col = 0u; col < BK; col++) {
-        let e = c0 * 16u + col;
-        if (rowLive && e < DV) { carry[carryAt + e] = scores[r * SROW + col]; }
-      }
-    }
-    workgroupBarrier();
+#unroll c V_CHUNKS
+#unroll j NK_FRAGS
+  if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
+#endunroll
+  workgroupBarrier();
+  if (owner && rowLive) {
+    for (var col = 0u; col < BK && {{c}}u * BK + col < DV; col++) { carry[carryAt + {{c}}u * BK + col] = scores[r * SROW + col]; }
   }
+  workgroupBarrier();
+#endunroll
 #else
   var inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
   if (DUMP == 3u) { inv = 1.0; }
@@ -249,18 +270,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (owner && rowLive) { for (var e = 0u; e < DV; e++) { out[(qi * params.H + h) * DV + e] = rowSum; } }
     return;
   }
-  for (var c0 = 0u; c0 < NV; c0 += NK) {
-    for (var j = 0u; j < NK; j++) {
-      if (c0 + j < NV) { subgroupMatrixStore(&scores, rowBase * SROW + j * 16u, o[c0 + j], false, SROW); }
-    }
-    workgroupBarrier();
-    if (owner) {
-      for (var col = 0u; col < BK; col++) {
-        let e = c0 * 16u + col;
-        if (rowLive && e < DV) { out[(qi * params.H + h) * DV + e] = scores[r * SROW + col] * inv; }
-      }
-    }
-    workgroupBarrier();
+#unroll c V_CHUNKS
+#unroll j NK_FRAGS
+  if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
+#endunroll
+  workgroupBarrier();
+  if (owner && rowLive) {
+    for (var col = 0u; col < BK && {{c}}u * BK + col < DV; col++) { out[(qi * params.H + h) * DV + {{c}}u * BK + col] = scores[r * SROW + col] * inv; }
   }
+  workgroupBarrier();
+#endunroll
 #endif
 }
