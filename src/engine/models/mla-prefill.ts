@@ -30,7 +30,7 @@ export interface MlaPrefillState {
   mlaHeadsPerGroup: number;
   /** Exact path: one key block's expanded K/V of one head group [KB + alignRows, hg·(Dn+Dv)], shared by layers. */
   mlaExpanded?: GpuTensor;
-  /** Tensor-core path: one key block's K/V as f16 rows [KB, ...] (KB a multiple of 128), shared by layers. */
+  /** Tensor-core path: one key block's K/V as f16 rows [KB, ...] (KB a multiple of MLA_F16_ROW_MULTIPLE), shared by layers. */
   mlaHalf?: { kNope: GpuTensor; kRope: GpuTensor; v: GpuTensor };
   /** f16 latent caches: f32 rows widened for kv_b_proj, [pieceTokens, R + Dr] (tensor cores) or [KB, R + Dr]. */
   mlaLatentF32?: GpuTensor;
@@ -120,7 +120,7 @@ export class MlaPrefill {
 
   /**
    * Keys per block and heads per group for a sequence: the requested KB (at most the capacity; a multiple of
-   * 128 rows on tensor cores), shrunk only where one block's K/V would exceed one binding. The exact path
+   * MLA_F16_ROW_MULTIPLE rows on tensor cores), shrunk only where one block's K/V would exceed one binding. The exact path
    * takes the largest head group (a divisor of the head count, its kv_b_proj rows at a bindable offset) that
    * still fits a block of at least min(KB, 1024) keys.
    */

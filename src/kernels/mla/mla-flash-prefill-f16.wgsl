@@ -51,7 +51,9 @@ const BQ = 16u * SGS;
 const SROW = BK + 4u;
 const PROW = BK + 8u;
 const KROW = DQ + 8u;
-const VROW = DV + 8u;
+// V rows span V_CHUNKS · BK columns (≥ DV): Tint checks every fragment load against the array's size, also
+// those in the constant-false branches past NV.
+const VROW = {{V_CHUNKS}}u * BK + 8u;
 const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
