@@ -53,10 +53,10 @@ function gemvQ8Cases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const bytes = q8Bytes(N, K) + K * 4 + N * 4;
   const anchor = size === '48b' ? COPY_ANCHOR : undefined;
   const cases: KernelCase[] = [];
-  for (const rows of size === '48b' ? [4, 8, 2] : [4]) {
+  for (const rows of size === '48b' ? [2, 4, 8] : [2]) {
     const plan = planGemvQ8(ctx, { rowsPerWorkgroup: rows });
     cases.push({
-      kernel: 'gemv', name: `gemv-q8 ${N}x${K}${rows === 4 ? '' : ` ${rows} rows/wg`}`, dtype: 'q8 W (int8/32 + f16 scale)',
+      kernel: 'gemv', name: `gemv-q8 ${N}x${K}${rows === 2 ? '' : ` ${rows} rows/wg`}`, dtype: 'q8 W (int8/32 + f16 scale)',
       specs: makeGemvQ8(ctx, x, w, out, plan), bytes, anchor,
       params: { N, K, rowsPerWorkgroup: rows, workgroupSize: plan.workgroupSize, path: plan.subgroups ? 'subgroup' : 'workgroup-tree', weightBytes: q8Bytes(N, K) },
       release: () => undefined,
