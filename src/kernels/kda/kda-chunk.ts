@@ -1,13 +1,18 @@
-// Wrapper for kda-chunk-intra.wgsl and kda-chunk-scan.wgsl: chunked KDA prefill (intra-chunk pass, then the sequential state scan) over the
-// same [H, dk, dv] f32 state that kdaRecurrentStep updates, so a prefill hands its state straight to decode.
+// Wrapper for the chunked KDA prefill (intra-chunk pass, then the sequential state scan) over the same [H, dk, dv]
+// f32 state that kdaRecurrentStep updates, so a prefill hands its state straight to decode. Intra: kda-chunk-intra
+// (pairs) or kda-chunk-intra-blocked. Scan: kda-chunk-scan (scalar f32, the reference and fallback) or, where
+// probeKdaScanTensorCores compiled it, kda-chunk-split16 + kda-chunk-scan-tc on subgroup matrices.
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { numel } from '../../engine/gpu/arena.js';
 import { checkDeltaArgs, type KdaDeltaArgs } from './kda-recurrent.js';
+import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
 
 const intraKernel = { name: 'kda/kda-chunk-intra', url: new URL('./kda-chunk-intra.wgsl', import.meta.url) };
 const intraBlockedKernel = { name: 'kda/kda-chunk-intra-blocked', url: new URL('./kda-chunk-intra-blocked.wgsl', import.meta.url) };
 const scanKernel = { name: 'kda/kda-chunk-scan', url: new URL('./kda-chunk-scan.wgsl', import.meta.url) };
+const scanTcKernel = { name: 'kda/kda-chunk-scan-tc', url: new URL('./kda-chunk-scan-tc.wgsl', import.meta.url) };
+const split16Kernel = { name: 'kda/kda-chunk-split16', url: new URL('./kda-chunk-split16.wgsl', import.meta.url) };
 
 /** Tile decisions, derived from the device limits (kept visible so tests and benches can print them). */
 export interface KdaChunkPlan {
@@ -23,14 +28,21 @@ export interface KdaChunkPlan {
   productSlice: number;
   /** Threads of an intra-pass workgroup (the blocked pass always runs 256). */
   workgroupSize: number;
-  /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads). */
+  /**
+   * Scan: 'scalar' (kda-chunk-scan, f32), 'tensor-cores' (split16 + kda-chunk-scan-tc) or 'emulated' (the
+   * tensor-core scan with its matrix builtins done in scalar code: tests on devices without subgroup matrices).
+   * Default: tensor cores where probeKdaScanTensorCores succeeded; CTXBENCH_KDA_SCAN=scalar|tensor-cores forces one.
+   */
+  scan: KdaScanVariant;
+  /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
   valueSlice: number;
   /** Threads of a scan workgroup: one per 4-row × 2-column register block of a chunk's V' and O. */
   scanWorkgroupSize: number;
 }
 
 export type KdaIntraVariant = 'blocked' | 'pairs';
-export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant }
+export type KdaScanVariant = 'scalar' | 'tensor-cores' | 'emulated';
+export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant }
 
 /** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
 function blockedScratchVec4(chunk: number, slice: number, productSlice: number): number {
@@ -57,6 +69,67 @@ const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 function scanBytes(dk: number, chunk: number, valueSlice: number): number {
   const cp = roundUp(chunk, 4);
   return 4 * (roundUp(dk, cp) * valueSlice + cp * valueSlice) + 16 * cp * (cp / 4 + 1);
+}
+
+/** Workgroup bytes of the tensor-core scan: f16 hi/lo of Ŝ and V̂', f32 results, max slots and the f32 state slice. */
+function scanTcBytes(dk: number, chunk: number): number {
+  return 2 * (2 * dk * 16 + 2 * chunk * 16) + 4 * (2 * chunk * 16 + dk * 16 + chunk / 8) + 4 * dk * 16;
+}
+
+/** Threads of a tensor-core scan workgroup: one subgroup per 16-row tile of W·S and of q̃G·S. */
+const scanTcThreads = (ctx: GpuContext, chunk: number) => 2 * (chunk / 16) * ctx.caps.subgroupSize;
+
+/** Why the tensor-core scan (or its emulation) cannot run these dims here, or undefined. */
+export function kdaScanTensorCoreProblem(ctx: GpuContext, dk: number, dv: number, chunk: number, emulated = false): string | undefined {
+  if (!ctx.caps.hasF16) return 'no shader-f16';
+  if (!ctx.caps.hasSubgroups) return 'no subgroups';
+  if (!emulated && !hasF16MatrixConfig(ctx)) return 'no f16→f32 16×16×16 subgroup-matrix config';
+  if (dk % 16 || dv % 16 || chunk % 16) return `dk ${dk}, dv ${dv} and chunk ${chunk} must be multiples of 16`;
+  if (256 % ctx.caps.subgroupSize) return `subgroup size ${ctx.caps.subgroupSize} does not divide a 16×16 tile`;
+  if (scanTcBytes(dk, chunk) > ctx.caps.maxWorkgroupStorageBytes) return `needs ${scanTcBytes(dk, chunk)} B of workgroup memory`;
+  if (scanTcThreads(ctx, chunk) > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
+  return undefined;
+}
+
+const scanProbes = new WeakMap<GpuContext, Map<string, string | undefined>>();
+const probeKey = (dk: number, chunk: number) => `${dk}/${chunk}`;
+
+/**
+ * Compiles the tensor-core scan for these dims under an error scope, once per context; afterwards planKdaChunk
+ * picks it by default. Returns why it cannot run, or undefined. lavapipe has no subgroup matrices: there it only
+ * records the reason.
+ */
+export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: number, chunk = 64): Promise<string | undefined> {
+  let known = scanProbes.get(ctx);
+  if (!known) scanProbes.set(ctx, (known = new Map()));
+  const key = probeKey(dk, chunk);
+  if (known.has(key)) return known.get(key);
+  let why = kdaScanTensorCoreProblem(ctx, dk, dv, chunk);
+  if (!why) {
+    ctx.device.pushErrorScope('validation');
+    ctx.pipelines.get(scanTcKernel, { DK: dk, C: chunk, EMULATE: false });
+    for (const P_MATRIX of [false, true]) ctx.pipelines.get(split16Kernel, { P_MATRIX });
+    const error = await ctx.device.popErrorScope();
+    if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
+  }
+  known.set(key, why);
+  return why;
+}
+
+function scanVariant(ctx: GpuContext, dk: number, dv: number, chunk: number, tiles: KdaTileOverrides): KdaScanVariant {
+  const env = process.env.CTXBENCH_KDA_SCAN;
+  if (env !== undefined && env !== 'scalar' && env !== 'tensor-cores') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SCAN='${env}' must be scalar or tensor-cores`);
+  const chosen = tiles.scan ?? env;
+  if (chosen !== undefined && chosen !== 'scalar' && chosen !== 'tensor-cores' && chosen !== 'emulated') {
+    throw new Error(`kdaChunkPrefill: scan variant '${chosen}' must be scalar, tensor-cores or emulated`);
+  }
+  const probed = scanProbes.get(ctx)?.has(probeKey(dk, chunk));
+  const probeProblem = scanProbes.get(ctx)?.get(probeKey(dk, chunk));
+  if (chosen === undefined) return probed && !probeProblem ? 'tensor-cores' : 'scalar';
+  if (chosen === 'scalar') return chosen;
+  const why = kdaScanTensorCoreProblem(ctx, dk, dv, chunk, chosen === 'emulated') ?? (chosen === 'tensor-cores' ? probeProblem : undefined);
+  if (why) throw new Error(`kdaChunkPrefill: the ${chosen} scan cannot run here: ${why}`);
+  return chosen;
 }
 
 /**
@@ -89,7 +162,9 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   // 1024 threads: on the H100 the intra pass ran 1.4–1.6× faster than with 256 (its per-thread loops are latency-bound).
   const workgroupSize = intra === 'pairs' ? Math.min(tiles.workgroupSize ?? 1024, maxThreads) : 256;
   if (workgroupSize > maxThreads) throw new Error(`kdaChunkPrefill: the blocked intra pass needs 256 threads, the device allows ${maxThreads}`);
-  return { chunk, intra, channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
+  const scan = scanVariant(ctx, dk, dv, chunk, tiles);
+  if (scan !== 'scalar') return { chunk, intra, scan, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
+  return { chunk, intra, scan, channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -105,8 +180,8 @@ export interface KdaChunkScratch {
 }
 
 export function kdaChunkScratchBytes(maxTokens: number, H: number, dk: number, dv: number, chunk: number): number {
-  const chunks = Math.ceil(maxTokens / chunk);
-  return 4 * (3 * maxTokens * H * dk + maxTokens * H * dv + chunks * H * chunk * chunk + chunks * H * dk);
+  const chunks = Math.ceil(maxTokens / chunk), rows = chunks * chunk;
+  return 4 * (3 * rows * H * dk + rows * H * dv + chunks * H * chunk * chunk + chunks * H * dk);
 }
 
 /**
@@ -119,18 +194,21 @@ export function kdaChunkMaxTokens(ctx: GpuContext, H: number, dk: number, dv: nu
   return Math.max(plan.chunk, tokens - (tokens % plan.chunk));
 }
 
-/** Allocates scratch for prefills of up to maxTokens (split longer prompts into pieces; the state carries). */
+/**
+ * Allocates scratch for prefills of up to maxTokens (split longer prompts into pieces; the state carries). Rows
+ * come in whole chunks: the tensor-core scan reads operands in 16-row tiles, and the split pass zeroes the tail.
+ */
 export function allocKdaChunkScratch(
   ctx: GpuContext, maxTokens: number, H: number, dk: number, dv: number, plan: KdaChunkPlan,
 ): KdaChunkScratch {
-  const chunks = Math.ceil(maxTokens / plan.chunk);
+  const chunks = Math.ceil(maxTokens / plan.chunk), rows = chunks * plan.chunk;
   return {
     maxTokens,
     chunk: plan.chunk,
-    qG: ctx.tensor([maxTokens, H, dk], 'f32', 'kda.qG'),
-    kG: ctx.tensor([maxTokens, H, dk], 'f32', 'kda.kG'),
-    w: ctx.tensor([maxTokens, H, dk], 'f32', 'kda.W'),
-    u: ctx.tensor([maxTokens, H, dv], 'f32', 'kda.U'),
+    qG: ctx.tensor([rows, H, dk], 'f32', 'kda.qG'),
+    kG: ctx.tensor([rows, H, dk], 'f32', 'kda.kG'),
+    w: ctx.tensor([rows, H, dk], 'f32', 'kda.W'),
+    u: ctx.tensor([rows, H, dv], 'f32', 'kda.U'),
     p: ctx.tensor([chunks, H, plan.chunk, plan.chunk], 'f32', 'kda.P'),
     decayLast: ctx.tensor([chunks, H, dk], 'f32', 'kda.decayLast'),
   };
@@ -142,17 +220,24 @@ export function freeKdaChunkScratch(ctx: GpuContext, s: KdaChunkScratch): void {
 
 /**
  * Chunked prefill of T tokens: o [T, H, dv] and the state advanced by T tokens (read as the entry state, so
- * a long prompt can be fed in pieces). Two dispatches: intra-chunk (chunks × H workgroups), then the scan
- * (ceil(dv / valueSlice) × H workgroups, sequential over chunks inside).
+ * a long prompt can be fed in pieces). The intra-chunk pass (chunks × H workgroups), then the scan
+ * (ceil(dv / valueSlice) × H workgroups, sequential over chunks inside); on tensor cores the scan is preceded by
+ * four in-place split passes (q̃G, kG, W, P to f16 hi/lo), so the f32 scratch is no longer readable as f32 after it.
  */
 export function kdaChunkPrefill(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChunkScratch, plan: KdaChunkPlan): DispatchSpec[] {
+  const { intra, scan } = kdaChunkPasses(ctx, a, scratch, plan);
+  return [intra, ...scan];
+}
+
+/** The two passes apart (benches time them separately): the intra dispatch and the scan's dispatches. */
+export function kdaChunkPasses(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChunkScratch, plan: KdaChunkPlan): { intra: DispatchSpec; scan: DispatchSpec[] } {
   const name = 'kdaChunkPrefill';
   const v = checkDeltaArgs(name, a);
   if (scratch.chunk !== plan.chunk) throw new Error(`${name}: scratch made for chunk ${scratch.chunk}, plan uses ${plan.chunk}`);
   if (a.T > scratch.maxTokens) throw new Error(`${name}: ${a.T} tokens exceed the scratch's ${scratch.maxTokens}`);
-  const chunks = Math.ceil(a.T / plan.chunk);
+  const chunks = Math.ceil(a.T / plan.chunk), rows = chunks * plan.chunk;
   const need: [GpuTensor, number][] = [
-    [scratch.qG, a.T * a.H * a.dk], [scratch.kG, a.T * a.H * a.dk], [scratch.w, a.T * a.H * a.dk],
+    [scratch.qG, rows * a.H * a.dk], [scratch.kG, rows * a.H * a.dk], [scratch.w, rows * a.H * a.dk],
     [scratch.u, a.T * a.H * a.dv], [scratch.p, chunks * a.H * plan.chunk ** 2], [scratch.decayLast, chunks * a.H * a.dk],
   ];
   for (const [t, n] of need) {
@@ -166,18 +251,42 @@ export function kdaChunkPrefill(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaCh
   const blocked = {
     CP: roundUp(plan.chunk, 16), XW: plan.productSlice, SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice),
   };
-  return [
-    ctx.dispatch({
-      kernel: plan.intra === 'pairs' ? intraKernel : intraBlockedKernel, params,
-      defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, ...(plan.intra === 'pairs' ? {} : blocked) },
-      bindings: intraBindings,
-      workgroups: [chunks, a.H],
-    }),
-    ctx.dispatch({
-      kernel: scanKernel, params,
-      defines: { DK: a.dk, C: plan.chunk, CP: cp, DKP: roundUp(a.dk, cp), VS: plan.valueSlice, WG: plan.scanWorkgroupSize },
-      bindings: [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast, a.state, a.out],
-      workgroups: [Math.ceil(a.dv / plan.valueSlice), a.H],
-    }),
-  ];
+  const intra = ctx.dispatch({
+    kernel: plan.intra === 'pairs' ? intraKernel : intraBlockedKernel, params,
+    defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, ...(plan.intra === 'pairs' ? {} : blocked) },
+    bindings: intraBindings,
+    workgroups: [chunks, a.H],
+  });
+  const scanBindings = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast, a.state, a.out];
+  if (plan.scan === 'scalar') {
+    return {
+      intra,
+      scan: [ctx.dispatch({
+        kernel: scanKernel, params,
+        defines: { DK: a.dk, C: plan.chunk, CP: cp, DKP: roundUp(a.dk, cp), VS: plan.valueSlice, WG: plan.scanWorkgroupSize },
+        bindings: scanBindings,
+        workgroups: [Math.ceil(a.dv / plan.valueSlice), a.H],
+      })],
+    };
+  }
+  const why = kdaScanTensorCoreProblem(ctx, a.dk, a.dv, plan.chunk, plan.scan === 'emulated');
+  if (why) throw new Error(`${name}: the ${plan.scan} scan cannot run here: ${why}`);
+  const split = (t: GpuTensor, values: number, pMatrix: boolean) => {
+    const groups = values / 16, [nx, ny] = ctx.grid2d(Math.ceil(groups / 256));
+    return ctx.dispatch({
+      kernel: split16Kernel, params: [a.T, a.H, a.dk, plan.chunk, groups, nx], defines: { P_MATRIX: pMatrix },
+      bindings: [t], workgroups: [nx, ny],
+    });
+  };
+  return {
+    intra,
+    scan: [
+      split(scratch.qG, rows * a.H * a.dk, false), split(scratch.kG, rows * a.H * a.dk, false), split(scratch.w, rows * a.H * a.dk, false),
+      split(scratch.p, chunks * a.H * plan.chunk ** 2, true),
+      ctx.dispatch({
+        kernel: scanTcKernel, params, defines: { DK: a.dk, C: plan.chunk, EMULATE: plan.scan === 'emulated' },
+        bindings: scanBindings, workgroups: [a.dv / 16, a.H],
+      }),
+    ],
+  };
 }
