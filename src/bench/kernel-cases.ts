@@ -14,7 +14,7 @@ import { mlaFlashPrefill } from '../kernels/mla/mla-flash-prefill.js';
 import { MLA_FLASH_F16_PLAN, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan } from '../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../kernels/mla/mla-pack-f16.js';
 import { mlaAttentionReference } from '../kernels/mla/mla-reference.js';
-import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaTileOverrides } from '../kernels/kda/kda-chunk.js';
+import { allocKdaChunkScratch, kdaChunkPasses, kdaChunkPrefill, planKdaChunk, probeKdaScanTensorCores, type KdaTileOverrides } from '../kernels/kda/kda-chunk.js';
 import type { KdaDeltaArgs } from '../kernels/kda/kda-recurrent.js';
 import { kdaRecurrentReference, type KdaPrepared } from '../kernels/kda/kda-reference.js';
 
@@ -268,20 +268,31 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
   const args = { q, k, g, beta, v, state, out, T, H, dk, dv };
   const specs = kdaChunkPrefill(ctx, args, scratch, plan);
-  const narrow = plan.valueSlice > 2 ? planKdaChunk(ctx, dk, dv, plan.chunk, { valueSlice: plan.valueSlice / 2 }) : undefined;
+  const narrow = plan.valueSlice > 2 ? planKdaChunk(ctx, dk, dv, plan.chunk, { valueSlice: plan.valueSlice / 2, scan: 'scalar' }) : undefined;
   const scratchTensors = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
   const anchor = size === '48b' ? `fla-chunk-kda T=${T}` : undefined;
   const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
-  const params = { T, H, dk, dv, chunk: plan.chunk, intra: plan.intra, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
+  const params = { T, H, dk, dv, chunk: plan.chunk, intra: plan.intra, scan: plan.scan, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
   const cases: KernelCase[] = [
     { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params, verify: T <= 16384 ? () => kdaSampledError(ctx, args, specs) : undefined },
     { ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk}`, specs: [specs[0]], params, anchor: undefined },
-    { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${plan.valueSlice}`, specs: [specs[1]], params, anchor: undefined },
+    // On tensor cores the scan row includes the four in-place split passes (re-splitting split data: same work).
+    { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} ${plan.scan} VS=${plan.valueSlice}`, specs: kdaChunkPasses(ctx, args, scratch, plan).scan, params, anchor: undefined },
   ];
+  if (plan.scan !== 'scalar') {
+    // The scalar scan beside the tensor-core default (before/after ratios in one run).
+    const scalar = planKdaChunk(ctx, dk, dv, plan.chunk, { scan: 'scalar' });
+    const scalarSpecs = kdaChunkPrefill(ctx, args, scratch, scalar);
+    const scalarParams = { ...params, scan: 'scalar', valueSlice: scalar.valueSlice, scanThreads: scalar.scanWorkgroupSize };
+    cases.push(
+      { ...base, name: `kda-chunk T=${T} H=${H} d=${dk} scan=scalar`, specs: scalarSpecs, params: scalarParams, verify: T <= 16384 ? () => kdaSampledError(ctx, args, scalarSpecs) : undefined },
+      { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} scalar VS=${scalar.valueSlice}`, specs: scalarSpecs.slice(1), params: scalarParams, anchor: undefined },
+    );
+  }
   if (narrow) {
     cases.push({
       ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} VS=${narrow.valueSlice}`, anchor: undefined,
-      specs: [kdaChunkPrefill(ctx, args, scratch, narrow)[1]],
+      specs: kdaChunkPasses(ctx, args, scratch, narrow).scan,
       params: { ...params, valueSlice: narrow.valueSlice, scanThreads: narrow.scanWorkgroupSize },
     });
   }
@@ -336,7 +347,10 @@ export async function buildKernelCases(ctx: GpuContext, kernel: KernelName, size
     case 'gemm': return gemmCases(ctx, size);
     case 'gemv': return gemvCases(ctx, size);
     case 'mla-prefill': return mlaPrefillCases(ctx, size);
-    case 'kda': return kdaCases(ctx, size);
+    case 'kda':
+      // The tensor-core scan becomes the default plan's scan where it compiles (the scalar one gets its own rows).
+      await probeKdaScanTensorCores(ctx, size === 'small' ? 16 : 128, size === 'small' ? 16 : 128);
+      return kdaCases(ctx, size);
     case 'copy': return copyKernelCases(ctx, size);
     default: return [];
   }

@@ -7,7 +7,8 @@
 //
 // Precision (f32-class, so the engine may use it with f32 weights): every product is split hi/lo on BOTH sides,
 //   A·B ≈ A_hi·B_hi + A_hi·B_lo + A_lo·B_hi   (f32 accumulation; the dropped A_lo·B_lo is ≤ 2⁻²²·|A||B|).
-//  * W, q̃G, kG, P come from storage already split (kda-chunk-split16.wgsl), unscaled: they are bounded (see there).
+//  * W, q̃G, kG, P come from storage already split (kda-chunk-split16.wgsl) and scaled by 2^8 (OPS undoes it):
+//    they are bounded (see there), and the scale keeps their lo parts out of f16 subnormals.
 //  * S is unbounded (it accumulates values): it stays f32 in workgroup memory, and each chunk its f16 copy is
 //    Ŝ = S·2^s with one power of two per slice chosen so max|Ŝ| < 2^15 (no f16 overflow); the products are
 //    scaled back by 2^−s exactly. V' (U − W S, as large as v) gets its own per-slice power of two the same way.
@@ -64,6 +65,7 @@ const SLOT: u32 = UF + DK * VS;
 var<workgroup> F: array<f32, SLOT + NSG>;
 var<workgroup> St: array<f32, DK * VS>; // the state slice, f32
 var<private> lane: u32;
+const OPS: f32 = 1.0 / 256.0; // undoes the split pass's 2^8 on W, q̃G, kG and P
 
 #if EMULATE
 // Each lane holds a whole operand tile (row-major, 256 values) and its share of the result: elements lane + SG·i.
@@ -195,7 +197,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
 
     // V' = U − W S in f32, then split with the slice's own power of two.
-    let invS = 1.0 / sS;
+    let invS = OPS / sS;
     var vp: array<f32, VE>;
     m = 0.0;
     for (var i = 0u; i < VE; i++) {
@@ -231,7 +233,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
 
     // O = (q̃G S + P V'), each product scaled back; then S ← e^G_last ⊙ S + kGᵀ V' in f32.
-    let invV = 1.0 / sV;
+    let invV = OPS / sV;
     for (var i = 0u; i < VE; i++) {
       let p = li + i * THREADS;
       let r = p / VS;

@@ -6,7 +6,8 @@
 // thread owns a group: it reads all of it before writing, so no other thread can see a half-written group.
 // The same pass zeroes what lies past the prompt (rows of the last chunk at or after T; P entries of the last
 // chunk whose row or column is at or after T), so the scan's fixed-size 16-row loads meet zeros (spec §3.2).
-// Bound: |x| < 65504 (pack2x16float is undefined beyond f16 range). q̃ ⊙ e^G and k ⊙ e^(G_last − G) are at most
+// Values are scaled by 2^8 first (undone in the scan), so the lo parts of O(1) values are normal f16, not
+// subnormals that a device may flush (lavapipe did: f16-level error). Bound: |x| < 65504·2^−8 ≈ 255. q̃ ⊙ e^G and k ⊙ e^(G_last − G) are at most
 // the L2-normed q̃ and k; P entries at most |q̃||k|; W = T·(β K ⊙ e^G) is bounded by the rows of T = (I + L)⁻¹.
 struct Params { T: u32, H: u32, dk: u32, C: u32, groups: u32, nx: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -34,6 +35,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #else
   if (o / (params.H * params.dk) >= params.T) { for (var e = 0u; e < 16u; e++) { x[e] = 0.0; } }
 #endif
+  for (var e = 0u; e < 16u; e++) { x[e] *= 256.0; }
   var hi: array<f32, 16>;
   var lo: array<f32, 16>;
   for (var e = 0u; e < 16u; e += 2u) {
