@@ -1,14 +1,18 @@
 // MLA absorbed decode, the split pass on tensor cores (launched by mla-absorbed-decode.ts in place of its
 // SPLIT passes where the latent cache is f16 and the adapter has f16 16×16×16 → f32 subgroup matrices).
 // A workgroup owns one key range and all H heads, so each cache row is read from memory once for every head.
-// Per block of BK keys:
-//   1. Sᵀ [BK keys × H heads] = C [BK × DC] · Qᵀ [DC × H]: cache rows are row-major left operands straight from
-//      storage, the absorbed query (f16, transposed and power-of-two scaled by the QT16 pass) the right operand; each
-//      subgroup owns one 16 × 16 fragment and stores it to workgroup memory.
+// Per block of BK keys, staged once in workgroup memory with coalesced 8-byte loads (fragments read straight
+// from storage held this pass at ~25 TFLOP/s on the H100, as they held the GEMM; probe-gemm-ablation.mjs):
+//   1. Sᵀ [BK keys × H heads] = C [BK × DC] · Qᵀ [DC × H]: staged cache rows are row-major left operands, the
+//      absorbed query (f16, transposed and power-of-two scaled by the QT16 pass) the right operand. Each 16 × 16
+//      fragment is owned by CHAINS subgroups that split its DC-long reduction (no MMA waits on the previous one
+//      for long) and store their partial tiles to workgroup memory; the softmax adds them.
 //   2. Online softmax, LPH lanes per head (subgroupShuffleXor within the head's lanes), weights P as f16.
 //      Lazy rescale as in mla-flash-prefill-f16: a head keeps its running max until a block's max exceeds it by
 //      TAU (log2 units), so P ≤ 2^TAU and the opaque accumulators rarely need the round trip to be rescaled.
-//   3. O [H × R] += P [H × BK] · C [BK × R] (the same rows, now as right operands; the second read hits the cache).
+//   3. O [H × R] += P [H × BK] · C [BK × R], the same staged rows now as right operands; every subgroup owns
+//      OF column fragments of one head fragment.
+// Every fragment loop is written out (#unroll): accumulators indexed by loop counters cost the GEMM 1.6×.
 // Partials go out as the SPLIT passes write them (natural-log running max), so the REDUCE pass is shared.
 // Each split's range is a whole number of blocks: rows up to Tk rounded up to BK are read, so the engine
 // allocates the cache that long and zero-fills it (a weight of 0 times a NaN would still be NaN).
@@ -23,7 +27,7 @@ diagnostic(off, subgroup_uniformity);
 struct Params { Tk: u32, H: u32, nSplits: u32, scale: f32, dn: u32, r: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qT: array<f16>;     // [DC, H], each head scaled by a power of two
-@group(0) @binding(2) var<storage, read> cache: array<f16>;  // [rows, DCP]
+@group(0) @binding(2) var<storage, read> cache: array<vec4<f16>>;  // [rows, DC] (DC a multiple of 16)
 @group(0) @binding(3) var<storage, read_write> oPart: array<f32>; // [S, H, R]
 @group(0) @binding(4) var<storage, read_write> mPart: array<f32>; // [S, H]
 @group(0) @binding(5) var<storage, read_write> lPart: array<f32>; // [S, H]
@@ -39,35 +43,35 @@ const H: u32 = {{H}}u;
 const R: u32 = {{R}}u;
 const DR: u32 = {{DR}}u;
 const DC: u32 = R + DR;
-const DCP: u32 = DC + (DC & 1u);
+const CROW: u32 = DC + 8u;         // staged cache row: 16-byte aligned, neighbouring rows on other banks
 const SG: u32 = {{SUBGROUP_SIZE}}u;
 const BK: u32 = {{BK}}u;
-const KF: u32 = BK / 16u;          // key fragments per block
+const KF: u32 = BK / 16u;          // key fragments per block (= {{KF_FRAGS}})
 const HF: u32 = H / 16u;           // head fragments
-const NSG: u32 = KF * HF;          // one subgroup per Sᵀ fragment
+const CHAINS: u32 = {{CHAINS}}u;   // subgroups sharing one Sᵀ fragment's reduction
+const NSG: u32 = CHAINS * KF * HF;
 const THREADS: u32 = NSG * SG;
-const DF: u32 = DC / 16u;          // reduction steps of Sᵀ
-const COL_GROUPS: u32 = NSG / HF;  // = KF: subgroups sharing one head fragment's R columns in step 3
-const OF: u32 = R / 16u / COL_GROUPS;
+const DF: u32 = DC / 16u;          // reduction steps of Sᵀ, DF / CHAINS (= {{DF_PER_CHAIN}}) per subgroup
+const COL_GROUPS: u32 = NSG / HF;  // subgroups sharing one head fragment's R columns in step 3
+const OF: u32 = R / 16u / COL_GROUPS; // = {{OF}}
 const LPH: u32 = THREADS / H;      // softmax lanes per head (a power of two dividing SG)
 const KPL: u32 = BK / LPH;         // keys per softmax lane
 const SROW: u32 = H + 4u;          // Sᵀ rows (keys) padded: 16-byte aligned, neighbours on other banks
-const PROW: u32 = BK + 8u;
+const PROW: u32 = BK;              // P rows unpadded: the staged cache takes the workgroup memory
 const TAU: f32 = {{TAU}};
 const LN2: f32 = 0.6931471805599453;
 const MASKED: f32 = -3.0e38;
 // One f32 array holds Sᵀ, then (rescale blocks only) one 16×16 scratch per subgroup, then the rescale flag and
 // the per-head factors: a separate u32 workgroup variable beside subgroup-matrix arrays shifted their
 // addresses on the H100 (see mla-flash-prefill-f16.wgsl).
-// CHAINS independent accumulators split step 1's DF-long reduction (even / odd steps), so consecutive MMAs do
-// not wait on each other; the softmax adds the partial Sᵀ tiles.
-const CHAINS: u32 = {{CHAINS}}u;
 const S_AREA: u32 = BK * SROW;
 const SCRATCH: u32 = max(CHAINS * S_AREA, NSG * 256u);
 const RESCALE_AT: u32 = SCRATCH;
 const FACTOR_AT: u32 = SCRATCH + 1u;
-var<workgroup> scores: array<f32, SCRATCH + 1u + H>;
+// Sizes in whole 16-byte words (see above).
+var<workgroup> scores: array<f32, (SCRATCH + 1u + H + 3u) / 4u * 4u>;
 var<workgroup> pTile: array<f16, H * PROW>;
+var<workgroup> cTile: array<f16, BK * CROW>;
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -78,48 +82,41 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let perSplit = ((Tk + params.nSplits - 1u) / params.nSplits + BK - 1u) / BK * BK;
   let kStart = min(Tk, split * perSplit);
   let kEnd = min(Tk, kStart + perSplit);
-  let hf = sg % HF;       // this subgroup's head fragment (steps 1 and 3)
-  let kf = sg / HF;       // step 1: its key fragment; step 3: its group of OF column fragments
-  let col0 = kf * OF * 16u;
+  let hf = sg % HF;                // this subgroup's head fragment (steps 1 and 3)
+  let kf = (sg / HF) % KF;         // step 1: its key fragment
+  let chain = sg / (HF * KF);      // step 1: its share of the DC reduction
+  let col0 = (sg / HF) * OF * 16u; // step 3: its OF column fragments
   let head = li / LPH;    // step 2: this lane's head and its share of the block's keys
   let sub = li % LPH;
   let scaleLog2 = qScale[head];
 
-  var o: array<subgroup_matrix_result<f32, 16, 16>, OF>;
-  for (var f = 0u; f < OF; f++) { o[f] = subgroup_matrix_result<f32, 16, 16>(); }
+#unroll f OF
+  var o_{{f}} = subgroup_matrix_result<f32, 16, 16>();
+#endunroll
   var mUsed = MASKED;
   var rowSum = 0.0;
   if (li == 0u) { scores[RESCALE_AT] = 0.0; } // workgroup memory starts undefined
   var blk = 0u;
   for (var k0 = kStart; k0 < kEnd; k0 += BK) {
     blk += 1u;
-    let cRow = (k0 + kf * 16u) * DCP;
+    workgroupBarrier(); // the previous block's step 3 is done with cTile and pTile
+    for (var e = li; e < BK * (DC / 4u); e += THREADS) {
+      let key = e / (DC / 4u);
+      let c = (e % (DC / 4u)) * 4u;
+      let x = cache[((k0 + key) * DC + c) / 4u];
+      let at = key * CROW + c;
+      cTile[at] = x.x; cTile[at + 1u] = x.y; cTile[at + 2u] = x.z; cTile[at + 3u] = x.w;
+    }
+    workgroupBarrier();
+    let cRow = kf * 16u * CROW;
+    let d0 = chain * {{DF_PER_CHAIN}}u;
     var s0 = subgroup_matrix_result<f32, 16, 16>();
-#if TWO_CHAINS
-    var s1 = subgroup_matrix_result<f32, 16, 16>();
-    for (var d = 0u; d + 1u < DF; d += 2u) {
-      let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
-      let c1 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u + 16u, false, DCP);
-      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
-      let q1 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d + 1u) * 16u * H + hf * 16u, false, H);
-      s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
-      s1 = subgroupMatrixMultiplyAccumulate(c1, q1, s1);
-    }
-    if ((DF & 1u) == 1u) {
-      let d = DF - 1u;
-      let c0 = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
-      let q0 = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
-      s0 = subgroupMatrixMultiplyAccumulate(c0, q0, s0);
-    }
-    subgroupMatrixStore(&scores, S_AREA + kf * 16u * SROW + hf * 16u, s1, false, SROW);
-#else
-    for (var d = 0u; d < DF; d++) {
-      let cf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cache, cRow + d * 16u, false, DCP);
-      let qf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, d * 16u * H + hf * 16u, false, H);
-      s0 = subgroupMatrixMultiplyAccumulate(cf, qf, s0);
-    }
-#endif
-    subgroupMatrixStore(&scores, kf * 16u * SROW + hf * 16u, s0, false, SROW);
+#unroll d DF_PER_CHAIN
+    s0 = subgroupMatrixMultiplyAccumulate(
+      subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cTile, cRow + (d0 + {{d}}u) * 16u, false, CROW),
+      subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d0 + {{d}}u) * 16u * H + hf * 16u, false, H), s0);
+#endunroll
+    subgroupMatrixStore(&scores, chain * S_AREA + kf * 16u * SROW + hf * 16u, s0, false, SROW);
     workgroupBarrier();
 
     // Keys sub, sub + LPH, …: neighbouring lanes read rows SROW apart, which land on different banks.
@@ -127,8 +124,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var tileMax = MASKED;
     for (var j = 0u; j < KPL; j++) {
       let key = sub + j * LPH;
-      var raw = scores[key * SROW + head];
-      if (CHAINS == 2u) { raw += scores[S_AREA + key * SROW + head]; }
+      var raw = 0.0;
+      for (var c = 0u; c < CHAINS; c++) { raw += scores[c * S_AREA + key * SROW + head]; }
       x[j] = select(MASKED, raw * scaleLog2, k0 + key < kEnd);
       tileMax = max(tileMax, x[j]);
     }
@@ -154,29 +151,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // Also the barrier that publishes P and the factors (Sᵀ has been read into registers by now).
     if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
-      for (var f = 0u; f < OF; f++) {
-        subgroupMatrixStore(&scores, sg * 256u, o[f], false, 16u);
-        workgroupBarrier();
-        for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + hf * 16u + e / 16u]; }
-        workgroupBarrier();
-        o[f] = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
-      }
+#unroll f OF
+      subgroupMatrixStore(&scores, sg * 256u, o_{{f}}, false, 16u);
+      workgroupBarrier();
+      for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + hf * 16u + e / 16u]; }
+      workgroupBarrier();
+      o_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
+#endunroll
       workgroupBarrier(); // the next block's Sᵀ overwrites the scratch
     }
 
-    for (var kk = 0u; kk < KF; kk++) {
-      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf * 16u * PROW + kk * 16u, false, PROW);
-      let vRow = (k0 + kk * 16u) * DCP + col0;
-      for (var f = 0u; f < OF; f++) {
-        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&cache, vRow + f * 16u, false, DCP);
-        o[f] = subgroupMatrixMultiplyAccumulate(pf, vf, o[f]);
-      }
+#unroll kk KF_FRAGS
+    {
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf * 16u * PROW + {{kk}}u * 16u, false, PROW);
+#unroll f OF
+      o_{{f}} = subgroupMatrixMultiplyAccumulate(pf,
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&cTile, {{kk}}u * 16u * CROW + col0 + {{f}}u * 16u, false, CROW), o_{{f}});
+#endunroll
     }
+#endunroll
   }
 
-  for (var f = 0u; f < OF; f++) {
-    subgroupMatrixStore(&oPart, (split * H + hf * 16u) * R + col0 + f * 16u, o[f], false, R);
-  }
+#unroll f OF
+  subgroupMatrixStore(&oPart, (split * H + hf * 16u) * R + col0 + {{f}}u * 16u, o_{{f}}, false, R);
+#endunroll
   if (sub == 0u) {
     mPart[split * H + head] = select(MASKED, mUsed * LN2, mUsed > MASKED);
     lPart[split * H + head] = rowSum;

@@ -12,7 +12,18 @@ import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
 const kernel = { name: 'mla/mla-absorbed-decode', url: new URL('./mla-absorbed-decode.wgsl', import.meta.url) };
 const tensorCoreSplit = { name: 'mla/mla-absorbed-decode-tc', url: new URL('./mla-absorbed-decode-tc.wgsl', import.meta.url) };
 /** Keys per block of the tensor-core split pass; the engine pads the cache to a whole number of them. */
-const TC_KEY_BLOCK = 64;
+// 32 keys per block: the staged cache rows (32 × (R + Dr + 8) halves) and the score tiles then fit 48 KiB.
+const TC_KEY_BLOCK = 32;
+const TC_CHAINS = 2;
+
+/** Subgroups of the tensor-core split pass: `chains` per Sᵀ fragment, (TC_KEY_BLOCK / 16) · (H / 16) fragments. */
+const tcSubgroups = (H: number, chains: number) => chains * (TC_KEY_BLOCK / 16) * (H / 16);
+
+/** Workgroup bytes of the tensor-core split pass (mla-absorbed-decode-tc.wgsl's three arrays). */
+function tcWorkgroupBytes(H: number, DC: number, chains: number): number {
+  const scratch = Math.max(chains * TC_KEY_BLOCK * (H + 4), tcSubgroups(H, chains) * 256);
+  return 4 * Math.ceil((scratch + 1 + H) / 4) * 4 + 2 * H * TC_KEY_BLOCK + 2 * TC_KEY_BLOCK * (DC + 8);
+}
 
 export interface MlaDecodeDims { H: number; Dn: number; Dr: number; Dv: number; R: number }
 
@@ -48,8 +59,7 @@ export function planMlaDecode(
     // One workgroup per key range, all heads in it; ~1024 keys per range (at most 512 ranges) keeps the
     // partials small against the cache it reads.
     const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
-    const subgroups = (TC_KEY_BLOCK / 16) * (d.H / 16);
-    return { splits: tcSplits, tensorCores: true, scoreChains: 2, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: subgroups * sg };
+    return { splits: tcSplits, tensorCores: true, scoreChains: TC_CHAINS, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: tcSubgroups(d.H, TC_CHAINS) * sg };
   }
   const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
   const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
@@ -79,8 +89,12 @@ export function mlaDecodeTensorCoresUnsupported(ctx: GpuContext, d: MlaDecodeDim
   const c = ctx.caps, DC = d.R + d.Dr;
   if (!c.hasF16 || !hasF16MatrixConfig(ctx)) return 'no f16 16×16×16 → f32 subgroup matrices';
   if (!c.hasSubgroups || c.subgroupMinSize !== c.subgroupSize) return 'subgroups of varying size';
-  if (d.H % 16 !== 0 || DC % 16 !== 0 || d.R % (TC_KEY_BLOCK) !== 0) return `H (${d.H}) and R + Dr (${DC}) must be multiples of 16, R (${d.R}) of ${TC_KEY_BLOCK}`;
-  const threads = (TC_KEY_BLOCK / 16) * (d.H / 16) * c.subgroupSize;
+  const colGroups = tcSubgroups(d.H, TC_CHAINS) / (d.H / 16);
+  if (d.H % 16 !== 0 || DC % (16 * TC_CHAINS) !== 0 || (d.R / 16) % colGroups !== 0 || d.R % 16 !== 0) {
+    return `H (${d.H}) must be a multiple of 16, R + Dr (${DC}) of ${16 * TC_CHAINS}, R (${d.R}) of ${16 * colGroups}`;
+  }
+  if (tcWorkgroupBytes(d.H, DC, TC_CHAINS) > c.maxWorkgroupStorageBytes) return `${tcWorkgroupBytes(d.H, DC, TC_CHAINS)} B of workgroup memory`;
+  const threads = tcSubgroups(d.H, TC_CHAINS) * c.subgroupSize;
   const lanesPerHead = threads / d.H;
   if (threads > Math.min(c.maxInvocationsPerWorkgroup, c.maxWorkgroupSizeX)) return `${threads} invocations per workgroup`;
   if (lanesPerHead > c.subgroupSize || TC_KEY_BLOCK % lanesPerHead !== 0) return `subgroup size ${c.subgroupSize}`;
@@ -171,12 +185,19 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
+  const chains = plan.scoreChains ?? TC_CHAINS;
+  if (plan.tensorCores && ((DC / 16) % chains !== 0 || (a.R / 16) % (tcSubgroups(a.H, chains) / (a.H / 16)) !== 0)) {
+    throw new Error(`${name}: ${chains} score chains do not divide R + Dr = ${DC} and R = ${a.R} into whole fragments`);
+  }
   const split = plan.tensorCores
     ? [
       ctx.dispatch({ kernel, pass: 'query-f16', defines: { ...base, QT16: true }, params, bindings: [scratch.qAbs, scratch.qT!, scratch.qScale!], workgroups: [a.H, 1] }),
       ctx.dispatch({
         kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
-        defines: { H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen), CHAINS: plan.scoreChains ?? 2, TWO_CHAINS: (plan.scoreChains ?? 2) === 2 },
+        defines: {
+          H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen), CHAINS: chains,
+          DF_PER_CHAIN: DC / 16 / chains, KF_FRAGS: plan.keyRows / 16, OF: a.R / 16 / (tcSubgroups(a.H, chains) / (a.H / 16)),
+        },
         bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, scratch.qScale!, ...(a.seqLen ? [a.seqLen] : [])],
         workgroups: [plan.splits, 1],
       }),
