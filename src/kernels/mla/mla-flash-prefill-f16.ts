@@ -63,14 +63,14 @@ export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, 
   if (why) return why;
   ctx.device.pushErrorScope('validation');
   for (const block of [undefined, { first: true, last: false }, { first: false, last: false }, { first: false, last: true }]) {
-    ctx.pipelines.get(kernel, definesOf(Dn, Dr, Dv, plan, block));
+    ctx.pipelines.get(kernel, mlaFlashF16Defines(Dn, Dr, Dv, plan, block));
   }
   const error = await ctx.device.popErrorScope();
   return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
 }
 
 /** Storage bindings in order: q, kNope, [kRope], v, [out unless storing a carry], [carry]. */
-function definesOf(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, block?: { first: boolean; last: boolean }) {
+export function mlaFlashF16Defines(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, block?: { first: boolean; last: boolean }) {
   const carryIn = block ? !block.first : false, carryOut = block ? !block.last : false;
   const vBinding = Dr > 0 ? 4 : 3;
   const outBinding = vBinding + 1;
@@ -124,7 +124,7 @@ export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, p
   const scale = a.scale ?? 1 / Math.sqrt(Dq);
   return ctx.dispatch({
     kernel,
-    defines: definesOf(a.Dn, a.Dr, a.Dv, plan, block),
+    defines: mlaFlashF16Defines(a.Dn, a.Dr, a.Dv, plan, block),
     params: [a.Tq, a.Tk, a.H, a.Tk - a.Tq, f32(scale * Math.LOG2E), block.start, block.start + block.length, 0],
     bindings: [a.q, a.kNope, ...(a.Dr > 0 && a.kRope ? [a.kRope] : []), a.v, ...(block.last ? [a.out] : []), ...(carrying ? [block.carry!] : [])],
     workgroups: [qTiles, a.H],
