@@ -57,6 +57,11 @@ const VROW = {{V_CHUNKS}}u * BK + 8u;
 const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
+// One key block's K and V rows in vec4 loads, and each thread's share (fetched one block ahead into registers).
+const K_ITEMS = BK * (DQ / 4u);
+const V_ITEMS = BK * (DV / 4u);
+const K_LOADS = (K_ITEMS + THREADS - 1u) / THREADS;
+const V_LOADS = (V_ITEMS + THREADS - 1u) / THREADS;
 const MASKED: f32 = -3.0e38;
 const TAU: f32 = {{TAU}};
 // Diagnostic dumps for the device check (0 in every real dispatch): 1 = scaled scores, 2 = f16 weights P of
@@ -72,6 +77,20 @@ var<workgroup> scores: array<f32, BQ * SROW + 4u>;
 var<workgroup> pTile: array<f16, BQ * PROW>;
 var<workgroup> kTile: array<f16, BK * KROW>;
 var<workgroup> vTile: array<f16, BK * VROW>;
+
+// Item e of the K rows of the block whose first key is operand row kRel: 4 halves of one key's [nope | rope].
+fn loadK(kRel: u32, e: u32, h: u32) -> vec4<f16> {
+  let key = e / (DQ / 4u);
+  let d = (e % (DQ / 4u)) * 4u;
+#if DR
+  if (d >= DN) { return kRope[((kRel + key) * DR + d - DN) / 4u]; }
+#endif
+  return kNope[((kRel + key) * params.H * DN + h * DN + d) / 4u];
+}
+
+fn loadV(kRel: u32, e: u32, h: u32) -> vec4<f16> {
+  return v[((kRel + e / (DV / 4u)) * params.H * DV + h * DV + (e % (DV / 4u)) * 4u) / 4u];
+}
 
 @compute @workgroup_size(SGS * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -89,8 +108,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rowLive = qi < params.Tq;
   let qPos = params.qPos0 + qi;
   let qStride = params.H * DQ;
-  let knStride = params.H * DN;
-  let vStride = params.H * DV;
 
   // Q fragments go through workgroup memory (this subgroup's pTile rows, 16 columns at a time), the left-load
   // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
@@ -138,33 +155,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nq = min(BQ, params.Tq - q0);
   let keyEnd = min(params.kEnd, params.qPos0 + q0 + nq);
   var blk = 0u;
+  var pk: array<vec4<f16>, K_LOADS>;
+  var pv: array<vec4<f16>, V_LOADS>;
+  if (params.kStart < keyEnd) {
+    for (var i = 0u; i < K_LOADS; i++) { if (li + i * THREADS < K_ITEMS) { pk[i] = loadK(0u, li + i * THREADS, h); } }
+    for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { pv[i] = loadV(0u, li + i * THREADS, h); } }
+  }
   for (var k0 = params.kStart; k0 < keyEnd; k0 += BK) {
     blk += 1u;
     let kRel = k0 - params.kStart; // operand rows start at key kStart
-    // Stage this block's K and V rows (4 halves per lane per load; key rows past the keys are the packed zeros).
+    // Stage this block's K and V rows from the registers fetched during the previous block, then fetch the next
+    // block's (the loads' latency hides behind this block's products; staging was a quarter of the time).
     workgroupBarrier(); // the previous block's fragment loads are done
-    for (var e = li; e < BK * (DQ / 4u); e += THREADS) {
-      let key = e / (DQ / 4u);
-      let d = (e % (DQ / 4u)) * 4u;
-      var x: vec4<f16>;
-#if DR
-      if (d >= DN) { x = kRope[((kRel + key) * DR + d - DN) / 4u]; } else {
-        x = kNope[((kRel + key) * knStride + h * DN + d) / 4u];
+    for (var i = 0u; i < K_LOADS; i++) {
+      let e = li + i * THREADS;
+      if (e < K_ITEMS) {
+        let at = (e / (DQ / 4u)) * KROW + (e % (DQ / 4u)) * 4u;
+        kTile[at] = pk[i].x; kTile[at + 1u] = pk[i].y; kTile[at + 2u] = pk[i].z; kTile[at + 3u] = pk[i].w;
       }
-#else
-      x = kNope[((kRel + key) * knStride + h * DN + d) / 4u];
-#endif
-      let at = key * KROW + d;
-      kTile[at] = x.x; kTile[at + 1u] = x.y; kTile[at + 2u] = x.z; kTile[at + 3u] = x.w;
     }
-    for (var e = li; e < BK * (DV / 4u); e += THREADS) {
-      let key = e / (DV / 4u);
-      let d = (e % (DV / 4u)) * 4u;
-      let x = v[((kRel + key) * vStride + h * DV + d) / 4u];
-      let at = key * VROW + d;
-      vTile[at] = x.x; vTile[at + 1u] = x.y; vTile[at + 2u] = x.z; vTile[at + 3u] = x.w;
+    for (var i = 0u; i < V_LOADS; i++) {
+      let e = li + i * THREADS;
+      if (e < V_ITEMS) {
+        let at = (e / (DV / 4u)) * VROW + (e % (DV / 4u)) * 4u;
+        vTile[at] = pv[i].x; vTile[at + 1u] = pv[i].y; vTile[at + 2u] = pv[i].z; vTile[at + 3u] = pv[i].w;
+      }
     }
     workgroupBarrier();
+    if (k0 + BK < keyEnd) {
+      for (var i = 0u; i < K_LOADS; i++) { if (li + i * THREADS < K_ITEMS) { pk[i] = loadK(kRel + BK, li + i * THREADS, h); } }
+      for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { pv[i] = loadV(kRel + BK, li + i * THREADS, h); } }
+    }
 #unroll j NK_FRAGS
     var s_{{j}} = subgroup_matrix_result<f32, 16, 16>();
 #endunroll
