@@ -15,6 +15,9 @@
 //  * Error per split element: |x − 2^−s(hi + lo)| ≤ 2⁻²³|x| + 2⁻³⁹·max|slice| (lo's rounding and its subnormal
 //    step at the 2^15 scale), so each product term is within ~2⁻²¹ of f32 relative to the slice's largest
 //    magnitude: outputs and states agree with the scalar scan to ~1e-6 relative (tools/device/kda-scan-tc-check.mjs).
+//  * hi parts are rounded with integer ops (f16-split.part.wgsl), never as f32(f16(x)): compilers fold that round
+//    trip to x, so every lo part came out zero and the first version was only f16-accurate (relErr 2.3e-4 vs the
+//    scalar scan at T = 1 on the H100 and in the emulation; 1e-7 after the fix, emulated).
 // EMULATE replaces the subgroup-matrix builtins with scalar code over the same operands (same layouts, same
 // splits, same barriers), so lavapipe, which has no subgroup matrices, can test everything around them.
 // Requires dk % 16 == 0, dv % 16 == 0, C % 16 == 0; operand rows are read in whole 16-row tiles, so the scratch
@@ -141,10 +144,12 @@ fn upScale(m: f32) -> f32 {
   return ldexp(1.0, min(15 - frexp(m).exp, 120));
 }
 
+#include "f16-split.part.wgsl"
+
 fn putSplit(hiAt: u32, loAt: u32, x: f32) {
-  let hi = f16(x);
-  halves[hiAt] = hi;
-  halves[loAt] = f16(x - f32(hi));
+  let hi = f16HiPart(x);
+  halves[hiAt] = f16(hi);
+  halves[loAt] = f16(x - hi);
 }
 
 @compute @workgroup_size(THREADS)

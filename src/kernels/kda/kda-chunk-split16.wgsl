@@ -7,13 +7,15 @@
 // The same pass zeroes what lies past the prompt (rows of the last chunk at or after T; P entries of the last
 // chunk whose row or column is at or after T), so the scan's fixed-size 16-row loads meet zeros (spec §3.2).
 // Values are scaled by 2^8 first (undone in the scan), so the lo parts of O(1) values are normal f16, not
-// subnormals that a device may flush (lavapipe did: f16-level error). Bound: |x| < 65504·2^−8 ≈ 255. q̃ ⊙ e^G and k ⊙ e^(G_last − G) are at most
+// subnormals that a device may flush. hi comes from f16HiPart (integer rounding): with f32(f16(x)) the compiler
+// folded the round trip and lo was zero. Bound: |x| < 65504·2^−8 ≈ 255. q̃ ⊙ e^G and k ⊙ e^(G_last − G) are at most
 // the L2-normed q̃ and k; P entries at most |q̃||k|; W = T·(β K ⊙ e^G) is bounded by the rows of T = (I + L)⁻¹.
 struct Params { T: u32, H: u32, dk: u32, C: u32, groups: u32, nx: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> data: array<vec4<u32>>;
 
 fn halfPair(a: f32, b: f32) -> u32 { return pack2x16float(vec2<f32>(a, b)); }
+#include "f16-split.part.wgsl"
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -38,12 +40,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var e = 0u; e < 16u; e++) { x[e] *= 256.0; }
   var hi: array<f32, 16>;
   var lo: array<f32, 16>;
-  for (var e = 0u; e < 16u; e += 2u) {
-    let h = unpack2x16float(halfPair(x[e], x[e + 1u]));
-    hi[e] = h.x;
-    hi[e + 1u] = h.y;
-    lo[e] = x[e] - h.x;
-    lo[e + 1u] = x[e + 1u] - h.y;
+  for (var e = 0u; e < 16u; e++) {
+    hi[e] = f16HiPart(x[e]);
+    lo[e] = x[e] - hi[e]; // exact in f32; packing rounds it to f16
   }
   for (var i = 0u; i < 2u; i++) {
     let b = 8u * i;
