@@ -23,10 +23,12 @@ export interface MlaFlashF16Plan {
 }
 
 /**
- * 256 query rows (16 subgroups) against 16-key blocks: 42.5 KiB of workgroup memory at d = 192/128. On the H100
- * (2026-11-24, T = 8k / 16k): 65 / 74 TFLOP/s, against 50 / 58 for 128×16, 35 / 44 for 64×16, 23 / 25 for 64×32.
+ * 128 query rows (8 subgroups) against 16-key blocks: 26.6 KiB of workgroup memory at d = 192/128. On the H100
+ * (2026-11-24, T = 8k, next block's K/V fetched ahead): 79 TFLOP/s, against 69 for 256×16 and 34 for 64×32.
+ * Without the fetch ahead: 50 / 65 / 22. Two lanes per softmax row (shuffles across the subgroup's halves)
+ * measured slower again: 68 for 128×16.
  */
-export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 16, keyRows: 16, tau: 8 };
+export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 16, tau: 8 };
 
 /** Rows every packed operand must be padded to: whole query tiles and key blocks of any plan used. */
 export const MLA_F16_ROW_MULTIPLE = 256;
