@@ -50,14 +50,20 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
   const DC = d.R + d.Dr;
   // 'large-q': queries whose absorbed form exceeds f16's range (the f16 Qᵀ is scaled per head) and whose sharp
   // softmax keeps raising the running max (lazy rescales).
-  const runs: { Tk: number; splits?: number; tensorCores: boolean; qAmplitude?: number; chains?: 1 }[] = [
+  const runs: { Tk: number; splits?: number; tensorCores: boolean; qAmplitude?: number; chains?: number; keyRows?: number }[] = [
     { Tk: 8192, tensorCores: true }, { Tk: 8192, tensorCores: true, qAmplitude: 3e5 }, { Tk: 131072, tensorCores: true }, { Tk: 131072, splits: 256, tensorCores: true },
     { Tk: 1048576, tensorCores: false }, { Tk: 1048576, tensorCores: true }, { Tk: 1048576, splits: 256, tensorCores: true },
     { Tk: 1048576, splits: 1024, tensorCores: true }, { Tk: 1048576, tensorCores: true, chains: 1 },
+    // 16-key blocks: half the workgroup memory; four chains of the DC reduction keep 8 subgroups busy.
+    { Tk: 131072, tensorCores: true, chains: 4, keyRows: 16 }, { Tk: 1048576, tensorCores: true, chains: 4, keyRows: 16 },
+    { Tk: 1048576, splits: 1024, tensorCores: true, chains: 4, keyRows: 16 }, { Tk: 1048576, tensorCores: true, chains: 2, keyRows: 16 },
   ];
-  return runs.map(({ Tk, splits, tensorCores, qAmplitude, chains }) => {
+  return runs.map(({ Tk, splits, tensorCores, qAmplitude, chains, keyRows }) => {
     const planned = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
-    const plan = chains ? { ...planned, scoreChains: chains } : planned;
+    const plan = {
+      ...planned, ...(chains ? { scoreChains: chains } : {}),
+      ...(keyRows ? { keyRows, workgroupSize: (chains ?? 2) * (keyRows / 16) * (d.H / 16) * ctx.caps.subgroupSize } : {}),
+    };
     const reference = tensorCores ? planMlaDecode(ctx, d, Tk, undefined, { cacheF16: true, tensorCores: false, subgroupHeads: true }) : undefined;
     const { q, wkvb, cache, out } = decodeInputs(ctx, d, mlaDecodeCacheRows(plan, Tk), 'f16', qAmplitude);
     const scratch = allocMlaDecodeScratch(ctx, d, plan);
@@ -71,7 +77,7 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
       return relativeErrorOf(got, want);
     });
     return {
-      kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''}${qAmplitude ? ' large-q' : ''}${chains ? ' 1-chain' : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
+      kernel: 'mla-decode' as const, name: `mla-absorbed-decode ${pass}${splits ? ` ${splits}s` : ''}${qAmplitude ? ' large-q' : ''}${chains ? ` ${chains}-chain` : ''}${keyRows ? ` ${keyRows}k` : ''} Tk=${Tk} H=${d.H} R=${d.R} f16-cache`, dtype: 'f16 cache',
       specs: mlaAbsorbedDecode(ctx, { ...d, q, wkvb, cache, Tk, out }, scratch, plan),
       bytes: decodeBytes(2 * Tk * latentRowHalves(DC), d), anchor: COPY_ANCHOR, verify,
       params: { Tk, ...d, cache: 'f16', pass, splits: plan.splits, keyRows: plan.keyRows },

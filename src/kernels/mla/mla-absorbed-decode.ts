@@ -16,13 +16,13 @@ const tensorCoreSplit = { name: 'mla/mla-absorbed-decode-tc', url: new URL('./ml
 const TC_KEY_BLOCK = 32;
 const TC_CHAINS = 2;
 
-/** Subgroups of the tensor-core split pass: `chains` per Sᵀ fragment, (TC_KEY_BLOCK / 16) · (H / 16) fragments. */
-const tcSubgroups = (H: number, chains: number) => chains * (TC_KEY_BLOCK / 16) * (H / 16);
+/** Subgroups of the tensor-core split pass: `chains` per Sᵀ fragment, (keyRows / 16) · (H / 16) fragments. */
+const tcSubgroups = (H: number, chains: number, keyRows = TC_KEY_BLOCK) => chains * (keyRows / 16) * (H / 16);
 
 /** Workgroup bytes of the tensor-core split pass (mla-absorbed-decode-tc.wgsl's three arrays). */
-function tcWorkgroupBytes(H: number, DC: number, chains: number): number {
-  const scratch = Math.max(chains * TC_KEY_BLOCK * (H + 4), tcSubgroups(H, chains) * 256);
-  return 4 * Math.ceil((scratch + 1 + H) / 4) * 4 + 2 * H * TC_KEY_BLOCK + 2 * TC_KEY_BLOCK * (DC + 8);
+function tcWorkgroupBytes(H: number, DC: number, chains: number, keyRows = TC_KEY_BLOCK): number {
+  const scratch = Math.max(chains * keyRows * (H + 4), tcSubgroups(H, chains, keyRows) * 256);
+  return 4 * Math.ceil((scratch + 1 + H) / 4) * 4 + 2 * H * keyRows + 2 * keyRows * (DC + 8);
 }
 
 export interface MlaDecodeDims { H: number; Dn: number; Dr: number; Dv: number; R: number }
@@ -33,7 +33,7 @@ export interface MlaDecodePlan {
   /** Split pass on tensor cores (mla-absorbed-decode-tc.wgsl, f16 cache); else one of the two below. */
   tensorCores: boolean;
   /** Tensor-core pass: independent accumulator chains of the score reduction (1 or 2). */
-  scoreChains?: 1 | 2;
+  scoreChains?: number;
   /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
   subgroupHeads: boolean;
   headsPerGroup: number;
@@ -186,8 +186,13 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
   const chains = plan.scoreChains ?? TC_CHAINS;
-  if (plan.tensorCores && ((DC / 16) % chains !== 0 || (a.R / 16) % (tcSubgroups(a.H, chains) / (a.H / 16)) !== 0)) {
-    throw new Error(`${name}: ${chains} score chains do not divide R + Dr = ${DC} and R = ${a.R} into whole fragments`);
+  if (plan.tensorCores) {
+    const colGroups = tcSubgroups(a.H, chains, plan.keyRows) / (a.H / 16);
+    if (plan.keyRows % 16 !== 0 || (DC / 16) % chains !== 0 || (a.R / 16) % colGroups !== 0) {
+      throw new Error(`${name}: ${chains} score chains and ${plan.keyRows}-key blocks do not divide R + Dr = ${DC} and R = ${a.R} into whole fragments`);
+    }
+    const bytes = tcWorkgroupBytes(a.H, DC, chains, plan.keyRows);
+    if (bytes > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`${name}: the tensor-core plan needs ${bytes} B of workgroup memory`);
   }
   const split = plan.tensorCores
     ? [
@@ -196,7 +201,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
         kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
         defines: {
           H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen), CHAINS: chains,
-          DF_PER_CHAIN: DC / 16 / chains, KF_FRAGS: plan.keyRows / 16, OF: a.R / 16 / (tcSubgroups(a.H, chains) / (a.H / 16)),
+          DF_PER_CHAIN: DC / 16 / chains, KF_FRAGS: plan.keyRows / 16, OF: a.R / 16 / (tcSubgroups(a.H, chains, plan.keyRows) / (a.H / 16)),
         },
         bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, scratch.qScale!, ...(a.seqLen ? [a.seqLen] : [])],
         workgroups: [plan.splits, 1],
