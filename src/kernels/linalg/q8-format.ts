@@ -12,6 +12,7 @@
 import type { GpuContext } from '../../engine/gpu/context.js';
 import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
+import { linearReference } from './matmul.js';
 
 export const Q8_GROUP = 32;
 
@@ -137,16 +138,7 @@ export function dequantizeQ8(q: Q8Rows, rows: number, K: number): Float64Array {
 
 /** Scalar reference of the q8 product: out[m, n] = Σ_k x[m, k] · (q · s)[n, k] in f64. */
 export function linearQ8Reference(x: ArrayLike<number>, q: Q8Rows, M: number, N: number, K: number): Float32Array {
-  const w = dequantizeQ8(q, N, K);
-  const out = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += x[m * K + k] * w[n * K + k];
-      out[m * N + n] = acc;
-    }
-  }
-  return out;
+  return linearReference(x, dequantizeQ8(q, N, K), M, N, K);
 }
 
 /**
