@@ -93,6 +93,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #unroll f OF
   var o_{{f}} = subgroup_matrix_result<f32, 16, 16>();
 #endunroll
+  // This subgroup's Qᵀ fragments stay in registers for the whole key range (the same for every block).
+  let d0 = chain * {{DF_PER_CHAIN}}u;
+#unroll d DF_PER_CHAIN
+  let qf_{{d}} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d0 + {{d}}u) * 16u * H + hf * 16u, false, H);
+#endunroll
   var mUsed = MASKED;
   var rowSum = 0.0;
   if (li == 0u) { scores[RESCALE_AT] = 0.0; } // workgroup memory starts undefined
@@ -109,12 +114,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     let cRow = kf * 16u * CROW;
-    let d0 = chain * {{DF_PER_CHAIN}}u;
     var s0 = subgroup_matrix_result<f32, 16, 16>();
 #unroll d DF_PER_CHAIN
     s0 = subgroupMatrixMultiplyAccumulate(
-      subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cTile, cRow + (d0 + {{d}}u) * 16u, false, CROW),
-      subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&qT, (d0 + {{d}}u) * 16u * H + hf * 16u, false, H), s0);
+      subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&cTile, cRow + (d0 + {{d}}u) * 16u, false, CROW), qf_{{d}}, s0);
 #endunroll
     subgroupMatrixStore(&scores, chain * S_AREA + kf * 16u * SROW + hf * 16u, s0, false, SROW);
     workgroupBarrier();
