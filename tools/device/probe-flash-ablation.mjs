@@ -21,7 +21,7 @@ const edits = {
   staging: [['      if (e < K_ITEMS) {', `      if (e < K_ITEMS && ${OFF}) {`], ['      if (e < V_ITEMS) {', `      if (e < V_ITEMS && ${OFF}) {`],
     ['    if (k0 + BK < keyEnd) {', `    if (k0 + BK < keyEnd && ${OFF}) {`]],
   S: [['    s_{{j}} = subgroupMatrixMultiplyAccumulate(qf_{{d}},', `    if (${OFF}) { s_{{j}} = subgroupMatrixMultiplyAccumulate(qf_{{d}},`], ['KROW), s_{{j}});', 'KROW), s_{{j}}); }']],
-  softmax: [['    if (owner) {\n      var tileMax = MASKED;', `    if (owner && ${OFF}) {\n      var tileMax = MASKED;`]],
+  softmax: [['    if (owner) {\n      // The row', `    if (owner && ${OFF}) {\n      // The row`]],
   PV: [['        o_{{c}}_{{j}} = subgroupMatrixMultiplyAccumulate(pf,', `        if (${OFF}) { o_{{c}}_{{j}} = subgroupMatrixMultiplyAccumulate(pf,`], ['VROW), o_{{c}}_{{j}});', 'VROW), o_{{c}}_{{j}}); }']],
 };
 const variants = process.env.FULL ? [[], ['staging'], ['S'], ['softmax'], ['PV'], ['S', 'PV'], ['staging', 'softmax'], ['S', 'PV', 'softmax'], ['S', 'PV', 'staging', 'softmax']] : [[], ['staging'], ['softmax'], ['staging', 'softmax']];

@@ -203,9 +203,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     var rescale = 1.0;
     if (owner) {
+      // The row's scaled scores stay in registers between the max and the weights (one pass over workgroup memory).
+      var xs: array<f32, BK>;
       var tileMax = MASKED;
       for (var col = 0u; col < BK; col++) {
-        if (rowLive && k0 + col < params.kEnd && k0 + col <= qPos) { tileMax = max(tileMax, scores[r * SROW + col] * params.scaleLog2); }
+        xs[col] = select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos);
+        tileMax = max(tileMax, xs[col]);
       }
       if (tileMax > mUsed + TAU) {
         // A row's first live block only sets the max: its accumulator and sum are still zero.
@@ -217,9 +220,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
       var sum = 0.0;
       for (var col = 0u; col < BK; col++) {
-        var w = 0.0;
-        if (rowLive && k0 + col < params.kEnd && k0 + col <= qPos) { w = exp2(scores[r * SROW + col] * params.scaleLog2 - mUsed); }
-        let hw = f16(w);
+        let hw = f16(select(0.0, exp2(xs[col] - mUsed), xs[col] > MASKED));
         pTile[r * PROW + col] = hw;
         sum += f32(hw);
       }
