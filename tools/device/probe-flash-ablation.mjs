@@ -47,7 +47,7 @@ const out = ctx.tensor([T, H, Dv], 'f32', 'out');
 const flops = H * T * T * (Dq + Dv);
 console.log(`${ctx.caps.adapterDescription}: T=${T} H=${H} d=${Dq}/${Dv}`);
 let warm = 2000;
-for (const plan of [MLA_FLASH_F16_PLAN, { subgroups: 4, keyRows: 32, tau: 8 }, { subgroups: 8, keyRows: 16, tau: 8 }]) {
+for (const plan of [MLA_FLASH_F16_PLAN, { subgroups: 4, keyRows: 32, tau: 8 }, { subgroups: 16, keyRows: 16, tau: 8 }]) {
   for (const off of variants) {
     let verdict;
     try {

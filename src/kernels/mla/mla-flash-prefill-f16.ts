@@ -24,9 +24,9 @@ export interface MlaFlashF16Plan {
 
 /**
  * 128 query rows (8 subgroups) against 16-key blocks: 26.6 KiB of workgroup memory at d = 192/128. On the H100
- * (2026-11-24, T = 8k, next block's K/V fetched ahead): 79 TFLOP/s, against 69 for 256×16 and 34 for 64×32.
- * Without the fetch ahead: 50 / 65 / 22. Two lanes per softmax row (shuffles across the subgroup's halves)
- * measured slower again: 68 for 128×16.
+ * (2026-11-24, T = 8k, next block's K/V fetched ahead, scores in registers through the softmax): 105 TFLOP/s,
+ * against 45 for 64×32; before those two changes 50 (256×16: 65). Two lanes per softmax row (shuffles across
+ * the subgroup's halves) measured slower: 68 against 79.
  */
 export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 16, tau: 8 };
 
