@@ -18,6 +18,9 @@
 //  * hi parts are rounded with integer ops (f16-split.part.wgsl), never as f32(f16(x)): compilers fold that round
 //    trip to x, so every lo part came out zero and the first version was only f16-accurate (relErr 2.3e-4 vs the
 //    scalar scan at T = 1 on the H100 and in the emulation; 1e-7 after the fix, emulated).
+//  * Known floor: a split left operand (W, q̃G, kG, P at 2^8) has lo's f16 subnormal step 2^−32 as an absolute
+//    error, so entries under ~2^−10 lose relative accuracy, ~2^−32·|S| or |V'| per product. It shows only when
+//    a state ~1e6 decays to O(1) within a chunk (then ~1e-4 of the final state; the scalar scan keeps 1e-6).
 // EMULATE replaces the subgroup-matrix builtins with scalar code over the same operands (same layouts, same
 // splits, same barriers), so lavapipe, which has no subgroup matrices, can test everything around them.
 // Requires dk % 16 == 0, dv % 16 == 0, C % 16 == 0; operand rows are read in whole 16-row tiles, so the scratch
