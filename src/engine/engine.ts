@@ -9,6 +9,7 @@ import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights, t
 import { GpuSampler, type SamplingOptions } from './sampling.js';
 import { randomSequenceFill } from './sequence-fill.js';
 import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
+import { probeKdaScanTensorCores } from '../kernels/kda/kda-chunk.js';
 
 export interface EngineOptions {
   /**
@@ -128,6 +129,8 @@ export class Engine {
     const config = 'checkpoint' in source ? source.checkpoint.config : source.randomConfig;
     const weightSource = 'checkpoint' in source ? checkpointSource(ctx, source.checkpoint) : randomSource(ctx, source.seed);
     const weights = loadKimiWeights(ctx, config, weightSource, opts.matmulDtype ?? 'f32');
+    // Likewise the tensor-core KDA scan (the graph takes it only with f16/q8 weights).
+    if (config.layerKinds.includes('kda') && (opts.matmulDtype ?? 'f32') !== 'f32') await probeKdaScanTensorCores(ctx, config.kda.headDim, config.kda.headDim);
     await ctx.sync();
     const graph = new KimiLinearGraph(ctx, config, weights, opts.pieceTokens ?? 512, opts.allLogits ?? false,
       { maxHeadsPerGroup: opts.mlaMaxHeadsPerGroup, keyBlockTokens: opts.mlaKeyBlockTokens });

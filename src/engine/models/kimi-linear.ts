@@ -66,7 +66,10 @@ export class KimiLinearGraph {
     const c = config;
     const { numHeads: Hk, headDim: Dk } = c.kda;
     const hasKda = c.layerKinds.includes('kda');
-    this.kdaPlan = planKdaChunk(ctx, Dk, Dk);
+    // The tensor-core scan (where the engine probed it) only beside f16/q8 weights, as the f16 MLA prefill: f32
+    // weights keep the scalar f32 scan for golden parity.
+    const kdaMixer = weights.layers.find((l) => l.mixer.kind === 'kda')?.mixer;
+    this.kdaPlan = planKdaChunk(ctx, Dk, Dk, undefined, { scan: kdaMixer?.kind === 'kda' && kdaMixer.q.dtype !== 'f32' ? undefined : 'scalar' });
     if (hasKda) pieceTokens = Math.min(pieceTokens, kdaChunkMaxTokens(ctx, Hk, Dk, Dk, this.kdaPlan));
     this.pieceTokens = Math.max(1, pieceTokens);
     const T = this.pieceTokens;
