@@ -34,11 +34,25 @@ rm -rf "$nm"/webgpu/dist/{darwin-*,win32-*,linux-arm64} "$nm"/.cache \
   "$nm"/@stdlib "$nm"/lightningcss "$nm"/lightningcss-* "$nm"/esbuild/bin/esbuild  # reports, serve, corpora, CSS never run there (esbuild's API finds its binary in @esbuild/*)
 find "$stage" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -type f -delete
 tar -C "$stage" -cf - . | xz -T2 -9 > "$dest/app.tar.xz"
+# Mesa's device-select layer (what pins each `run --devices` worker to one GPU, docs/multi-gpu.md) and the
+# libraries it links, copied from this machine's mesa-vulkan-drivers: the GPU machines have no Mesa (0.6 MiB).
+layer=/usr/share/vulkan/implicit_layer.d/VkLayer_MESA_device_select.json
+if [ -e "$layer" ]; then
+  rm -rf "$dest/layer"; mkdir -p "$dest/layer/lib" "$dest/layer/share/vulkan/implicit_layer.d"; cp "$layer" "$dest/layer/share/vulkan/implicit_layer.d/"
+  so=$(ldconfig -p | awk '/libVkLayer_MESA_device_select.so/ {print $NF; exit}')
+  for lib in "$so" $(ldd "$so" | awk '/=> \// {print $3}' | grep -Ev '/lib(c|pthread|m|dl|rt|ffi)\.so'); do cp -L "$lib" "$dest/layer/lib/"; done
+else
+  echo "no Mesa device-select layer here (install mesa-vulkan-drivers): run --devices will refuse to pin workers there" >&2
+fi
 cat > "$dest/setup.sh" <<'SETUP'
 # Source on the GPU machine from the project root: Vulkan loader, node, and node_modules linked here.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 for f in "$here"/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
+# The device-select layer for pinned `run --devices` workers (found through XDG_DATA_DIRS like a system layer).
+if [ -d "$here/layer" ]; then
+  export XDG_DATA_DIRS="$here/layer/share:${XDG_DATA_DIRS:-/usr/local/share:/usr/share}" LD_LIBRARY_PATH="$here/layer/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 mkdir -p /tmp/node-bin /tmp/app
 [ -x /tmp/node-bin/node ] || { xz -dc "$here/node.xz" > /tmp/node-bin/node && chmod +x /tmp/node-bin/node; }
 export PATH=/tmp/node-bin:$PATH
@@ -51,6 +65,6 @@ xz -dc "$here/app.tar.xz" | tar -C /tmp/app -xf -
 # No DAWN_ENABLE_FEATURES here: src/engine/gpu/device.ts already asks for the NVIDIA f16 toggle, and setting the
 # variable replaces its whole default list (use_vulkan_memory_model included).
 SETUP
-size=$(du -cb "$dest"/node.xz "$dest"/app.tar.xz "$dest"/debs | tail -1 | cut -f1)
+size=$(du -cb "$dest"/node.xz "$dest"/app.tar.xz "$dest"/debs "$dest"/layer 2>/dev/null | tail -1 | cut -f1)
 tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
 echo "packed .device/: $((size / 1048576)) MiB; working tree: $((tree / 1048576)) MiB; limit 64 MiB together"
