@@ -70,18 +70,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
     }
   }
 #if SUBGROUPS
-  // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
-  let slot = li / sg_size;
-  for (var r = 0u; r < ROWS; r++) {
-    let s = subgroupAdd(acc[r]);
-    if (lane == 0u) { partial[r * SLOTS + slot] = s; }
-  }
-  workgroupBarrier();
-  if (li < ROWS && n0 + li < params.N) {
-    var total = 0.0;
-    for (var s = 0u; s < WG / sg_size; s++) { total += partial[li * SLOTS + s]; }
-    out[params.col_offset + n0 + li] = total;
-  }
+#include "gemv-rows-subgroup-sum.part.wgsl"
 #else
   for (var r = 0u; r < ROWS; r++) { partial[r * WG + li] = acc[r]; }
   for (var width = WG / 2u; width > 0u; width /= 2u) {
