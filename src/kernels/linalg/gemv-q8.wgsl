@@ -46,11 +46,6 @@ fn x_quad(i: u32) -> vec4<f32> {
 #endif
 }
 
-fn int8_dot(word: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> f32 {
-  return dot(vec4<f32>(unpack4xI8(word.x)), x0) + dot(vec4<f32>(unpack4xI8(word.y)), x1)
-       + dot(vec4<f32>(unpack4xI8(word.z)), x2) + dot(vec4<f32>(unpack4xI8(word.w)), x3);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
 #if SUBGROUPS

@@ -39,16 +39,8 @@ const ROWS = {{ROWS}}u;
 const CHUNKS = {{CHUNKS}}u;
 const LOADS = {{LOADS}}u;
 
-fn scale_at(h: u32) -> f32 {
-  let pair = unpack2x16float(scales[h / 2u]);
-  return select(pair.x, pair.y, (h & 1u) == 1u);
-}
-#if SWIGLU
-fn scale_up_at(h: u32) -> f32 {
-  let pair = unpack2x16float(scales_up[h / 2u]);
-  return select(pair.x, pair.y, (h & 1u) == 1u);
-}
-#endif
+#include "../linalg/q8.part.wgsl"
+
 
 // x[src, 4i .. 4i + 3], 0 past K.
 fn x_quad(src: u32, i: u32) -> vec4<f32> {
@@ -65,25 +57,9 @@ fn x_quad(src: u32, i: u32) -> vec4<f32> {
 #endif
 }
 
-fn int8_dot(word: vec4<u32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> f32 {
-  return dot(vec4<f32>(unpack4xI8(word.x)), x0) + dot(vec4<f32>(unpack4xI8(word.y)), x1)
-       + dot(vec4<f32>(unpack4xI8(word.z)), x2) + dot(vec4<f32>(unpack4xI8(word.w)), x3);
-}
-
 @compute @workgroup_size(SG * SUBGROUPS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let slot = wg.y;
-  let expert = ids[slot];
-  let live = expert >= params.expert_lo && expert < params.expert_hi;
-  let mask = select(0u, 0xffffffffu, live);
-#if GATHER
-  let src = slot / params.top_k;
-#else
-  let src = slot;
-#endif
-  // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
-  let lane = li % SG;
-  let n0 = (wg.x * SUBGROUPS + li / SG) * ROWS;
+#include "expert-slot.part.wgsl"
   let row0 = (expert - params.expert_lo + params.entry_offset) * params.N;
   var acc: array<f32, ROWS>;
 #if SWIGLU
@@ -102,9 +78,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let row = row0 + min(n0 + r, params.N - 1u);
       let wc = (row * CHUNKS + c) & mask;
       let h = (row * params.scale_stride + c / 2u) & mask;
-      acc[r] += keep * scale_at(h) * int8_dot(q[wc], x0, x1, x2, x3);
+      acc[r] += keep * q8_half(scales[h / 2u], h) * int8_dot(q[wc], x0, x1, x2, x3);
 #if SWIGLU
-      acc_up[r] += keep * scale_up_at(h) * int8_dot(q_up[wc], x0, x1, x2, x3);
+      acc_up[r] += keep * q8_half(scales_up[h / 2u], h) * int8_dot(q_up[wc], x0, x1, x2, x3);
 #endif
     }
   }

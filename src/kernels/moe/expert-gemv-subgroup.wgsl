@@ -58,18 +58,7 @@ fn chunk_dot(word: vec4<f32>, xc: u32) -> f32 {
 
 @compute @workgroup_size(SG * SUBGROUPS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let slot = wg.y;
-  let expert = ids[slot];
-  let live = expert >= params.expert_lo && expert < params.expert_hi;
-  let mask = select(0u, 0xffffffffu, live);
-#if GATHER
-  let src = slot / params.top_k;
-#else
-  let src = slot;
-#endif
-  // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
-  let lane = li % SG;
-  let n0 = (wg.x * SUBGROUPS + li / SG) * ROWS;
+#include "expert-slot.part.wgsl"
   let row0 = (expert - params.expert_lo) * params.N;
   var acc: array<f32, ROWS>;
 #if SWIGLU
