@@ -59,11 +59,7 @@ function tensorCoreDecodeCases(ctx: GpuContext, d: MlaDecodeDims): KernelCase[] 
     { Tk: 1048576, splits: 1024, tensorCores: true, chains: 4, keyRows: 16 }, { Tk: 1048576, tensorCores: true, chains: 2, keyRows: 16 },
   ];
   return runs.map(({ Tk, splits, tensorCores, qAmplitude, chains, keyRows }) => {
-    const planned = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true });
-    const plan = {
-      ...planned, ...(chains ? { scoreChains: chains } : {}),
-      ...(keyRows ? { keyRows, workgroupSize: (chains ?? 2) * (keyRows / 16) * (d.H / 16) * ctx.caps.subgroupSize } : {}),
-    };
+    const plan = planMlaDecode(ctx, d, Tk, splits, { cacheF16: true, tensorCores, subgroupHeads: true, keyRows, scoreChains: chains });
     const reference = tensorCores ? planMlaDecode(ctx, d, Tk, undefined, { cacheF16: true, tensorCores: false, subgroupHeads: true }) : undefined;
     const { q, wkvb, cache, out } = decodeInputs(ctx, d, mlaDecodeCacheRows(plan, Tk), 'f16', qAmplitude);
     const scratch = allocMlaDecodeScratch(ctx, d, plan);

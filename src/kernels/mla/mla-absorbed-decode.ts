@@ -50,7 +50,7 @@ export interface MlaDecodePlan {
  */
 export function planMlaDecode(
   ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number,
-  opts: { subgroupHeads?: boolean; cacheF16?: boolean; tensorCores?: boolean } = {},
+  opts: { subgroupHeads?: boolean; cacheF16?: boolean; tensorCores?: boolean; keyRows?: number; scoreChains?: number } = {},
 ): MlaDecodePlan {
   if (splits !== undefined && (!Number.isInteger(splits) || splits < 1)) throw new Error(`mlaAbsorbedDecode: splits ${splits} must be a positive integer`);
   const sg = ctx.caps.subgroupSize;
@@ -58,8 +58,13 @@ export function planMlaDecode(
   if (opts.cacheF16 && (opts.tensorCores ?? (env !== 'subgroup' && env !== 'workgroup')) && mlaDecodeTensorCoresUnsupported(ctx, d) === undefined) {
     // One workgroup per key range, all heads in it; ~1024 keys per range (at most 512 ranges) keeps the
     // partials small against the cache it reads.
+    // keyRows and scoreChains other than the defaults are bench trials (mlaAbsorbedDecode validates them).
     const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
-    return { splits: tcSplits, tensorCores: true, scoreChains: TC_CHAINS, subgroupHeads: false, headsPerGroup: d.H, keyRows: TC_KEY_BLOCK, lanesPerScore: 0, workgroupSize: tcSubgroups(d.H, TC_CHAINS) * sg };
+    const keyRows = opts.keyRows ?? TC_KEY_BLOCK, scoreChains = opts.scoreChains ?? TC_CHAINS;
+    return {
+      splits: tcSplits, tensorCores: true, scoreChains, subgroupHeads: false, headsPerGroup: d.H, keyRows, lanesPerScore: 0,
+      workgroupSize: tcSubgroups(d.H, scoreChains, keyRows) * sg,
+    };
   }
   const chosen = splits ?? Math.min(256, Math.max(1, Math.ceil(capacity / 64)));
   const subgroupsFit = ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === sg && sg <= ctx.caps.maxInvocationsPerWorkgroup;
