@@ -69,10 +69,17 @@ fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
   }
   workgroupBarrier();
   if (lane < w) {
-    var acc = 0.0;
-    for (var r = 0u; r < n; r++) {
-      acc += gSlice[r * SWP + lane];
-      gSlice[r * SWP + lane] = acc;
+    // Summed in the blocked pass's order (4-row quad prefixes plus the sums of the quads before), so both
+    // passes produce the same G to the bit; a plain running sum differs by f32 rounding that e^(G_last − G)
+    // turns into ~4e-5 at strong decay.
+    var before = 0.0;
+    for (var r0 = 0u; r0 < n; r0 += 4u) {
+      var local = 0.0;
+      for (var r = r0; r < min(r0 + 4u, n); r++) {
+        local += gSlice[r * SWP + lane];
+        gSlice[r * SWP + lane] = local + before;
+      }
+      before += local;
     }
   }
   workgroupBarrier();
