@@ -12,12 +12,17 @@ import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, probeKdaScanTensor
 import { f16BitsToF32 } from '../../src/engine/gpu/half.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
 
-interface ScanCase { T: number; H: number; dk: number; dv: number; chunk: number; stateScale: number; vScale?: number; gate?: number }
+// slowGates: decay rate 1 and dt_bias ≈ −6, so every step decays by e^−(0.002…0.004): the state keeps its
+// scale across the chunk. (The gate input alone does not make gates slow: A up to 16 and dt_bias up to ±2 can
+// decay a state to nothing in one step.)
+interface ScanCase { T: number; H: number; dk: number; dv: number; chunk: number; stateScale: number; vScale?: number; gate?: number; slowGates?: boolean }
 
 function inputs(c: ScanCase) {
   const { T, H, dk } = c;
+  const aLog = c.slowGates ? new Float32Array(H) : randomArray(H, Math.log(16));
+  const dtBias = c.slowGates ? randomArray(H * dk, 0.5).map((x) => x - 6) : randomArray(H * dk, 2);
   const prep = kdaPrepareReference(randomArray(T * H * dk), randomArray(T * H * dk), randomArray(T * H * dk, c.gate ?? 4),
-    randomArray(T * H, 3), randomArray(H, Math.log(16)), randomArray(H * dk, 2), T, H, dk);
+    randomArray(T * H, 3), aLog, dtBias, T, H, dk);
   return { prep, v: randomArray(T * H * c.dv, c.vScale ?? 2), s0: randomArray(H * dk * c.dv, c.stateScale) };
 }
 
@@ -88,7 +93,7 @@ describe('kda tensor-core scan (emulated on lavapipe)', () => {
     ['chunk 16, ragged tail, two heads', () => ({ T: 16 + randomInt(1, 15), H: 2, dk: 16, dv: 16, chunk: 16, stateScale: 1 })],
     // Slow gates: the state stays ~1e6. With fast ones it decays to O(1) within the chunk while V' = U − W S is still
     // ~1e5, and the split left operands' absolute floor (see kda-chunk-scan-tc.wgsl) shows as ~1e-4 of the final state.
-    ['large state (|S| ~ 1e6: per-slice scales)', () => ({ T: randomInt(2, 15), H: 1, dk: 16, dv: 32, chunk: 16, stateScale: 1e6, gate: 0.05 })],
+    ['large state (|S| ~ 1e6: per-slice scales)', () => ({ T: randomInt(2, 15), H: 1, dk: 16, dv: 32, chunk: 16, stateScale: 1e6, gate: 0.05, slowGates: true })],
     ['dv 48, three heads, three chunks', () => ({ T: 32 + randomInt(1, 15), H: 3, dk: 16, dv: 48, chunk: 16, stateScale: 1 })],
   ];
   for (const [name, make] of quick) it(`matches the f64 recurrence and the scalar scan (${name})`, () => compare(make()));
