@@ -70,6 +70,26 @@ async function runRecurrent(c: DeltaCase, state: ReturnType<GpuContext['tensor']
   return c.ctx.readF32(args.out);
 }
 
+/**
+ * The chunked form's error floor: it exponentiates differences of chunk-local cumulative gates held in f32, so an
+ * exponent carries about 2^-24·|G| absolute error (the same in FLA's and transformers' chunk paths). With decays 20×
+ * the model's a 64-row chunk reaches |G| ≈ 6000; measured output/state errors stayed under 0.35·2^-24·max|G|.
+ */
+function chunkedBound(c: DeltaCase, chunk: number) {
+  let gMax = 0;
+  for (let h = 0; h < c.H; h++) {
+    for (let ch = 0; ch < c.dk; ch++) {
+      let acc = 0;
+      for (let t = 0; t < c.T; t++) {
+        if (t % chunk === 0) acc = 0;
+        acc += c.prep.g[(t * c.H + h) * c.dk + ch];
+        gMax = Math.max(gMax, -acc);
+      }
+    }
+  }
+  return Math.max(1e-4, 2 ** -24 * gMax);
+}
+
 async function deltaCase(T: number, H: number, dk: number, dv: number, decay = 2): Promise<DeltaCase> {
   return { ctx: await gpu(), T, H, dk, dv, prep: randomPrepared(T, H, dk, decay), v: randomArray(T * H * dv), s0: randomArray(H * dk * dv) };
 }
@@ -149,8 +169,8 @@ describe('kda delta rule', () => {
     const state = c.ctx.tensor([c.H, c.dk, c.dv], 'f32', 'S', c.s0);
     const o = await runChunked(c, state, chunk);
     const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
-    expect(relativeError(o, ref.o)).toBeLessThan(1e-4);
-    expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(1e-4);
+    expect(relativeError(o, ref.o)).toBeLessThan(chunkedBound(c, chunk));
+    expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(chunkedBound(c, chunk));
   });
   }
 
@@ -165,8 +185,8 @@ describe('kda delta rule', () => {
     const run = await runChunkedScratch(c, state, chunk);
     expect(run.plan.intra).toBe('blocked');
     const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
-    expect(relativeError(run.out, ref.o)).toBeLessThan(1e-4);
-    expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(1e-4);
+    expect(relativeError(run.out, ref.o)).toBeLessThan(chunkedBound(c, chunk));
+    expect(relativeError(await c.ctx.readF32(state), ref.state)).toBeLessThan(chunkedBound(c, chunk));
   });
   }
 
@@ -186,7 +206,7 @@ describe('kda delta rule', () => {
       expect(relativeError(blocked.scratch[key], pairs.scratch[key]), key).toBeLessThan(1e-5);
     }
     const ref = kdaRecurrentReference(c.prep, c.v, c.s0, c.T, c.H, c.dk, c.dv);
-    expect(relativeError(pairs.out, ref.o)).toBeLessThan(1e-4);
+    expect(relativeError(pairs.out, ref.o)).toBeLessThan(chunkedBound(c, chunk));
   });
 
   it('rejects an unknown intra variant with a clear message', async () => {
