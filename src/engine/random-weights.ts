@@ -4,6 +4,7 @@
 // Each tensor's values depend only on (seed, canonical name), so any subset can be generated in any order.
 import type { Checkpoint, DType, KimiConfig, Tensor, TensorInfo } from './checkpoint.js';
 import { ModelLoadError, expectedTensorShapes, makeTensor, numel } from './checkpoint.js';
+import { narrowF32 } from './gpu/half.js';
 import { randomShapeConfig } from './models/kimi-linear-shapes.js';
 import { fnv1a32, mulberry32 } from '../random/seeded.js';
 
@@ -43,31 +44,10 @@ function generate(name: string, shape: number[], seed: number): Float32Array {
   return out;
 }
 
-/** f32 → bf16 (round to nearest even) or f16 bytes. */
+/** The f32 values as bytes of `dtype` (bf16/f16 rounded to nearest even). */
 function narrow(values: Float32Array, dtype: DType): Uint8Array {
   if (dtype === 'f32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const halves = new Uint16Array(values.length);
-  if (dtype === 'bf16') {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    for (let i = 0; i < bits.length; i++) halves[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) >>> 16;
-  } else {
-    for (let i = 0; i < values.length; i++) halves[i] = f32ToF16(values[i]);
-  }
-  return new Uint8Array(halves.buffer);
-}
-
-function f32ToF16(x: number): number {
-  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
-  const a = Math.abs(x);
-  if (!(a < 65520)) return sign | 0x7c00; // overflow to inf (values here stay far below)
-  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
-  let e = Math.floor(Math.log2(a));
-  let m = Math.round((a / 2 ** e - 1) * 1024);
-  if (m === 1024) {
-    m = 0;
-    e += 1;
-  }
-  return sign | ((e + 15) << 10) | m;
+  return new Uint8Array(narrowF32(values, dtype).buffer);
 }
 
 /** A Checkpoint whose tensors are generated on first request (and not kept: ask again, get the same bytes). */

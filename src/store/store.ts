@@ -55,7 +55,7 @@ export interface ResultInput {
   attempts: number;
 }
 
-/** The perf columns of a result (same fields as the backends' GenerationPerf; the store stays a leaf). */
+/** The perf columns of a result (the backends' GenerationPerf extends it: the store stays a leaf). */
 export interface StoredPerf {
   promptTokens?: number;
   completionTokens?: number;

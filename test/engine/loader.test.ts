@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint, DType } from '../../src/engine/checkpoint.js';
 import { ModelLoadError } from '../../src/engine/checkpoint.js';
+import { narrowF32 } from '../../src/engine/gpu/half.js';
 import { parseKimiConfig } from '../../src/engine/loader/config.js';
 import { openHfCheckpoint } from '../../src/engine/loader/hf-checkpoint.js';
 import { writeSafetensors } from '../../src/engine/loader/safetensors.js';
@@ -142,14 +143,7 @@ describe('tensor layouts and dtypes', () => {
     const src = openHfCheckpoint(join(golden, 'odd'));
     const dir = modelDir('odd');
     const narrowed = src.names().map((n) => {
-      const f = src.tensor(n).toFloat32();
-      const halves = new Uint16Array(f.length);
-      if (dtype === 'bf16') {
-        const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
-        for (let i = 0; i < f.length; i++) halves[i] = (bits[i] + 0x7fff + ((bits[i] >> 16) & 1)) >>> 16; // round to nearest even
-      } else {
-        for (let i = 0; i < f.length; i++) halves[i] = toHalf(f[i]);
-      }
+      const halves = narrowF32(src.tensor(n).toFloat32(), dtype);
       return { name: n, dtype, shape: src.info(n).shape, bytes: new Uint8Array(halves.buffer) };
     });
     writeSafetensors(join(dir, 'model.safetensors'), narrowed);
@@ -169,20 +163,6 @@ describe('tensor layouts and dtypes', () => {
   });
 });
 
-/** f32 → IEEE half bits, round to nearest (normal range; tiny values flush towards zero). */
-function toHalf(x: number): number {
-  const sign = x < 0 ? 0x8000 : 0;
-  const a = Math.abs(x);
-  if (a < 2 ** -24) return sign;
-  if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
-  let e = Math.floor(Math.log2(a));
-  let m = Math.round((a / 2 ** e - 1) * 1024);
-  if (m === 1024) {
-    m = 0;
-    e += 1;
-  }
-  return sign | ((e + 15) << 10) | m;
-}
 
 describe('errors: one line, ModelLoadError', () => {
   it('truncated safetensors', () => {

@@ -40,3 +40,15 @@ export function bf16BitsToF32(bits: number): number {
   u32Scratch[0] = bits << 16;
   return f32Scratch[0];
 }
+
+/** f32 values rounded to nearest even as bf16 (the upper half of each f32) or IEEE f16 bits. */
+export function narrowF32(values: Float32Array, dtype: 'bf16' | 'f16'): Uint16Array {
+  const halves = new Uint16Array(values.length);
+  if (dtype === 'bf16') {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let i = 0; i < bits.length; i++) halves[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) >>> 16;
+  } else {
+    for (let i = 0; i < values.length; i++) halves[i] = f32ToF16Bits(values[i]);
+  }
+  return halves;
+}

@@ -10,8 +10,7 @@
 //    (storage, this chunk's rows only) between the pair pass and the product, so k, q and g are read once.
 // Threads: 256. With CP = 64 the 96 cross-sub-chunk 4×4 blocks and the 160 in-sub-chunk 1×4 groups are exactly
 // one thread each, in whole warps. A ragged chunk's missing rows are zeros, which is the identity (spec §3.2).
-struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u32, dk: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
+#include "kda-intra-bindings.part.wgsl"
 
 const DK: u32 = {{DK}}u;
 const C: u32 = {{C}}u;
@@ -32,18 +31,6 @@ const NX: u32 = 8u * NB * (NB - 1u);  // 4×4 blocks of pairs in different sub-c
 const ND: u32 = 40u * NB;             // 1×4 groups on or below the diagonal inside the sub-chunks
 const SI: u32 = (SW * RQ + WG - 1u) / WG;
 const XI: u32 = (CP * XW + WG - 1u) / WG;
-
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read> v: array<f32>;
-@group(0) @binding(6) var<storage, read_write> qG: array<f32>;
-@group(0) @binding(7) var<storage, read_write> kG: array<f32>;
-@group(0) @binding(8) var<storage, read_write> W: array<f32>;
-@group(0) @binding(9) var<storage, read_write> U: array<f32>;
-@group(0) @binding(10) var<storage, read_write> P: array<f32>;
-@group(0) @binding(11) var<storage, read_write> decayLast: array<f32>;
 
 // L, then T in place, column-major so a thread reads four rows of one column as one vec4: (r, j) at A[j·RQ + r/4].
 var<workgroup> A: array<vec4<f32>, CP * RQ>;

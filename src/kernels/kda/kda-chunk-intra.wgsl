@@ -8,23 +8,11 @@
 // A ragged last chunk just has fewer rows n: equal to zero padding, which is the identity (spec §3.2).
 // dk repeats DK as a runtime loop bound: constant bounds get fully unrolled, which makes lavapipe's compile
 // take tens of seconds.
-struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u32, dk: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
+#include "kda-intra-bindings.part.wgsl"
 
 const DK: u32 = {{DK}}u;
 const C: u32 = {{C}}u;
 const WG: u32 = {{WG}}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read> v: array<f32>;
-@group(0) @binding(6) var<storage, read_write> qG: array<f32>;
-@group(0) @binding(7) var<storage, read_write> kG: array<f32>;
-@group(0) @binding(8) var<storage, read_write> W: array<f32>;
-@group(0) @binding(9) var<storage, read_write> U: array<f32>;
-@group(0) @binding(10) var<storage, read_write> P: array<f32>;
-@group(0) @binding(11) var<storage, read_write> decayLast: array<f32>;
 
 var<workgroup> A: array<f32, C * C>; // L, turned row by row into T = (I + L)^-1 (unit diagonal implicit)
 var<workgroup> rowNext: array<f32, C>;

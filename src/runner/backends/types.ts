@@ -1,4 +1,5 @@
 // What every backend (built-in WebGPU engine, OpenAI-compatible HTTP) offers the runner.
+import type { StoredPerf } from '../../store/store.js';
 import type { ChatMessage, ErrorKind } from '../../tasks/types.js';
 
 export interface GenerationRequest {
@@ -22,17 +23,8 @@ export interface GenerationRequest {
   onText?: (piece: string) => void;
 }
 
-/** Per-request performance, as measured by the backend (undefined = not measurable there). */
-export interface GenerationPerf {
-  promptTokens?: number;
-  completionTokens?: number;
-  ttftMs?: number;
-  prefillTokPerS?: number;
-  tpotMs?: number;
-  tpotP50Ms?: number;
-  tpotP90Ms?: number;
-  peakMemoryBytes?: number;
-  kvStateBytes?: number;
+/** Per-request performance, as measured by the backend (undefined = not measurable there); the store's columns. */
+export interface GenerationPerf extends StoredPerf {
   wallMs: number;
 }
 
