@@ -8,6 +8,7 @@ import { KimiLinearGraph, type SequenceState } from './models/kimi-linear.js';
 import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights, type MatmulDtype } from './models/kimi-linear-weights.js';
 import { GpuSampler, type SamplingOptions } from './sampling.js';
 import { randomSequenceFill } from './sequence-fill.js';
+import { PrefillCheckpoint, prefillCheckpointKey, type PrefillCheckpointOptions } from './prefill-checkpoint.js';
 import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 import { probeKdaScanTensorCores } from '../kernels/kda/kda-chunk.js';
 
@@ -49,6 +50,11 @@ export interface GenerateOptions extends SamplingOptions {
    * advances a sequence that is released right after.
    */
   profileDecode?: boolean;
+  /**
+   * Save the prefill's state every N tokens and resume this same request from its last checkpoint
+   * (prefill-checkpoint.ts); the checkpoint is removed once the prefill has finished unless `keep`.
+   */
+  prefillCheckpoint?: PrefillCheckpointOptions;
 }
 
 export interface RequestStats {
@@ -65,6 +71,14 @@ export interface RequestStats {
   decodeProfile?: KernelTime[];
   kdaStateBytes: number;
   wallMs: number;
+  /** Prompt tokens restored from a prefill checkpoint (0: prefilled from the start). ttftMs and prefillTokPerS cover the rest. */
+  resumedFromTokens: number;
+  /** Prefill compute time before the resume (from the checkpoint), ms. */
+  priorPrefillMs: number;
+  /** Time spent restoring and saving prefill checkpoints (inside ttftMs), ms. */
+  checkpointMs: number;
+  /** Why an existing prefill checkpoint was not resumed. */
+  checkpointSkipped?: string;
 }
 
 export interface GenerateResult {
@@ -120,7 +134,7 @@ function tpotStats(stepMs: readonly number[]): { tpotMeanMs: number | null; tpot
 
 export class Engine {
   private constructor(readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,
-    readonly graph: KimiLinearGraph, readonly randomWeights: boolean) {}
+    readonly graph: KimiLinearGraph, readonly randomWeights: boolean, private readonly identity: string) {}
 
   static async load(source: ModelSource, opts: EngineOptions = {}): Promise<Engine> {
     const ctx = await GpuContext.create();
@@ -138,7 +152,13 @@ export class Engine {
     await ctx.sync();
     const graph = new KimiLinearGraph(ctx, config, weights, opts.pieceTokens ?? 512, opts.allLogits ?? false,
       { maxHeadsPerGroup: opts.mlaMaxHeadsPerGroup, keyBlockTokens: opts.mlaKeyBlockTokens });
-    const engine = new Engine(ctx, config, weights, graph, !('checkpoint' in source));
+    // What a prefill checkpoint must match besides the weights: shape, dtypes, piece size and the kernel switches.
+    const identity = JSON.stringify({
+      config, matmulDtype: opts.matmulDtype ?? 'f32', pieceTokens: graph.pieceTokens, latent: graph.latentCacheDtype,
+      randomSeed: 'seed' in source ? source.seed : null, keyBlock: opts.mlaKeyBlockTokens ?? null,
+      env: Object.entries(process.env).filter(([k]) => k.startsWith('CTXBENCH_')).sort(),
+    });
+    const engine = new Engine(ctx, config, weights, graph, !('checkpoint' in source), identity);
     // Compile every pipeline now (prefill piece, decode step, sampler) so the first request's TTFT is not
     // mostly shader compilation.
     await engine.generate([0, 0], { maxTokens: 2, temperature: 0 });
@@ -196,9 +216,18 @@ export class Engine {
     let finishReason: 'eos' | 'length' = 'length';
     let ttftMs = 0;
     let decodeProfile: KernelTime[] | undefined;
+    const checkpoint = opts.prefillCheckpoint
+      ? new PrefillCheckpoint(ctx, opts.prefillCheckpoint, prefillCheckpointKey(`${this.identity}\0${opts.prefillCheckpoint.modelId}`, promptIds), promptIds.length)
+      : undefined;
+    let restored = { pos: 0, priorPrefillMs: 0 } as Awaited<ReturnType<PrefillCheckpoint['restore']>>;
+    let checkpointMs = 0;
     try {
       const N = promptIds.length;
-      for (let at = 0; at < N; at += graph.pieceTokens) {
+      if (checkpoint) {
+        restored = await checkpoint.restore(seq);
+        checkpointMs += performance.now() - started;
+      }
+      for (let at = restored.pos; at < N; at += graph.pieceTokens) {
         const T = Math.min(graph.pieceTokens, N - at);
         const specs = graph.forward(seq, ids, at, T);
         if (at + T === N && opts.maxTokens > 0) specs.push(sampler.step(graph.logits, ids, graph.allLogits ? T - 1 : 0, N));
@@ -207,8 +236,15 @@ export class Engine {
           await ctx.sync();
           opts.onPrefillProgress(at + T, N);
         }
+        if (checkpoint?.due(at, at + T)) {
+          await ctx.sync();
+          const t0 = performance.now();
+          await checkpoint.save(seq, restored.priorPrefillMs + (t0 - started - checkpointMs));
+          checkpointMs += performance.now() - t0;
+        }
         opts.signal?.throwIfAborted();
       }
+      checkpoint?.finish();
       const token = opts.maxTokens > 0 ? await this.readToken(ids, N) : -1;
       ttftMs = performance.now() - started;
       if (opts.maxTokens === 0) await ctx.sync();
@@ -229,12 +265,14 @@ export class Engine {
         promptTokens: promptIds.length,
         decodeTokens: out.length,
         ttftMs,
-        prefillTokPerS: promptIds.length / (ttftMs / 1000),
+        prefillTokPerS: (promptIds.length - restored.pos) / (ttftMs / 1000),
         ...tpotStats(stepMs),
         peakArenaBytes: ctx.arena.peakBytes,
         kvCacheBytes: seq.kvCacheBytes,
         kdaStateBytes: seq.kdaStateBytes,
         wallMs: performance.now() - started,
+        resumedFromTokens: restored.pos, priorPrefillMs: restored.priorPrefillMs, checkpointMs,
+        ...(restored.skipped ? { checkpointSkipped: restored.skipped } : {}),
         ...(decodeProfile ? { decodeProfile } : {}),
       },
     };

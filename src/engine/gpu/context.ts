@@ -136,17 +136,9 @@ export class GpuContext {
     this.upload(t, data);
   }
 
-  /** Reads a tensor back (f16 widened to f32). The only way data leaves the GPU. */
+  /** Reads a tensor back (f16 widened to f32). */
   async read(t: GpuTensor): Promise<Float32Array | Uint32Array | Int32Array> {
-    const staging = this.device.createBuffer({ size: t.bytes, usage: MAP_READ | COPY_DST, label: `read ${t.label}` });
-    const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(t.buffer, t.offset, staging, 0, t.bytes);
-    this.queue.submit([encoder.finish()]);
-    await staging.mapAsync(0x0001);
-    this.handle.throwIfFailed();
-    const raw = staging.getMappedRange().slice(0);
-    staging.unmap();
-    staging.destroy();
+    const raw = (await this.readBytes(t)).buffer as ArrayBuffer;
     const n = numel(t.shape);
     if (t.dtype === 'f32') return new Float32Array(raw, 0, n);
     if (t.dtype === 'u32') return new Uint32Array(raw, 0, n);
@@ -155,6 +147,30 @@ export class GpuContext {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = f16BitsToF32(halves[i]);
     return out;
+  }
+
+  /**
+   * Raw bytes [byteOffset, byteOffset + byteLength) of a tensor, word-aligned. The only way data leaves the GPU
+   * (read() widens on top of it; sequence snapshots take the bytes as they are).
+   */
+  async readBytes(t: GpuTensor, byteOffset = 0, byteLength = t.bytes - byteOffset): Promise<Uint8Array> {
+    checkWordRange(t, byteOffset, byteLength);
+    const staging = this.device.createBuffer({ size: byteLength, usage: MAP_READ | COPY_DST, label: `read ${t.label}` });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(t.buffer, t.offset + byteOffset, staging, 0, byteLength);
+    this.queue.submit([encoder.finish()]);
+    await staging.mapAsync(0x0001);
+    this.handle.throwIfFailed();
+    const raw = new Uint8Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return raw;
+  }
+
+  /** Writes raw bytes into a tensor at byteOffset, word-aligned (restoring a sequence snapshot). */
+  writeBytes(t: GpuTensor, byteOffset: number, bytes: Uint8Array): void {
+    checkWordRange(t, byteOffset, bytes.byteLength);
+    this.queue.writeBuffer(t.buffer, t.offset + byteOffset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async readF32(t: GpuTensor): Promise<Float32Array> {
@@ -273,4 +289,10 @@ export class GpuContext {
 function sliceOf(data: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
   if (ArrayBuffer.isView(data)) return (data as unknown as Float32Array).subarray(start, end);
   return Array.prototype.slice.call(data, start, end) as number[];
+}
+
+function checkWordRange(t: GpuTensor, byteOffset: number, byteLength: number): void {
+  if (byteOffset % 4 !== 0 || byteLength % 4 !== 0 || byteOffset < 0 || byteOffset + byteLength > t.bytes) {
+    throw new Error(`${t.label}: byte range ${byteOffset}+${byteLength} is not whole words inside its ${t.bytes} bytes`);
+  }
 }
