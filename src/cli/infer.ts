@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { action, integerFlag, UsageError } from './usage.js';
 import { Engine, type EngineOptions, type ModelSource } from '../engine/engine.js';
+import { modelFolderId } from '../engine/prefill-checkpoint.js';
 import { RANDOM_SHAPES, randomShapeConfig } from '../engine/models/kimi-linear-shapes.js';
 import { mulberry32 } from '../random/seeded.js';
 import type { TextTokenizer } from '../tokenize/tokenizer.js';
@@ -25,8 +26,10 @@ interface InferOptions {
   piece: string;
   progress?: boolean;
   profileDecode?: boolean;
+  prefillCheckpoint?: string;
+  checkpointEvery: string;
+  keepCheckpoint?: boolean;
 }
-
 
 function readIds(file: string): number[] {
   let data: unknown;
@@ -61,6 +64,9 @@ export function registerInfer(program: Command): void {
     .option('--weights <dtype>', 'matmul weight storage: f32, f16 or int8 (q8: int8 per group of 32 + f16 scales)', 'f32')
     .option('--piece <n>', 'longest prefill piece in tokens', '2048')
     .option('--progress', 'print each finished prefill piece to stderr (tokens, seconds, tok/s)')
+    .option('--prefill-checkpoint <dir>', 'save the prefill state under DIR every --checkpoint-every tokens; a rerun of the same prompt and weights resumes from the last one')
+    .option('--checkpoint-every <n>', 'tokens between prefill checkpoints', '65536')
+    .option('--keep-checkpoint', 'keep the prefill checkpoint after the prefill has finished')
     .option('--profile-decode', 'time each dispatch of one decode step after the last token and print the time per kernel (needs timestamp queries, --max-tokens ≥ 2)')
     .action(action(async (opts: InferOptions) => {
       if (Boolean(opts.model) === Boolean(opts.randomWeights)) throw new UsageError('give exactly one of --model DIR or --random-weights SHAPE');
@@ -69,6 +75,7 @@ export function registerInfer(program: Command): void {
       if (!['f32', 'f16', 'int8'].includes(opts.weights)) throw new UsageError(`--weights must be f32, f16 or int8, got "${opts.weights}"`);
       const seed = integerFlag('--seed', opts.seed, 0);
       const maxTokens = integerFlag('--max-tokens', opts.maxTokens, 0);
+      const checkpointEvery = integerFlag('--checkpoint-every', opts.checkpointEvery, 1);
       const temperature = Number(opts.temperature);
       const topP = Number(opts.topP);
       if (!(temperature >= 0)) throw new UsageError(`--temperature must be ≥ 0, got "${opts.temperature}"`);
@@ -116,8 +123,12 @@ export function registerInfer(program: Command): void {
           const s = (performance.now() - prefillStart) / 1000;
           process.stderr.write(`prefill ${done}/${total} tokens, ${s.toFixed(1)} s, ${(done / s).toFixed(0)} tok/s\n`);
         } : undefined;
+        const prefillCheckpoint = opts.prefillCheckpoint ? {
+          dir: opts.prefillCheckpoint, everyTokens: checkpointEvery, keep: Boolean(opts.keepCheckpoint),
+          modelId: opts.model ? modelFolderId(opts.model) : `random:${opts.randomWeights}:${opts.randomExperts ?? ''}`,
+        } : undefined;
         const result = await engine.generate(ids, {
-          maxTokens, temperature, topP, seed, onPrefillProgress, profileDecode: opts.profileDecode,
+          maxTokens, temperature, topP, seed, onPrefillProgress, profileDecode: opts.profileDecode, prefillCheckpoint,
           onToken: (id) => {
             if (!opts.json && tokenizer) process.stdout.write(tokenizer.decode([id]));
             pieces.push(String(id));
@@ -143,7 +154,9 @@ export function registerInfer(program: Command): void {
           const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)} ms`);
           process.stderr.write([
             `${report.randomWeights ? '[random weights, not a score] ' : ''}${engine.device}`,
-            `prompt ${s.promptTokens} tok, TTFT ${ms(s.ttftMs)}, prefill ${s.prefillTokPerS.toFixed(1)} tok/s`,
+            `prompt ${s.promptTokens} tok, TTFT ${ms(s.ttftMs)}, prefill ${s.prefillTokPerS.toFixed(1)} tok/s`
+              + (s.resumedFromTokens ? ` (resumed at ${s.resumedFromTokens} tok after ${(s.priorPrefillMs / 1000).toFixed(1)} s of earlier prefill)` : '')
+              + (prefillCheckpoint ? `, checkpoints ${ms(s.checkpointMs)}${s.checkpointSkipped ? ` (old checkpoint not used: ${s.checkpointSkipped})` : ''}` : ''),
             `decode ${s.decodeTokens} tok, TPOT mean ${ms(s.tpotMeanMs)} p50 ${ms(s.tpotP50Ms)} p90 ${ms(s.tpotP90Ms)} (${result.finishReason})`,
             `peak arena ${mb(s.peakArenaBytes)}, KV cache ${mb(s.kvCacheBytes)}, KDA state ${mb(s.kdaStateBytes)}, weights ${mb(engine.weights.bytes)}, load ${(loadMs / 1000).toFixed(1)} s`,
           ].join('\n') + '\n');

@@ -1,7 +1,7 @@
 // `ctxbench run`: tasks × subtasks × lengths × count × models against a backend, stored in SQLite, resumable.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BACKEND_KINDS, type BackendKind } from '../runner/backends/index.js';
+import { BACKEND_KINDS, PREFILL_CHECKPOINT_DIR, type BackendKind } from '../runner/backends/index.js';
 import { executeRun, type RunSummary } from '../runner/execute.js';
 import { checkDefaultModel, DEFAULT_PRESET, type PresetRun } from '../runner/default-preset.js';
 import type { RunPlanConfig } from '../runner/plan.js';
@@ -72,6 +72,7 @@ interface RunFlags {
   progress?: boolean;
   json?: boolean;
   devices?: string;
+  prefillCheckpointEvery?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -101,6 +102,7 @@ export function registerRun(program: Command): void {
     .option('--max-tokens <n>', 'override every sample\'s generation budget')
     .option('--progress', 'show the progress bar even when stderr is not a terminal')
     .option('--json', 'print the summary as one JSON object')
+    .option('--prefill-checkpoint-every <n>', `webgpu: save each prompt's prefill state every n tokens under ${PREFILL_CHECKPOINT_DIR}/, so a run cut off inside a long prefill resumes there`)
     .option('--devices <all|N|i,j>', 'webgpu: one engine worker process per GPU (all, a count, or GPU indices); see docs/multi-gpu.md')
     .action(action(async (flags: RunFlags) => {
       try {
@@ -178,6 +180,8 @@ type RunReport = RunSummary & { aggregates: ModelAggregate[]; devices?: DeviceRu
 async function runOne(flags: RunFlags, plan: RunPlanConfig, name: string, signal: AbortSignal, presetMaxTokens?: number): Promise<RunReport> {
   const timeoutS = Number(flags.timeoutS);
   if (!(timeoutS > 0)) throw new UsageError(`--timeout-s must be a positive number (got "${flags.timeoutS}")`);
+  const checkpointEvery = parseInteger('--prefill-checkpoint-every', flags.prefillCheckpointEvery, 1);
+  if (checkpointEvery !== undefined && plan.backend !== 'webgpu') throw new UsageError('--prefill-checkpoint-every needs --backend webgpu (the server owns an openai backend\'s prefill)');
   let deviceRun: DeviceRun | undefined;
   if (flags.devices !== undefined) {
     if (flags.concurrency !== undefined) throw new UsageError('--concurrency does not apply with --devices (each worker runs one sample at a time)');
@@ -196,6 +200,7 @@ async function runOne(flags: RunFlags, plan: RunPlanConfig, name: string, signal
       concurrency: parseInteger('--concurrency', flags.concurrency, 1),
       maxRetries: parseInteger('--max-retries', flags.maxRetries),
       checkReachable: true,
+      ...(checkpointEvery !== undefined ? { prefillCheckpoint: { dir: PREFILL_CHECKPOINT_DIR, everyTokens: checkpointEvery } } : {}),
     },
   });
   const tasks = await Promise.all(plan.tasks.map(loadTask));

@@ -8,7 +8,7 @@
 // manifest covers is read back.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { GpuContext } from './gpu/context.js';
 import type { GpuTensor } from './gpu/arena.js';
 import type { SequenceState } from './models/kimi-linear.js';
@@ -61,6 +61,12 @@ export function prefillCheckpointKey(engineIdentity: string, promptIds: readonly
   const hash = createHash('sha256').update(engineIdentity).update('\0');
   hash.update(new Uint8Array(Uint32Array.from(promptIds).buffer));
   return hash.digest('hex').slice(0, 32);
+}
+
+/** A model folder's identity for checkpoint keys: its path and each weight file's size and modification time. */
+export function modelFolderId(dir: string): string {
+  const files = readdirSync(dir).filter((n) => n.endsWith('.safetensors') || n === 'config.json').sort();
+  return JSON.stringify([resolve(dir), ...files.map((n) => { const st = statSync(join(dir, n)); return [n, st.size, st.mtimeMs]; })]);
 }
 
 const kdaTensors = (seq: SequenceState): GpuTensor[] => seq.kda.flatMap((k) => (k ? [k.state, k.convQ, k.convK, k.convV] : []));

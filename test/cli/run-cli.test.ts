@@ -106,6 +106,8 @@ describe('ctxbench run (process)', () => {
       [['run', '--task', 'ruler', '--model', 'm', '--length', '4q'], /invalid length "4q"/],
       [['run', '--task', 'nope', '--model', 'm'], /unknown task "nope"/],
       [['run', '--task', 'ruler'], /give --model/],
+      [['run', '--task', 'ruler', '--model', 'm', '--length', '4k', '--prefill-checkpoint-every', '4096'], /--prefill-checkpoint-every needs --backend webgpu/],
+      [['run', '--task', 'ruler', '--model', 'm', '--backend', 'webgpu', '--prefill-checkpoint-every', '0'], /--prefill-checkpoint-every/],
       [['run', '--task', 'ruler', '--model', 'm', '--backend', 'webgpu', '--db', join(dir, 'x.db'), '--length', '4k', '--count', '1'], /webgpu|config\.json/],
     ];
     // Until the bundled model lands, the default evaluation must say so in one line.

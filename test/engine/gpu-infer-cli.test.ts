@@ -36,6 +36,24 @@ describe('ctxbench infer', () => {
     expect(progress[2]).toMatch(/^prefill 7\/7 tokens, [\d.]+ s, \d+ tok\/s$/);
   });
 
+  it('--prefill-checkpoint keeps the state every --checkpoint-every tokens and a rerun resumes from it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infer-ck-'));
+    const args = ['--random-weights', 'kimi-linear-tiny', '--random-prompt', '300', '--piece', '64', '--max-tokens', '4', '--json',
+      '--prefill-checkpoint', dir, '--checkpoint-every', '64', '--keep-checkpoint'];
+    const first = cli(...args);
+    expect(first.status, first.stderr).toBe(0);
+    const resumed = cli(...args);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const [a, b] = [first, resumed].map((r) => JSON.parse(r.stdout.trim().split('\n').pop()!));
+    // Pieces end at 64, 128, 192, 256 and 300: the last checkpoint is at 256.
+    expect([a.resumedFromTokens, b.resumedFromTokens]).toEqual([0, 256]);
+    expect(b.priorPrefillMs).toBeGreaterThan(0);
+    expect(b.ids).toEqual(a.ids);
+    const bad = cli(...args.slice(0, -3), '--checkpoint-every', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--checkpoint-every/);
+  });
+
   it('--profile-decode times one decode step per kernel (MLA decode passes named apart)', () => {
     const run = cli('--random-weights', 'kimi-linear-tiny', '--random-prompt', '9', '--max-tokens', '3', '--json', '--profile-decode');
     expect(run.status, run.stderr).toBe(0);

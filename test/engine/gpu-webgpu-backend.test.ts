@@ -1,6 +1,8 @@
 // The webgpu runner backend on real WebGPU (random tiny weights, o200k prompts folded into the vocabulary).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 import { createBackend } from '../../src/runner/backends/index.js';
 import type { Backend } from '../../src/runner/backends/types.js';
 
@@ -40,6 +42,28 @@ describe('webgpu backend', () => {
     controller.abort();
     await expect(backend.generate({ prompt: 'hi', maxTokens: 4, temperature: 0, signal: controller.signal }))
       .rejects.toMatchObject({ kind: 'interrupted' });
+  });
+
+  it('with prefill checkpoints, a request resumes its kept checkpoint: same text, TTFT counts the earlier prefill', async () => {
+    const dir = tempDir();
+    const checkpointing = await createBackend({ kind: 'webgpu', model: 'random:kimi-linear-tiny', prefillCheckpoint: { dir, everyTokens: 512, keep: true } });
+    try {
+      // ~1200 o200k tokens: pieces of 512 end at 512, 1024 and the prompt's end; checkpoints after the first two.
+      const prompt = 'A long and winding road, '.repeat(200);
+      const plain = await backend.generate({ prompt, maxTokens: 5, temperature: 0 });
+      const first = await checkpointing.generate({ prompt, maxTokens: 5, temperature: 0 });
+      const [folder] = readdirSync(dir);
+      const manifest = JSON.parse(readFileSync(join(dir, folder, 'manifest.json'), 'utf8'));
+      expect(manifest.pos).toBe(1024);
+      const resumed = await checkpointing.generate({ prompt, maxTokens: 5, temperature: 0 });
+      expect([first.text, resumed.text]).toEqual([plain.text, plain.text]);
+      expect(resumed.perf.ttftMs).toBeGreaterThanOrEqual(manifest.prefillMs);
+      // Resumed at 1024, the rest of the prompt crosses no checkpoint: the kept manifest is the first request's.
+      expect(readdirSync(dir)).toEqual([folder]);
+      expect(JSON.parse(readFileSync(join(dir, folder, 'manifest.json'), 'utf8')).savedAt).toBe(manifest.savedAt);
+    } finally {
+      await checkpointing.close();
+    }
   });
 
   it('a model directory without a tokenizer fails to open with a one-line message', async () => {

@@ -2,6 +2,8 @@
 # 1. golden parity (exact f32 path) on the fixtures; 2. fast vs exact logits of the random 48B shape at FAST_LEN
 # tokens (f16 weights: tensor-core GEMM + f16 MLA prefill against the scalar/f32 kernels); 3. one long prefill +
 # 32 decode steps (LONG_LEN, piece PIECE) with per-piece progress, capped at LONG_TIMEOUT seconds.
+# CHECKPOINT_EVERY=131072 saves the long prefill's state under .cache/prefill-checkpoints every that many tokens:
+# a 1M prefill longer than one call resumes in the next call while the machine is still warm (same command).
 source .device/setup.sh
 set -o pipefail
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee $OUT/gpu.txt
@@ -23,7 +25,8 @@ for n in ${LONG_LEN:-131072}; do
   ( while sleep 20; do nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader; done ) > $OUT/smi-$n.txt &
   S=$!
   timeout ${LONG_TIMEOUT:-420} node dist/cli.js infer --random-weights kimi-linear-48b --random-experts ${EXPERTS:-64} --weights f16 \
-    --random-prompt $n --max-tokens 32 --piece ${PIECE:-8192} --json --progress --profile-decode > $OUT/long-$n.json 2>$OUT/long-$n.err
+    --random-prompt $n --max-tokens 32 --piece ${PIECE:-8192} --json --progress --profile-decode \
+    ${CHECKPOINT_EVERY:+--prefill-checkpoint .cache/prefill-checkpoints --checkpoint-every $CHECKPOINT_EVERY} > $OUT/long-$n.json 2>$OUT/long-$n.err
   echo "len $n rc=$?"; kill $S
   grep -v Warning $OUT/long-$n.err | grep -E "^(prefill|decode step)|^ +[0-9.]+ ms " | tail -45; cut -c1-1500 $OUT/long-$n.json; tail -3 $OUT/smi-$n.txt
 done

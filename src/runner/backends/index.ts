@@ -21,7 +21,15 @@ export interface BackendOptions {
   backoffMaxMs?: number;
   /** openai: GET /models once before the run so a wrong URL fails in one line, not per sample. */
   checkReachable?: boolean;
+  /**
+   * webgpu: save each prompt's prefill state every `everyTokens` under `dir`; a rerun resumes a cut-off prefill.
+   * Removed once the prefill has finished, unless `keep`.
+   */
+  prefillCheckpoint?: { dir: string; everyTokens: number; keep?: boolean };
 }
+
+/** Where `run --prefill-checkpoint-every` keeps prefill checkpoints (one subfolder per prompt; removed when done). */
+export const PREFILL_CHECKPOINT_DIR = '.cache/prefill-checkpoints';
 
 /** The named backend is known but cannot run here (e.g. the engine is not built yet); one-line message. */
 export class BackendUnavailableError extends Error {

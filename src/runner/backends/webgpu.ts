@@ -4,6 +4,7 @@ import type { Backend, BackendInfo, GenerationRequest, GenerationResult } from '
 import { BackendError } from './types.js';
 import type { BackendOptions } from './index.js';
 import { Engine } from '../../engine/engine.js';
+import { modelFolderId, type PrefillCheckpointOptions } from '../../engine/prefill-checkpoint.js';
 import { GpuError } from '../../engine/gpu/device.js';
 import { randomShapeConfig } from '../../engine/models/kimi-linear-shapes.js';
 import { loadTokenizer, type TextTokenizer } from '../../tokenize/tokenizer.js';
@@ -30,7 +31,9 @@ export async function createWebGpuBackend(options: BackendOptions): Promise<Back
     if (template) renderChat = (messages) => template.render(messages, { addGenerationPrompt: true });
     engine = await Engine.load({ checkpoint: model.checkpoint });
   }
-  return new WebGpuBackend(engine, tokenizer, renderChat, options, random);
+  const prefillCheckpoint = options.prefillCheckpoint
+    ? { ...options.prefillCheckpoint, modelId: random ? options.model : modelFolderId(options.model) } : undefined;
+  return new WebGpuBackend(engine, tokenizer, renderChat, options, random, prefillCheckpoint);
 }
 
 class WebGpuBackend implements Backend {
@@ -39,7 +42,8 @@ class WebGpuBackend implements Backend {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly engine: Engine, private readonly tokenizer: TextTokenizer,
-    private readonly renderChat: ChatRenderer | undefined, options: BackendOptions, random: boolean) {
+    private readonly renderChat: ChatRenderer | undefined, options: BackendOptions, random: boolean,
+    private readonly prefillCheckpoint?: PrefillCheckpointOptions) {
     this.info = { backend: 'webgpu', model: options.model, engineVersion: '0.1.0', device: engine.device, randomWeights: random };
   }
 
@@ -81,6 +85,7 @@ class WebGpuBackend implements Backend {
         topP: request.topP,
         seed: request.seed,
         signal: controller.signal,
+        prefillCheckpoint: this.prefillCheckpoint,
         onToken: (id) => {
           if (stopped) return;
           out.push(id);
@@ -108,8 +113,11 @@ class WebGpuBackend implements Backend {
   }
 
   private perf(s: Awaited<ReturnType<Engine['generate']>>['stats'], started: number): GenerationResult['perf'] {
+    // A prefill resumed from a checkpoint: TTFT adds the compute time before the cut (the work lost after the last
+    // checkpoint and the restarts are not counted), so long-context rows stay comparable.
+    const ttftMs = s.priorPrefillMs + s.ttftMs;
     return {
-      promptTokens: s.promptTokens, completionTokens: s.decodeTokens, ttftMs: s.ttftMs, prefillTokPerS: s.prefillTokPerS,
+      promptTokens: s.promptTokens, completionTokens: s.decodeTokens, ttftMs, prefillTokPerS: s.promptTokens / (ttftMs / 1000),
       tpotMs: s.tpotMeanMs ?? undefined, tpotP50Ms: s.tpotP50Ms ?? undefined, tpotP90Ms: s.tpotP90Ms ?? undefined,
       peakMemoryBytes: s.peakArenaBytes, kvStateBytes: s.kvCacheBytes + s.kdaStateBytes, wallMs: performance.now() - started,
     };
