@@ -22,6 +22,8 @@ export interface PrefillCheckpointOptions {
   modelId: string;
   /** Keep the checkpoint after the prefill has finished (default: remove it). */
   keep?: boolean;
+  /** Host memory per latent read/write slice (default 64 MiB; tests set a tiny one to cross slices). */
+  sliceBytes?: number;
 }
 
 /** What a resumed prefill starts from. */
@@ -121,7 +123,7 @@ export class PrefillCheckpoint {
       const fd = openSync(join(this.folder, `latent-L${i}.bin`), 'r');
       try {
         const total = m.pos * rowBytes;
-        const slice = new Uint8Array(Math.min(SLICE_BYTES - (SLICE_BYTES % rowBytes), total));
+        const slice = new Uint8Array(Math.min(this.rowsPerSlice(rowBytes) * rowBytes, total));
         for (let at = 0; at < total; at += slice.length) {
           const n = Math.min(slice.length, total - at);
           if (readSync(fd, slice, 0, n, at) !== n) throw new Error(`latent-L${i}.bin ends before row ${m.pos}`);
@@ -148,7 +150,7 @@ export class PrefillCheckpoint {
       latentRows[i] = rowBytes;
       const fd = openSync(join(this.folder, `latent-L${i}.bin`), existsSync(join(this.folder, `latent-L${i}.bin`)) ? 'r+' : 'w');
       try {
-        const rowsPerSlice = Math.max(1, Math.floor(SLICE_BYTES / rowBytes));
+        const rowsPerSlice = this.rowsPerSlice(rowBytes);
         for (let row = this.savedPos; row < pos; row += rowsPerSlice) {
           const rows = Math.min(rowsPerSlice, pos - row);
           const bytes = await this.ctx.readBytes(layer.cache, row * rowBytes, rows * rowBytes);
@@ -177,6 +179,11 @@ export class PrefillCheckpoint {
       if (/^kda-\d+\.bin$/.test(name) && name !== kdaFile) rmSync(join(this.folder, name), { force: true });
     }
     this.savedPos = pos;
+  }
+
+  /** Whole rows per host slice (at least one). */
+  private rowsPerSlice(rowBytes: number): number {
+    return Math.max(1, Math.floor((this.options.sliceBytes ?? SLICE_BYTES) / rowBytes));
   }
 
   /** The prefill finished: drop the checkpoint unless asked to keep it. */

@@ -40,18 +40,20 @@ describe.each(['f32', 'f16'] as const)('prefill checkpoints (%s weights)', (dtyp
     const saved = e.newSequence(ids.length);
     const restored = e.newSequence(ids.length);
     try {
-      const ck = new PrefillCheckpoint(e.ctx, { dir, everyTokens: piece, modelId: 'tiny' }, key, ids.length);
+      // Slices of 5 rows (and 3 on the way back): both loops cross slice ends inside a save.
+      const rowBytes = saved.mla[1]!.cache.shape[1] * (dtype === 'f16' ? 2 : 4);
+      const ck = new PrefillCheckpoint(e.ctx, { dir, everyTokens: piece, modelId: 'tiny', sliceBytes: 5 * rowBytes + 1 }, key, ids.length);
       // Two saves: the second appends latent rows 32..95 after rows 0..31.
       e.ctx.run(e.graph.forward(saved, t, 0, piece));
       await ck.save(saved, 1);
       for (const at of [piece, 2 * piece]) e.ctx.run(e.graph.forward(saved, t, at, piece));
       await ck.save(saved, 2);
       expect(readdirSync(ck.folder).filter((n) => n.startsWith('kda-'))).toEqual(['kda-96.bin']);
-      const back = await new PrefillCheckpoint(e.ctx, { dir, everyTokens: piece, modelId: 'tiny' }, key, ids.length).restore(restored);
+      const back = await new PrefillCheckpoint(e.ctx, { dir, everyTokens: piece, modelId: 'tiny', sliceBytes: 3 * rowBytes }, key, ids.length).restore(restored);
       expect(back).toEqual({ pos: 3 * piece, priorPrefillMs: 2 });
       expect(restored.pos).toBe(saved.pos);
       const [a, b] = [await stateBytes(e, saved), await stateBytes(e, restored)];
-      const latentRows = 3 * piece * (saved.mla[1]!.cache.shape[1] * (dtype === 'f16' ? 2 : 4));
+      const latentRows = 3 * piece * rowBytes;
       a.forEach((bytes, i) => {
         // Latent caches: the rows written so far (rows past pos are never read before they are written).
         const n = i < a.length - 2 ? bytes.length : latentRows;
