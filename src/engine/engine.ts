@@ -132,6 +132,14 @@ function tpotStats(stepMs: readonly number[]): { tpotMeanMs: number | null; tpot
   return { tpotMeanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null, tpotP50Ms: pct(0.5), tpotP90Ms: pct(0.9) };
 }
 
+/**
+ * The environment switches that change prefill numerics, so a prefill checkpoint made under one setting is not
+ * resumed under another. Decode-only switches and per-worker ones (CTXBENCH_WORKER_*: a resumed sample may land on
+ * another GPU) stay out. A new prefill switch belongs here.
+ */
+const PREFILL_SWITCHES = ['CTXBENCH_GEMM_PATH', 'CTXBENCH_MLA_PREFILL', 'CTXBENCH_MLA_EXPAND', 'CTXBENCH_MLA_KEY_BLOCK',
+  'CTXBENCH_LATENT_CACHE', 'CTXBENCH_KDA_INTRA', 'CTXBENCH_KDA_SCAN', 'CTXBENCH_SUBGROUP_SIZE'];
+
 export class Engine {
   private constructor(readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,
     readonly graph: KimiLinearGraph, readonly randomWeights: boolean, private readonly identity: string) {}
@@ -156,7 +164,7 @@ export class Engine {
     const identity = JSON.stringify({
       config, matmulDtype: opts.matmulDtype ?? 'f32', pieceTokens: graph.pieceTokens, latent: graph.latentCacheDtype,
       randomSeed: 'seed' in source ? source.seed : null, keyBlock: opts.mlaKeyBlockTokens ?? null,
-      env: Object.entries(process.env).filter(([k]) => k.startsWith('CTXBENCH_')).sort(),
+      switches: PREFILL_SWITCHES.map((k) => [k, process.env[k] ?? null]),
     });
     const engine = new Engine(ctx, config, weights, graph, !('checkpoint' in source), identity);
     // Compile every pipeline now (prefill piece, decode step, sampler) so the first request's TTFT is not

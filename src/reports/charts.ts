@@ -204,7 +204,7 @@ export function coverageSpec(panels: CurvePanel[]): ChartSpec | null {
   const xOrder = [...new Set(cells.map((c) => c.x))].sort((a, b) => a - b).map((x) => cells.find((c) => c.x === x)!.x_label);
   const spec: TopLevelSpec = {
     $schema: SCHEMA,
-    title: { text: 'Coverage per point', subtitle: 'scored / attempted samples; errors and too-long skips are not in the curves' },
+    title: { text: 'Coverage per point', subtitle: 'scored / all samples of the point (too-long skips included); errors and skips are not in the curves' },
     width: Math.max(200, xOrder.length * 60), height: rowsOrder.length * 18,
     data: { values: cells },
     encoding: {

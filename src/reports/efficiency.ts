@@ -21,9 +21,14 @@ export interface EfficiencyPoint {
   n: number;
 }
 
-/** The nominal context length of a result: its target length, else its MRCR bin's upper edge. */
+/**
+ * The nominal context length of a result: its target length, else its MRCR bin's upper edge. MMLU-Pro has none:
+ * its local format's target_length is the model window its few-shot prompt is trimmed to (a budget, ~1–2k tokens
+ * used of 4096), and placing it there would mix short prompts into the RULER point of that length.
+ */
 function contextOf(r: ReportResult): number | null {
   const s = r.scored.sample;
+  if (s.task === 'mmlu-pro') return null;
   if (s.target_length !== null) return s.target_length;
   const k = BIN_LABELS.indexOf(s.meta.bin as (typeof BIN_LABELS)[number]);
   return k >= 0 ? BIN_EDGES[k + 1] : null;

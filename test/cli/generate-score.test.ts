@@ -112,6 +112,11 @@ describe('ctxbench generate / score', () => {
     const noStats = await runCli(['generate', 'ruler', '--stats']);
     expect(noStats.code).toBe(2);
     expect(noStats.stderr.trim().split('\n')).toHaveLength(1);
+    // Options are parsed as generate parses them: kebab-case works, an unknown key is refused (never the bundled data).
+    const kebab = await runCli(['generate', 'mmlu-pro', '--stats', '--option', `data-path=${join(dir, 'no-such-folder')}`]);
+    expect([kebab.code, kebab.stderr]).toEqual([2, expect.stringMatching(/data_path .*no-such-folder is not a directory/)]);
+    const unknown = await runCli(['generate', 'mmlu-pro', '--stats', '--option', 'datapath=x']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/unknown option "datapath"/)]);
   });
 
   it('score prints a readable table without --json', async () => {

@@ -14,9 +14,9 @@ import { tempDir } from '../helpers/temp-dir.js';
 const config = tinyConfig({ layerKinds: ['kda', 'mla', 'kda', 'mla'] });
 const piece = 32;
 const engines: Record<'f32' | 'f16', Engine> = {} as never;
+const seed = Math.floor(Math.random() * 1e6);
 
 beforeAll(async () => {
-  const seed = Math.floor(Math.random() * 1e6);
   engines.f32 = await Engine.load({ randomConfig: config, seed }, { pieceTokens: piece });
   engines.f16 = await Engine.load({ randomConfig: config, seed }, { pieceTokens: piece, matmulDtype: 'f16' });
 });
@@ -129,4 +129,22 @@ describe.each(['f32', 'f16'] as const)('prefill checkpoints (%s weights)', (dtyp
     await expect(e.generate([1, 2, 3], { maxTokens: 1, temperature: 0, prefillCheckpoint: { dir: tempDir(), everyTokens: 0, modelId: 'x' } }))
       .rejects.toThrow(/every 0 tokens must be a whole number ≥ 1/);
   });
+});
+
+it('a checkpoint made by one device worker resumes on another: CTXBENCH_WORKER_* is not part of the key', async () => {
+  const dir = tempDir();
+  const ids = randomPrompt(2 * piece + 5);
+  const keep = { dir, everyTokens: piece, modelId: 'tiny', keep: true };
+  await engines.f32.generate(ids, { maxTokens: 2, temperature: 0, prefillCheckpoint: keep });
+  const before = process.env.CTXBENCH_WORKER_DEVICE;
+  process.env.CTXBENCH_WORKER_DEVICE = '7';
+  let other: Engine | undefined;
+  try {
+    other = await Engine.load({ randomConfig: config, seed }, { pieceTokens: piece });
+    expect((await other.generate(ids, { maxTokens: 2, temperature: 0, prefillCheckpoint: keep })).stats.resumedFromTokens).toBe(2 * piece);
+  } finally {
+    if (before === undefined) delete process.env.CTXBENCH_WORKER_DEVICE;
+    else process.env.CTXBENCH_WORKER_DEVICE = before;
+    await other?.close();
+  }
 });

@@ -95,7 +95,7 @@ export class OpenAiBackend implements Backend {
     }
   }
 
-  /** Exponential backoff with jitter; the server's Retry-After wins when it asks for longer. */
+  /** Exponential backoff with jitter; a Retry-After from the server replaces it (capped at 5× the backoff ceiling). */
   private retryDelayMs(attempt: number, retryAfterMs?: number): number {
     const { backoffBaseMs, backoffMaxMs } = this.options;
     const exponential = Math.min(backoffMaxMs, backoffBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2);

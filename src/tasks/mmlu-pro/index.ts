@@ -136,7 +136,8 @@ export const mmluProTask: TaskModule = {
   aggregate: aggregateScores,
   datasetStats: async (options) => {
     const { mmluProStats, formatStats } = await import('./dataset.js');
-    const dataPath = typeof options.data_path === 'string' ? options.data_path : undefined;
+    // Parsed like generate's options: kebab-case keys work and an unknown key is an error, not the bundled data.
+    const { dataPath } = parseOptions(options);
     return formatStats(await mmluProStats({ data_path: dataPath }));
   },
 };
