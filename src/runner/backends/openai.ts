@@ -33,8 +33,9 @@ export const OPENAI_DEFAULTS = {
   backoffMaxMs: 60_000,
 } as const;
 
-// Wordings vLLM, SGLang, OpenAI and llama.cpp use when the prompt does not fit the context window.
-const CONTEXT_ERROR = /context[ _-]?length|context window|maximum context|context_length_exceeded|too many tokens|prompt is too long|input is too long|exceeds? the (?:model'?s )?max/i;
+// Wordings vLLM, SGLang, OpenAI and llama.cpp use when the prompt does not fit the context window (vLLM's engine
+// says "longer than the maximum model length", llama.cpp "exceeds the available context size").
+const CONTEXT_ERROR = /context[ _-]?length|context window|maximum context|context_length_exceeded|too many tokens|prompt is too long|input is too long|exceeds? the (?:model'?s )?max|maximum model length|available context size|exceed_context_size/i;
 
 /** A retryable failure, carrying the server's Retry-After when it sent one. */
 class RetryableError extends BackendError {
@@ -210,11 +211,24 @@ function chunkError(chunk: CompletionChunk): BackendError | undefined {
 }
 
 function parseJson(text: string): CompletionChunk {
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as CompletionChunk;
+    parsed = JSON.parse(text);
   } catch {
     throw new BackendError('api_error', `server sent invalid JSON: ${text.slice(0, 200)}`);
   }
+  // `null` or a bare value is not a completion; left through, it fails later as a TypeError that looks retryable.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new BackendError('api_error', `server sent JSON that is not an object: ${text.slice(0, 200)}`);
+  }
+  return parsed as CompletionChunk;
+}
+
+/** A choice's text: a string, or absent/null (tool calls only); anything else is a broken server, not an answer. */
+function textOf(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new BackendError('api_error', `server sent non-string content: ${JSON.stringify(value).slice(0, 200)}`);
+  return value;
 }
 
 function parseCompletion(bodyText: string, onText?: (piece: string) => void): Completion {
@@ -223,7 +237,7 @@ function parseCompletion(bodyText: string, onText?: (piece: string) => void): Co
   if (err) throw err;
   const choice = chunk.choices?.[0];
   if (!choice) throw new BackendError('api_error', 'response has no choices');
-  const text = choice.message?.content ?? choice.text ?? '';
+  const text = textOf(choice.message?.content ?? choice.text);
   if (text) onText?.(text);
   return {
     text, finishReason: finishReasonOf(choice.finish_reason), pieceTimesMs: [],
@@ -234,8 +248,12 @@ function parseCompletion(bodyText: string, onText?: (piece: string) => void): Co
 async function readStream(response: IncomingMessage, started: number, onText?: (piece: string) => void): Promise<Completion> {
   const pieces: string[] = [];
   const result: Completion = { text: '', finishReason: 'unknown', pieceTimesMs: [] };
+  let finished = false;
   for await (const data of sseData(response)) {
-    if (data.trim() === '[DONE]') break;
+    if (data.trim() === '[DONE]') {
+      finished = true;
+      break;
+    }
     const chunk = parseJson(data);
     const err = chunkError(chunk);
     if (err) throw err;
@@ -245,7 +263,7 @@ async function readStream(response: IncomingMessage, started: number, onText?: (
     }
     const choice = chunk.choices?.[0];
     if (!choice) continue;
-    const piece = choice.delta?.content ?? choice.text ?? '';
+    const piece = textOf(choice.delta?.content ?? choice.text);
     if (piece) {
       const now = performance.now() - started;
       result.ttftMs ??= now;
@@ -253,8 +271,14 @@ async function readStream(response: IncomingMessage, started: number, onText?: (
       pieces.push(piece);
       onText?.(piece);
     }
-    if (choice.finish_reason) result.finishReason = finishReasonOf(choice.finish_reason);
+    if (choice.finish_reason) {
+      result.finishReason = finishReasonOf(choice.finish_reason);
+      finished = true;
+    }
   }
+  // Cut off by a proxy or a dying server: the text so far is a truncated answer, which must not be scored.
+  // A finish_reason without [DONE] is complete (some llama.cpp versions omit [DONE]).
+  if (!finished) throw new RetryableError(`stream ended before [DONE] or a finish_reason (${pieces.length} pieces received)`);
   result.text = pieces.join('');
   return result;
 }
