@@ -15,6 +15,8 @@ import { action, integerFlag, UsageError } from './usage.js';
 import { renderReport } from './report.js';
 import { join } from 'node:path';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Repeatable and comma-separated: `--task a --task b,c` → [a, b, c]. */
 export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -179,7 +181,10 @@ type RunReport = RunSummary & { aggregates: ModelAggregate[]; devices?: DeviceRu
 /** `presetMaxTokens`: a preset's budget, used when --max-tokens is not given. */
 async function runOne(flags: RunFlags, plan: RunPlanConfig, name: string, signal: AbortSignal, presetMaxTokens?: number): Promise<RunReport> {
   const timeoutS = Number(flags.timeoutS);
-  if (!(timeoutS > 0)) throw new UsageError(`--timeout-s must be a positive number (got "${flags.timeoutS}")`);
+  // Node's timers hold at most 2^31-1 ms; a longer deadline fires after 1 ms and would time out every request.
+  if (!(timeoutS > 0) || timeoutS * 1000 > MAX_TIMER_MS) {
+    throw new UsageError(`--timeout-s must be a positive number of seconds up to ${Math.floor(MAX_TIMER_MS / 1000)} (got "${flags.timeoutS}")`);
+  }
   const checkpointEvery = parseInteger('--prefill-checkpoint-every', flags.prefillCheckpointEvery, 1);
   if (checkpointEvery !== undefined && plan.backend !== 'webgpu') throw new UsageError('--prefill-checkpoint-every needs --backend webgpu (the server owns an openai backend\'s prefill)');
   let deviceRun: DeviceRun | undefined;

@@ -23,7 +23,12 @@ function readRows(path: string): InputRow[] {
   } catch (err) {
     throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  let text: string;
+  try {
+    text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  } catch (err) {
+    throw new UsageError(`${path}: not a readable gzip file (${(err as Error).message})`);
+  }
   const rows: InputRow[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;

@@ -95,9 +95,10 @@ export function sampleKey(sample: Sample): string {
 /** Opens (creating directories and schema as needed) the store at `path`. */
 export function openStore(path: string = DEFAULT_DB_PATH): ResultStore {
   const file = resolve(path);
-  mkdirSync(dirname(file), { recursive: true });
   let db: Database.Database;
   try {
+    // Inside the try: a folder that cannot be made (a file in the way, no permission) is a store error, not a crash.
+    mkdirSync(dirname(file), { recursive: true });
     db = new Database(file);
     db.pragma('journal_mode = WAL');
     // NORMAL is crash-safe in WAL mode against process death (SIGKILL); only power loss can drop the last commits.

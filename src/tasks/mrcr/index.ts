@@ -89,6 +89,18 @@ async function generate(spec: GenerateSpec): Promise<Sample[]> {
   return samples;
 }
 
+/** The reply after each needle request; indices that do not point at a reply are a broken input line, not a crash. */
+function needleRepliesOf(sample: Sample, indices: unknown[]): string[] {
+  const messages = sample.messages!;
+  return indices.map((k) => {
+    const reply = Number.isInteger(k) && (k as number) >= 0 ? messages[(k as number) + 1] : undefined;
+    if (typeof reply?.content !== 'string') {
+      throw new TaskInputError(`MRCR sample ${sample.id ?? ''}: meta.needle_indices entry ${JSON.stringify(k)} has no reply message after it`);
+    }
+    return reply.content;
+  });
+}
+
 /** Grades a generated/official Sample, or an official row's own fields passed as the sample. */
 function score(sample: Sample, response: string): SampleScore {
   const raw = sample as unknown as Record<string, unknown>;
@@ -101,7 +113,7 @@ function score(sample: Sample, response: string): SampleScore {
   let needleReplies: string[] | undefined;
   let targetNeedle: number | undefined;
   if (sample.messages && Array.isArray(meta.needle_indices) && typeof meta.target_needle === 'number') {
-    needleReplies = (meta.needle_indices as number[]).map((k) => sample.messages![k + 1].content);
+    needleReplies = needleRepliesOf(sample, meta.needle_indices as unknown[]);
     targetNeedle = meta.target_needle;
   } else if (typeof raw.prompt === 'string') {
     const check = checkOfficialRow(raw);
