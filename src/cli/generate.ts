@@ -45,7 +45,7 @@ export function registerGenerate(program: Command): void {
       const task = await loadTask(taskName);
       if (flags.stats) {
         if (!task.datasetStats) throw new UsageError(`${task.name} has no dataset to summarise (--stats is for dataset-backed tasks)`);
-        process.stdout.write(`${await task.datasetStats(parseTaskOptions(flags.option, task.name)[task.name] ?? {})}\n`);
+        process.stdout.write(`${await task.datasetStats(parseTaskOptions(flags.option, task.name, [task.name])[task.name] ?? {})}\n`);
         return;
       }
       // Written beside the target and renamed at the end: a failed run never clobbers an earlier file.
@@ -81,7 +81,7 @@ export function registerGenerate(program: Command): void {
 }
 
 async function generateSamples(task: TaskModule, flags: GenerateFlags): Promise<Sample[]> {
-  const options = parseTaskOptions(flags.option, task.name)[task.name];
+  const options = parseTaskOptions(flags.option, task.name, [task.name])[task.name];
   return task.generate({
     subtask: flags.subtask,
     length: flags.length === undefined ? undefined : parseLengths([flags.length])[0],

@@ -35,13 +35,17 @@ export function parseLengths(values: string[]): number[] {
   }
 }
 
-/** `--task-option ruler.format=completion` → { ruler: { format: 'completion' } }; values parse as JSON when they can. */
-export function parseTaskOptions(values: string[], defaultTask?: string): Record<string, Record<string, unknown>> {
+/**
+ * `--task-option ruler.format=completion` → { ruler: { format: 'completion' } }; values parse as JSON when they can.
+ * With `tasks`, an option for any other task is refused: a typo (`rulr.format=…`) would otherwise be dropped silently.
+ */
+export function parseTaskOptions(values: string[], defaultTask?: string, tasks?: string[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const item of values) {
     const match = /^(?:([\w-]+)\.)?([\w-]+)=(.*)$/s.exec(item);
     const task = match?.[1] ?? defaultTask;
     if (!match || !task) throw new UsageError(`invalid task option "${item}" (expected TASK.KEY=VALUE, e.g. ruler.format=completion)`);
+    if (tasks && !tasks.includes(task)) throw new UsageError(`task option "${item}" is for "${task}", which is not among the tasks run (${tasks.join(', ')})`);
     let value: unknown = match[3];
     try { value = JSON.parse(match[3]); } catch { /* a plain string */ }
     (out[task] ??= {})[match[2]] = value;
@@ -166,7 +170,7 @@ function planFromFlags(flags: RunFlags): RunPlanConfig {
     tokenizer: flags.tokenizer ?? null,
     models: flags.model,
     backend: flags.backend as BackendKind,
-    taskOptions: parseTaskOptions(flags.taskOption),
+    taskOptions: parseTaskOptions(flags.taskOption, undefined, flags.task),
   };
 }
 

@@ -33,6 +33,15 @@ describe('careless input', () => {
     expectOneLineUsageError(result, /cannot open result store .*plain-file.*(EEXIST|ENOTDIR)/);
   });
 
+  it('a task option for a task that is not run (a typo) is refused, not dropped silently', async () => {
+    const run = await runCli(['run', '--task', 'ruler', '--subtask', 'niah_single_1', '--length', '1k', '--count', '1',
+      '--model', 'm', '--base-url', server.baseUrl, '--db', join(dir, 'o.db'), '--task-option', 'rulr.format=completion']);
+    expectOneLineUsageError(run, /task option "rulr\.format=completion" is for "rulr", which is not among the tasks run \(ruler\)/);
+    expect(server.requests).toHaveLength(0);
+    const generate = await runCli(['generate', 'ruler', '--subtask', 'niah_single_1', '--length', '1k', '--option', 'mrcr.path=x.parquet']);
+    expectOneLineUsageError(generate, /task option "mrcr\.path=x\.parquet" is for "mrcr"/);
+  });
+
   it('score --input with a .gz that is not gzip is a one-line error', async () => {
     const input = join(dir, 'responses.jsonl.gz');
     writeFileSync(input, '{"response": "plain text, not gzip"}\n');
