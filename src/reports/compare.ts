@@ -1,6 +1,7 @@
 // Run-vs-run regression check: per cell (task, subtask, length bin) the score difference on the SAME sample ids,
 // with a seeded paired bootstrap interval, and paired TPOT / prefill-time ratios. A cell fails when its drop or
-// slowdown is past the threshold AND the interval excludes no-change.
+// slowdown is past the threshold AND the interval excludes no-change, or when more samples than allowed that the
+// baseline scored now end in an error (a kernel change that crashes is a regression, not a smaller sample).
 import type Database from 'better-sqlite3';
 import { getRun, resultsWithSamples, type ResultWithSampleRow } from '../store/queries.js';
 import { ReportInputError } from './load.js';
@@ -12,6 +13,8 @@ export interface CompareOptions {
   maxDropPoints: number;
   /** Largest tolerated slowdown as a fraction (0.1 = 10% slower). */
   maxSlowdown: number;
+  /** Largest tolerated count of new errors per cell (baseline scored, candidate errored; too-long skips aside). Default 0. */
+  maxNewErrors?: number;
   seed?: number;
   resamples?: number;
 }
@@ -135,6 +138,8 @@ export function compareRuns(db: Database.Database, baseline: string, candidate: 
     if (diff !== null && -diff > options.maxDropPoints && ci !== null && ci.high < 0) {
       failures.push(`score −${(-diff).toFixed(2)} pts (CI ${ci.low.toFixed(2)}…${ci.high.toFixed(2)}) > ${options.maxDropPoints}`);
     }
+    const maxNewErrors = options.maxNewErrors ?? 0;
+    if (e.newErrors > maxNewErrors) failures.push(`${e.newErrors} new errors > ${maxNewErrors}`);
     for (const [label, r] of [['TPOT', tpot], ['prefill', prefill]] as const) {
       if (r && r.ratio - 1 > options.maxSlowdown && r.n >= 2 && r.low > 1) {
         failures.push(`${label} ×${r.ratio.toFixed(3)} (CI ${r.low.toFixed(3)}…${r.high.toFixed(3)}) > ×${(1 + options.maxSlowdown).toFixed(3)}`);
@@ -170,6 +175,6 @@ export function compareMarkdown(result: CompareResult, options: CompareOptions):
   const failing = result.cells.filter((c) => c.failures.length > 0).length;
   const newErrors = result.cells.reduce((a, c) => a + c.new_errors, 0);
   lines.push('', failing ? `**Regression: ${failing} of ${result.cells.length} cells failed.**` : `No significant regression in ${result.cells.length} cells.`);
-  if (newErrors) lines.push(`Note: ${newErrors} samples scored in the baseline errored in the candidate (not in Δ; see the new errors column).`);
+  if (newErrors) lines.push(`Note: ${newErrors} samples scored in the baseline errored in the candidate (not in Δ; a cell fails past --max-new-errors ${options.maxNewErrors ?? 0}).`);
   return `${lines.join('\n')}\n`;
 }

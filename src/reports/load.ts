@@ -1,8 +1,11 @@
 // Reads a store's results back into the tasks' ScoredSample shape (what `aggregate` takes), with each result's
-// perf columns, grouped by task and by series (one model of one run). Read-only: the report never writes.
+// perf columns, grouped by task and by series (one model of one run). Read-only, apart from bringing an older
+// store's schema up to date as any run would.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../store/migrations.js';
+import { openStore } from '../store/store.js';
 import { getRun, listRuns, resultsWithSamples, type ResultWithSampleRow, type RunRow } from '../store/queries.js';
 import type { ScoredSample } from '../tasks/types.js';
 
@@ -43,7 +46,14 @@ export function openStoreReadOnly(path: string): Database.Database {
     const db = new Database(file, { readonly: true, fileMustExist: true });
     const probe = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'results'").get();
     if (!probe) throw new Error('it has no results table');
-    return db;
+    // The queries assume this build's schema: a newer store may have moved columns (refused); an older one lacks
+    // some, so it gets the additive migrations every `ctxbench run` would apply, then is reopened read-only.
+    const version = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+    if (version === SCHEMA_VERSION) return db;
+    db.close();
+    if (version > SCHEMA_VERSION) throw new Error(`its schema version ${version} is newer than this ctxbench understands (${SCHEMA_VERSION}); upgrade ctxbench`);
+    openStore(file).close();
+    return new Database(file, { readonly: true, fileMustExist: true });
   } catch (err) {
     throw new ReportInputError(`cannot read result store ${file}: ${(err as Error).message}`);
   }

@@ -23,6 +23,9 @@ beforeAll(async () => {
     writeRun(store, 'same', { model: HYBRID }, all);
     writeRun(store, 'broken-bin', { model: HYBRID, breaks: inBrokenBin }, all);
     writeRun(store, 'slower', { model: HYBRID, slowdown: 1.5 }, all);
+    // Two RULER samples of one cell crash in the candidate (an engine error), the rest unchanged.
+    const crashed = new Set(fx.ruler.slice(0, 2).map((s) => s.id));
+    writeRun(store, 'crashing', { model: HYBRID, errors: (s) => (crashed.has(s.id) ? 'engine_error' : null) }, all);
   } finally {
     store.close();
   }
@@ -70,6 +73,18 @@ describe('ctxbench compare', () => {
     expect(slow.stdout).toMatch(/FAIL\*\*: TPOT ×1\.5/);
     const allowed = await runCli(['compare', 'baseline', 'slower', '--db', db, '--max-slowdown', '0.6']);
     expect(allowed.code).toBe(0);
+  }, 60_000);
+
+  it('exits 1 when samples the baseline scored now end in errors, unless --max-new-errors allows them', async () => {
+    const r = await runCli(['compare', 'baseline', 'crashing', '--db', db]);
+    expect(r.code).toBe(1);
+    const failing = r.stdout.split('\n').filter((line) => line.includes('**FAIL**'));
+    expect(failing.length).toBeGreaterThanOrEqual(1);
+    expect(failing.join('\n')).toMatch(/FAIL\*\*: \d new errors > 0/);
+    const allowed = await runCli(['compare', 'baseline', 'crashing', '--db', db, '--max-new-errors', '2']);
+    expect(allowed.code).toBe(0);
+    const bad = await runCli(['compare', 'baseline', 'crashing', '--db', db, '--max-new-errors', '-1']);
+    expect(bad.code).toBe(2);
   }, 60_000);
 
   it('exits 2 with one line on an unknown run or a bad threshold', async () => {
