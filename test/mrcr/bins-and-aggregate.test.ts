@@ -89,10 +89,24 @@ describe('aggregateMrcr', () => {
 
   it('fills the TaskAggregate rows with n, errors and diagnostics', () => {
     expect(agg.overall).toMatchObject({ n: 9, n_errors: 3 });
-    expect(agg.overall.score).toBeCloseTo((1 + 0.5 + 0.25 + 0.75 + 0.9 + 0.2) / 6, 12);
+    // Spec §1.6: 2 and 8 needles are never mixed silently, so the overall score is null here and the
+    // pooled mean (evalscope's "overall") is kept only under a name that says it pools needle counts.
+    expect(agg.overall.score).toBeNull();
+    expect(agg.overall.metrics).toMatchObject({ needle_counts: 2, mean_strict: null });
+    expect(agg.overall.metrics.mean_pooled_needles).toBeCloseTo((1 + 0.5 + 0.25 + 0.75 + 0.9 + 0.2) / 6, 12);
     const row8k = agg.rows.find((r) => r.group.n_needles === 2 && r.group.bin === '8k')!;
     expect(row8k.metrics).toMatchObject({ exact: 0.5, errors: 1, skipped_too_long: 1 });
     const needleRow = agg.rows.find((r) => r.group.n_needles === 2 && r.group.bin === undefined)!;
     expect(needleRow.metrics.auc_128k).toBeCloseTo(400 / 120, 12);
+  });
+});
+
+describe('aggregateMrcr overall row (spec §1.6)', () => {
+  it('is the needle count\'s own mean when only one needle count was run', () => {
+    const agg = aggregateMrcr([scored(4, '8k', 1), scored(4, '16k', 0.5), scored(4, '16k', null, 'timeout')]);
+    expect(agg.overall.score).toBeCloseTo(0.75, 12);
+    expect(agg.overall.metrics).toMatchObject({ needle_counts: 1, mean_strict: 0.5 });
+    const needleRow = agg.rows.find((r) => r.group.n_needles === 4 && r.group.bin === undefined)!;
+    expect(agg.overall.score).toBe(needleRow.score);
   });
 });

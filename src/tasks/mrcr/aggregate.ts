@@ -162,5 +162,15 @@ export function aggregateMrcr(scored: ScoredSample[]): MrcrAggregate {
       if (t) rows.push(row({ ...group, bin: label }, t));
     }
   }
-  return { task: 'mrcr', primary_metric: 'strict', overall: row({}, overall), rows, by_needles: summaries };
+  return { task: 'mrcr', primary_metric: 'strict', overall: overallRow(overall, keys.length), rows, by_needles: summaries };
+}
+
+/**
+ * Spec §1.6: never mix 2, 4 and 8 needles silently. With one needle count the overall row is that count's
+ * mean; with several, `score` is null and the pooled mean (evalscope's "overall") sits under a name saying so.
+ */
+function overallRow(t: Tally, needleCounts: number): AggregateRow {
+  const r = row({}, t, { needle_counts: needleCounts });
+  if (needleCounts <= 1) return r;
+  return { ...r, score: null, metrics: { ...r.metrics, mean_strict: null, mean_pooled_needles: r.score, mean_strict_pooled_needles: r.metrics.mean_strict } };
 }
