@@ -152,6 +152,25 @@ describe('aggregate', () => {
     expect(law?.n_errors).toBe(failed.filter((f) => f.sample.subtask === 'law').length);
   });
 
+  it('an empty response counts as an error but keeps its random draw, so later draws match the reference', () => {
+    // Spec §3.4: the reference extracts None from an empty response and draws a guess for it. Record 80 is the
+    // first biology question (the first category drawn) with no prediction; in the python3 reference run its
+    // second-pass guess is a hit (flag 1, from official-fallback.py's own loop). Skipping its draw would shift
+    // every guess after it, in computer science and law too.
+    const run = scoredRun(fixture.records);
+    const k = 80;
+    expect(fixture.records[k]).toMatchObject({ category: 'biology', pred: null });
+    run[k] = { ...run[k], response: '', error_kind: 'empty', score: null, metrics: {} };
+    const result = mmluProTask.aggregate(run);
+    const row = (category: string) => result.rows.find((r) => r.group.category === category)!;
+    expect(row('biology')).toMatchObject({ n: 40, n_errors: 1 });
+    expect(row('biology').metrics.acc_official).toBeCloseTo((fixture.per_category.biology.corr - 1) / 39, 12);
+    for (const category of ['computer science', 'law']) {
+      expect(row(category).metrics.acc_official).toBeCloseTo(fixture.per_category[category].acc, 12);
+    }
+    expect(result.overall.metrics.n_scored).toBe(119);
+  });
+
   it('a category with only errors reports null scores, not zero', () => {
     const record = fixture.records[0];
     const result = mmluProTask.aggregate([

@@ -151,20 +151,34 @@ function row(group: Record<string, string>, n: number, items: Graded[], official
 /** Per category and overall (a micro-average over questions, as every reference reports). Errors count apart. */
 export function aggregateScores(scored: ScoredSample[]): TaskAggregate {
   const byCategory = new Map<string, Graded[]>();
+  // Scored questions plus empty responses: the reference extracts None from an empty response and draws a
+  // guess for it, so it takes its place in the random stream (and every later draw stays aligned) while
+  // still counting as an error here, never as a score.
+  const draws = new Map<string, Graded[]>();
   const totals = new Map<string, number>();
   const all: Graded[] = [];
+  const push = (map: Map<string, Graded[]>, category: string, g: Graded) => {
+    const list = map.get(category) ?? [];
+    list.push(g);
+    map.set(category, list);
+  };
   for (const item of scored) {
     const category = item.sample.subtask;
     totals.set(category, (totals.get(category) ?? 0) + 1);
+    if (item.error_kind === 'empty' && typeof item.response === 'string') {
+      push(draws, category, graded({ ...item, metrics: {} }));
+      continue;
+    }
     if (item.error_kind !== null || item.response === null) continue;
     const g = graded(item);
     all.push(g);
-    const list = byCategory.get(category) ?? [];
-    list.push(g);
-    byCategory.set(category, list);
+    push(byCategory, category, g);
+    push(draws, category, g);
   }
-  for (const list of byCategory.values()) list.sort((a, b) => a.order - b.order || a.questionId - b.questionId);
-  const official = officialRunCorrect(byCategory);
+  const byOrder = (a: Graded, b: Graded) => a.order - b.order || a.questionId - b.questionId;
+  for (const list of byCategory.values()) list.sort(byOrder);
+  for (const list of draws.values()) list.sort(byOrder);
+  const official = officialRunCorrect(draws);
   const rows = [...totals.keys()].sort(comparePythonStrings)
     .map((category) => row({ category }, totals.get(category) ?? 0, byCategory.get(category) ?? [], official));
   return {
