@@ -31,6 +31,15 @@ describe('official strict grade', () => {
     expect(officialGrade(doubled, ANSWER, NONCE)).toBe(sequenceMatcherRatio(NONCE + TARGET, TARGET));
     expect(officialGrade(doubled, ANSWER, NONCE)).toBeLessThan(1);
   });
+
+  it('compares code points as they are, with no normalisation (values from CPython 3.11)', () => {
+    // Both rests empty: ratio() is 1.0; an empty response rest against a non-empty answer is 0.0.
+    expect(officialGrade(NONCE, NONCE, NONCE)).toBe(1);
+    expect(officialGrade(NONCE, `${NONCE}x`, NONCE)).toBe(0);
+    // NFD "e + U+0301" against NFC "é" shares no code point; CRLF against LF is not folded.
+    expect(officialGrade(`${NONCE}e\u0301`, `${NONCE}\u00e9`, NONCE)).toBe(0);
+    expect(officialGrade(`${NONCE}a\r\nb`, `${NONCE}a\nb`, NONCE)).toBe(0.8571428571428571);
+  });
 });
 
 describe('diagnostics', () => {

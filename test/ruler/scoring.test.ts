@@ -13,6 +13,17 @@ describe('RULER post-processing (evaluate.py: strip, [\\x00-\\x1f] → \\n, stri
     expect(postprocessPrediction('')).toBe('');
     expect(postprocessPrediction('\x7f')).toBe('\x7f'); // DEL is not in [\x00-\x1f]
   });
+  it('matches python3 on the edges of str.isspace() (values from python3 3.11)', () => {
+    // \x1c-\x1f and \x85 are Python whitespace: stripped at the ends.
+    expect(postprocessPrediction(' \x1c\x1d\x1e\x1f x \x85')).toBe('x');
+    // BOM, Mongolian vowel separator and zero-width space are not (JS trim() would drop the BOM).
+    expect(postprocessPrediction('\ufeffx\ufeff')).toBe('\ufeffx\ufeff');
+    expect(postprocessPrediction('\u180ex\u180e')).toBe('\u180ex\u180e');
+    expect(postprocessPrediction('\u200bx\u200b')).toBe('\u200bx\u200b');
+    // Inside the text, every control character becomes its own newline (\r\n → two).
+    expect(postprocessPrediction('one\x0btwo')).toBe('one\ntwo');
+    expect(postprocessPrediction('A\r\nB')).toBe('A\n\nB');
+  });
 });
 
 describe('string_match_all / string_match_part', () => {
@@ -27,6 +38,12 @@ describe('string_match_all / string_match_part', () => {
   it('handles unicode case folding like Python lower()', () => {
     expect(stringMatchAll('ÉCOLE ΣΟΦΊΑ', ['école', 'σοφία'])).toBe(1);
     expect(stringMatchPart('Answer: STRASSE', ['strasse'])).toBe(1);
+    // Final sigma: Python and JS both lower a word-final Σ to ς, so σ-spelled gold does not match.
+    expect(stringMatchAll('ΟΔΟΣ', ['οδος', 'οδοσ'])).toBe(0.5);
+  });
+  it('treats gold strings literally (no regex): metacharacters match only themselves', () => {
+    expect(stringMatchAll('it is a.b*c (x)', ['a.b*c', '(x)'])).toBe(1);
+    expect(stringMatchAll('aXbc', ['a.b*c'])).toBe(0);
   });
   it('string_match_part is 1 if any gold matches', () => {
     expect(stringMatchPart('Paris, France', ['London', 'paris'])).toBe(1);
