@@ -42,9 +42,10 @@ export function registerServe(program: Command): void {
       const model = opts.model ?? `random:${opts.randomWeights}`;
 
       const backend = await createBackend({ kind: 'webgpu', model });
-      // The same tokenizer the webgpu backend encodes with (loadTokenizer caches by id, so this is that instance).
+      // The same tokenizer the webgpu backend encodes with (loadTokenizer caches by id, so this is that instance):
+      // random weights, whether named by --random-weights or --model random:SHAPE, count in o200k.
       const window = maxModelLen === undefined ? undefined
-        : { maxTokens: maxModelLen, tokenizer: await loadTokenizer(opts.model ?? 'o200k_base') };
+        : { maxTokens: maxModelLen, tokenizer: await loadTokenizer(model.startsWith('random:') ? 'o200k_base' : model) };
       const log = (line: string) => process.stderr.write(`ctxbench serve: ${line}\n`);
       let server;
       try {

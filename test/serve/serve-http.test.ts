@@ -11,7 +11,8 @@ const MODEL = 'random:kimi-linear-tiny';
 let serve: ServeProcess;
 
 beforeAll(async () => {
-  serve = await startServeProcess(['--random-weights', 'kimi-linear-tiny', '--max-queue', '8', '--api-key', KEY, '--max-model-len', '4096']);
+  // --model random:SHAPE (not --random-weights): the window's o200k tokenizer must be found for that spelling too.
+  serve = await startServeProcess(['--model', MODEL, '--max-queue', '8', '--api-key', KEY, '--max-model-len', '4096']);
 });
 afterAll(async () => {
   expect(await serve?.stop()).toBe(0);
