@@ -46,6 +46,13 @@ export class AdmissionQueue {
     if (this.admitted.size >= this.maxQueue) throw new QueueFullError(this.maxQueue, this.retryAfterS());
     const entry: Admitted = { controller, started: false };
     this.admitted.add(entry);
+    // p-queue rejects a running task the moment its signal aborts and starts the next one, while the engine is
+    // still winding the cancelled one down (a submitted prefill runs to its end). So the queue only sees an abort
+    // that comes while waiting; a running request keeps its slot until its work has really ended.
+    const whileWaiting = new AbortController();
+    const onAbort = () => { if (!entry.started) whileWaiting.abort(controller.signal.reason); };
+    if (controller.signal.aborted) whileWaiting.abort(controller.signal.reason);
+    else controller.signal.addEventListener('abort', onAbort, { once: true });
     try {
       return await this.queue.add(async () => {
         controller.signal.throwIfAborted();
@@ -56,8 +63,9 @@ export class AdmissionQueue {
         } finally {
           this.serviceS = 0.8 * this.serviceS + 0.2 * ((performance.now() - t0) / 1000);
         }
-      }, { signal: controller.signal });
+      }, { signal: whileWaiting.signal });
     } finally {
+      controller.signal.removeEventListener('abort', onAbort);
       this.admitted.delete(entry);
     }
   }

@@ -87,6 +87,59 @@ describe('ctxbench serve lifecycle', () => {
     }
   });
 
+  it('keeps a cancelled request admitted until the engine has let go of it', async () => {
+    // A prefill already submitted to the GPU runs to its end after a disconnect. That is made deterministic here:
+    // the real engine backend, held after the abort until the test releases it.
+    const engine = await createBackend({ kind: 'webgpu', model: 'random:kimi-linear-tiny' });
+    let inside = 0;
+    let mostInside = 0;
+    let entered!: () => void;
+    const enteredFirst = new Promise<void>((r) => { entered = r; });
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    let calls = 0;
+    const slow: Backend = {
+      info: engine.info, concurrency: 1, close: () => engine.close(),
+      generate: async (request) => {
+        inside++;
+        mostInside = Math.max(mostInside, inside);
+        try {
+          if (calls++ === 0) {
+            entered();
+            await new Promise((r) => request.signal!.addEventListener('abort', r, { once: true }));
+            await released;
+          }
+          return await engine.generate(request);
+        } finally {
+          inside--;
+        }
+      },
+    };
+    const server = await startServer({ backend: slow, modelName: 'tiny', maxQueue: 2 }, '127.0.0.1', 0);
+    const health = async () => (await call(server.baseUrl.replace(/\/v1$/, ''), '/health')).json().queued as number;
+    try {
+      const client = new AbortController();
+      const first = fetch(`${server.baseUrl}/completions`, {
+        method: 'POST', signal: client.signal, headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'cut off', max_tokens: 4, temperature: 0 }),
+      }).catch((e: Error) => e.name);
+      await enteredFirst;
+      client.abort();
+      expect(await first).toBe('AbortError');
+      // The engine still works on the cancelled request: it stays counted, and the next one waits behind it.
+      expect(await health()).toBe(1);
+      const second = call(server.baseUrl, '/completions', { prompt: 'next', max_tokens: 2, temperature: 0 });
+      await waitFor(async () => (await health()) === 2, 'the next request to be admitted');
+      release();
+      expect((await second).status).toBe(200);
+      expect(mostInside).toBe(1);
+      expect(await health()).toBe(0);
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
   it('refuses bad flags with one line and exit 2', async () => {
     const failures: Promise<void>[] = [];
     for (const [args, message] of [
