@@ -155,7 +155,8 @@ async function answer(parsed: ParsedRequest, request: FastifyRequest, reply: Fas
   const controller = new AbortController();
   const raw = reply.raw;
   // The client went away before the answer ended: stop waiting or generating for it.
-  raw.on('close', () => { if (!raw.writableFinished) controller.abort(new Error('client disconnected')); });
+  // The reason is an ApiError below 500 so that a disconnect is not logged as an engine failure; nobody reads it.
+  raw.on('close', () => { if (!raw.writableFinished) controller.abort(new ApiError(499, 'invalid_request_error', 'client disconnected', 'client_closed_request')); });
   const backendRequest: GenerationRequest = {
     maxTokens: parsed.maxTokens, temperature: parsed.temperature,
     ...(parsed.messages ? { messages: parsed.messages } : { prompt: parsed.prompt }),
