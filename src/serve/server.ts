@@ -97,6 +97,8 @@ export function buildServeApp(options: ServeOptions): { app: FastifyInstance; qu
   app.get('/health', async () => ({ status: 'ok', queued: queue.size }));
 
   const generation = (endpoint: Endpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
+    // fastify hands a text/plain body over as a string: say what the client got wrong, not that JSON was bad.
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw unsupportedMediaType();
     const parsed = parseGenerationBody(endpoint, request.body);
     if (parsed.model !== undefined && parsed.model !== options.modelName) {
       throw new ApiError(404, 'not_found_error', `model "${parsed.model}" is not served here (serving "${options.modelName}")`, 'model_not_found', 'model');
@@ -120,8 +122,13 @@ function frameworkError(err: Error & { statusCode?: number; code?: string }): Ap
   const status = err.statusCode ?? 500;
   if (status >= 500) return new ApiError(500, 'server_error', `internal error: ${err.message}`);
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return badRequest(`malformed JSON body: ${err.message}`);
+  // curl -d sends application/x-www-form-urlencoded unless told otherwise.
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType();
   return new ApiError(status, 'invalid_request_error', err.message, err.code ?? null);
 }
+
+const unsupportedMediaType = () => new ApiError(415, 'invalid_request_error',
+  'the request body must be JSON, sent with Content-Type: application/json', 'unsupported_media_type');
 
 function sendError(raw: ServerResponse, err: ApiError, reply?: FastifyReply): void {
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };

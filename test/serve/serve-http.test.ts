@@ -44,6 +44,15 @@ describe('ctxbench serve over HTTP', () => {
     const malformed = await call(serve.baseUrl, '/completions', '{"prompt": "hi", ', KEY);
     expect(malformed.status).toBe(400);
     expect(malformed.json().error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/malformed JSON/) });
+    // A good JSON object under the wrong content type (curl -d's form default, text/plain) is told so.
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const res = await fetch(`${serve.baseUrl}/completions`, {
+        method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${KEY}` }, body: JSON.stringify({ prompt: 'hi', max_tokens: 1 }),
+      });
+      expect(res.status, type).toBe(415);
+      expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type',
+        message: expect.stringMatching(/Content-Type: application\/json/) });
+    }
     const cases: [Record<string, unknown>, string][] = [
       [{ prompt: 'hi', max_tokens: 0 }, 'max_tokens'],
       [{ prompt: 'hi', max_tokens: 2.5 }, 'max_tokens'],
