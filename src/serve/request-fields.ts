@@ -77,7 +77,23 @@ function refuseUnsupported(body: Body): void {
     const v = body[field];
     if (v !== undefined && v !== null && v !== 0) throw badRequest(`${field} is not supported (only 0)`, field);
   }
-  if (body.tools !== undefined && body.tools !== null) throw badRequest('tools are not supported', 'tools');
+  for (const field of ['tools', 'functions']) {
+    if (body[field] !== undefined && body[field] !== null) throw badRequest(`${field} are not supported`, field);
+  }
+  const bias = body.logit_bias;
+  if (bias !== undefined && bias !== null && !(typeof bias === 'object' && Object.keys(bias).length === 0)) {
+    throw badRequest('logit_bias is not supported', 'logit_bias');
+  }
+  // JSON mode or a schema would silently come back as free text.
+  const format = body.response_format;
+  if (format !== undefined && format !== null && (format as Body).type !== 'text') {
+    throw badRequest('response_format other than {"type": "text"} is not supported', 'response_format');
+  }
+  // vLLM's sampling extras, accepted only at their "off" values.
+  for (const [field, off] of [['top_k', [-1, 0]], ['min_p', [0]], ['repetition_penalty', [1]]] as const) {
+    const v = body[field];
+    if (v !== undefined && v !== null && !(off as readonly unknown[]).includes(v)) throw badRequest(`${field} is not supported`, field);
+  }
 }
 
 function maxTokensOf(body: Body, endpoint: Endpoint): number {

@@ -63,6 +63,11 @@ describe('ctxbench serve over HTTP', () => {
       [{ prompt: 'hi', stop: 7 }, 'stop'],
       [{ prompt: 'hi', n: 2 }, 'n'],
       [{ prompt: 'hi', logprobs: 3 }, 'logprobs'],
+      [{ prompt: 'hi', logit_bias: { 50256: -100 } }, 'logit_bias'],
+      [{ prompt: 'hi', response_format: { type: 'json_object' } }, 'response_format'],
+      [{ prompt: 'hi', functions: [{ name: 'f' }] }, 'functions'],
+      [{ prompt: 'hi', top_k: 40 }, 'top_k'],
+      [{ prompt: 'hi', repetition_penalty: 1.2 }, 'repetition_penalty'],
       [{ prompt: 'hi', stream: 'yes' }, 'stream'],
       [{ prompt: [1, 2, 3] }, 'prompt'],
       [{ prompt: '' }, 'prompt'],
@@ -73,6 +78,9 @@ describe('ctxbench serve over HTTP', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.json().error).toMatchObject({ type: 'invalid_request_error', param });
     }
+    // Their neutral values are accepted, as clients send them by default.
+    const neutral = await complete({ prompt: 'hi', max_tokens: 1, logit_bias: {}, response_format: { type: 'text' }, top_k: -1, min_p: 0, repetition_penalty: 1 });
+    expect(neutral.status).toBe(200);
     const chat = await call(serve.baseUrl, '/chat/completions', { messages: [{ role: 'robot', content: 'x' }] }, KEY);
     expect(chat.status).toBe(400);
     expect(chat.json().error.param).toBe('messages');
