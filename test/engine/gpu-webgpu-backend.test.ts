@@ -34,6 +34,20 @@ describe('webgpu backend', () => {
     expect(r.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
   });
 
+  it('a stop string that first appears in the last allowed token still ends as stop, cut before it', async () => {
+    let checked = 0;
+    for (const prompt of ['Once upon a time', 'The quick brown fox', 'In the beginning', 'Call me Ishmael']) {
+      const full = await backend.generate({ prompt, maxTokens: 6, temperature: 0 });
+      const stop = full.text.slice(-2);
+      // Only a reply cut by length whose last two characters appear nowhere earlier tests the last-token case.
+      if (full.finishReason !== 'length' || stop.length < 2 || full.text.indexOf(stop) !== full.text.length - 2) continue;
+      const r = await backend.generate({ prompt, maxTokens: 6, temperature: 0, stop: [stop] });
+      expect([r.finishReason, r.text]).toEqual(['stop', full.text.slice(0, -2)]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('classifies bad requests: no chat template, too long, aborted', async () => {
     await expect(backend.generate({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 2, temperature: 0 }))
       .rejects.toMatchObject({ kind: 'invalid_input' });

@@ -98,6 +98,8 @@ class WebGpuBackend implements Backend {
           if (hit.length) { stopped = true; controller.abort('stop'); }
         },
       });
+      // A stop string in the last allowed token ends the loop by length before the abort is seen: still a stop.
+      if (stopped) return { text: emitted, finishReason: 'stop', perf: this.perf(result.stats, started) };
       const eos = result.finishReason === 'eos';
       const textOut = eos ? this.tokenizer.decode(out.slice(0, -1)) : emitted;
       return { text: textOut, finishReason: eos ? 'eos' : 'length', perf: this.perf(result.stats, started) };
