@@ -18,7 +18,8 @@ const collectList = (value: string, previous: string[]) => [...previous, ...valu
 /** reports/<name>/: the run names joined, or "all" when every run is reported. */
 export function defaultReportDir(runs: string[]): string {
   const name = runs.length ? runs.join('+').replace(/[^A-Za-z0-9._+-]+/g, '_').slice(0, 120) : 'all';
-  return join('reports', name);
+  // A name of only dots ("..", ".") would resolve to reports/ itself or above it.
+  return join('reports', /^\.+$/.test(name) ? name.replace(/\./g, '_') : name);
 }
 
 export function registerReport(program: Command): void {

@@ -8,7 +8,11 @@ import type { CategoryPoint } from './mmlu-pro-view.js';
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const WIDTH = 560;
 const HEIGHT = 300;
-const LENGTH_LABEL = "datum.value >= 1048576 ? format(datum.value / 1048576, 'd') + 'M' : format(datum.value / 1024, 'd') + 'k'";
+// Below 1k the tick is its own number (512 would otherwise read "1k", 256 "0k").
+const LENGTH_LABEL = "datum.value >= 1048576 ? format(datum.value / 1048576, 'd') + 'M' : datum.value >= 1024 ? "
+  + "format(datum.value / 1024, 'd') + 'k' : format(datum.value, 'd')";
+// vega drops symbol legend entries past 30 (with a warning); a report of many runs must still name every line.
+const ALL_ENTRIES = { symbolLimit: 0 };
 
 export interface ChartSpec {
   id: string;
@@ -46,7 +50,7 @@ export function scoreCurveSpec(panel: CurvePanel): ChartSpec {
   const x = lengthAxis(rows.map((r) => r.x));
   const bottom = -7 * legends.length - 4;
   const y = { type: 'quantitative' as const, scale: { domain: [bottom, 100] }, axis: { values: [0, 20, 40, 60, 80, 100] } };
-  const color = { field: 'legend', type: 'nominal' as const, title: panel.area_label, scale: { domain: legends }, legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 400, titleLimit: 400 } };
+  const color = { field: 'legend', type: 'nominal' as const, title: panel.area_label, scale: { domain: legends }, legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 400, titleLimit: 400, ...ALL_ENTRIES } };
   const tooltip = [
     { field: 'series', type: 'nominal' as const }, { field: 'x_label', type: 'nominal' as const, title: 'context' },
     { field: 'score', type: 'quantitative' as const, format: '.2f' }, { field: 'ci_low', type: 'quantitative' as const, format: '.2f' },
@@ -93,7 +97,9 @@ export function efficiencySpec(points: EfficiencyPoint[], field: EfficiencyField
   const rows = points.filter((p) => p[field] !== null);
   if (rows.length === 0) return null;
   const meta = EFFICIENCY_CHARTS[field];
-  const logY = field === 'prefill_ms' || field === 'kv_state_mib';
+  // A log axis cannot place 0 (a 0 ms TTFT, a 0-byte state): then the axis is linear rather than the point lost.
+  const logY = (field === 'prefill_ms' || field === 'kv_state_mib') && rows.every((r) => (r[field] as number) > 0);
+  const axisTitle = logY ? meta.axis : meta.axis.replace(', log scale', '');
   const spec: TopLevelSpec = {
     $schema: SCHEMA,
     title: { text: meta.title, subtitle: 'one line per model (hybrid KDA+MLA vs its all-MLA twin when both ran)' },
@@ -102,8 +108,8 @@ export function efficiencySpec(points: EfficiencyPoint[], field: EfficiencyField
     mark: { type: 'line', point: { filled: true, size: 50 } },
     encoding: {
       x: lengthAxis(rows.map((r) => r.x)),
-      y: { field, type: 'quantitative', title: meta.axis, scale: logY ? { type: 'log' } : { zero: true } },
-      color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400 } },
+      y: { field, type: 'quantitative', title: axisTitle, scale: logY ? { type: 'log' } : { zero: true } },
+      color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400, ...ALL_ENTRIES } },
       tooltip: [
         { field: 'series', type: 'nominal' }, { field: 'x_label', type: 'nominal', title: 'context' },
         { field, type: 'quantitative', format: '.3~f' }, { field: 'n', type: 'quantitative' },
@@ -132,7 +138,7 @@ export function slopeSpec(slopes: DegradationSlope[]): ChartSpec | null {
           y: { field: 'panel', type: 'nominal', title: null, sort: panels },
           yOffset: { field: 'series', type: 'nominal' },
           x: { field: 'points_per_doubling', type: 'quantitative', title: 'score change per doubling (points)' },
-          color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400 } },
+          color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400, ...ALL_ENTRIES } },
           tooltip: [
             { field: 'series', type: 'nominal' }, { field: 'panel', type: 'nominal' },
             { field: 'points_per_doubling', type: 'quantitative', format: '.2f' }, { field: 'from', type: 'nominal' },
@@ -165,7 +171,7 @@ export function mmluProSpec(points: CategoryPoint[]): ChartSpec | null {
         encoding: {
           y, yOffset,
           x: { field: 'acc_strict', type: 'quantitative', title: 'strict accuracy (%)', scale: { domain: [0, 100] } },
-          color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400 } },
+          color: { field: 'series', type: 'nominal', title: 'model', legend: { orient: 'bottom', labelLimit: 400, ...ALL_ENTRIES } },
           tooltip: [
             { field: 'series', type: 'nominal' }, { field: 'category', type: 'nominal' },
             { field: 'acc_strict', type: 'quantitative', format: '.1f' }, { field: 'acc_official', type: 'quantitative', format: '.1f' },

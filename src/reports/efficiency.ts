@@ -36,8 +36,10 @@ function contextOf(r: ReportResult): number | null {
 
 /** Prefill time: measured time to first token, else derived from prompt tokens and prefill throughput. */
 function prefillMs(r: ReportResult): number | null {
-  if (r.perf.ttftMs !== null) return r.perf.ttftMs;
-  if (r.perf.prefillTokPerS && r.perf.promptTokens) return (r.perf.promptTokens / r.perf.prefillTokPerS) * 1000;
+  if (r.perf.ttftMs !== null && Number.isFinite(r.perf.ttftMs)) return r.perf.ttftMs;
+  // An infinite rate (a 0 ms measurement) would make a 0 ms prefill out of nothing.
+  const rate = r.perf.prefillTokPerS;
+  if (rate !== null && Number.isFinite(rate) && rate > 0 && r.perf.promptTokens) return (r.perf.promptTokens / rate) * 1000;
   return null;
 }
 

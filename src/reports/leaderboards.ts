@@ -65,8 +65,10 @@ export function mrcrLeaderboard(aggregates: Map<string, MrcrAggregate>): Table |
 
 export function rulerLeaderboard(aggregates: Map<string, TaskAggregate>): Table[] {
   if (aggregates.size === 0) return [];
+  // Lengths from the per-task rows too: aggregateRuler writes a per-length row only when some task scored there, so a
+  // length where every sample errored would otherwise lose its column and its errors from the per-task Scored/n.
   const lengths = [...new Set([...aggregates.values()].flatMap((a) => a.rows
-    .filter((r) => Object.keys(r.group).length === 1 && 'length' in r.group).map((r) => Number(r.group.length))))].sort((a, b) => a - b);
+    .filter((r) => 'length' in r.group).map((r) => Number(r.group.length))))].sort((a, b) => a - b);
   const headline: Record<string, Cell>[] = [];
   const perTask: Record<string, Cell>[] = [];
   for (const [series, aggregate] of aggregates) {

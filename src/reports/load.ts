@@ -81,6 +81,9 @@ export function toScoredSample(row: ResultWithSampleRow): ScoredSample {
   };
 }
 
+/** A run name as JSON: a name with a newline or quote still makes a one-line error. */
+const quoted = (name: string) => JSON.stringify(name);
+
 export interface LoadOptions {
   runs?: string[];
   tasks?: string[];
@@ -90,9 +93,10 @@ export function loadReportData(db: Database.Database, dbPath: string, options: L
   const known = listRuns(db);
   let runs = known;
   if (options.runs && options.runs.length > 0) {
-    runs = options.runs.map((name) => {
+    // A run named twice (--run a --run a) would have every result counted twice.
+    runs = [...new Set(options.runs)].map((name) => {
       const run = getRun(db, name);
-      if (!run) throw new ReportInputError(`no run named "${name}" in ${dbPath} (runs: ${known.map((r) => r.name).join(', ') || 'none'})`);
+      if (!run) throw new ReportInputError(`no run named ${quoted(name)} in ${dbPath} (runs: ${known.map((r) => quoted(r.name)).join(', ') || 'none'})`);
       return run;
     });
   }
@@ -104,7 +108,7 @@ export function loadReportData(db: Database.Database, dbPath: string, options: L
     }
   }
   if (rows.length === 0) {
-    throw new ReportInputError(`no results for run(s) ${runs.map((r) => r.name).join(', ')}${options.tasks?.length ? ` and task(s) ${options.tasks.join(', ')}` : ''}`);
+    throw new ReportInputError(`no results for run(s) ${runs.map((r) => quoted(r.name)).join(', ')}${options.tasks?.length ? ` and task(s) ${options.tasks.join(', ')}` : ''}`);
   }
   const runsOfModel = new Map<string, Set<string>>();
   for (const row of rows) {

@@ -37,6 +37,18 @@ interface PlannedChart extends ChartSpec {
   section: string;
 }
 
+/**
+ * A chart id is a file name under charts/ and a link in index.html, but part of it (a RULER subtask, an MRCR needle
+ * count) comes from the store: anything but [A-Za-z0-9._-] becomes "_", so "../x" cannot leave the folder, and a
+ * clash after that gets a numbered suffix rather than overwriting another chart's files.
+ */
+function fileId(id: string, taken: Set<string>): string {
+  const safe = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_');
+  let unique = safe;
+  for (let k = 2; taken.has(unique); k++) unique = `${safe}-${k}`;
+  return unique;
+}
+
 /** Every chart and table the data supports; charts come out in reading order. */
 export function planReport(data: ReportData): { charts: PlannedChart[]; tables: Table[] } {
   const mrcr = mrcrPanels(data);
@@ -46,7 +58,9 @@ export function planReport(data: ReportData): { charts: PlannedChart[]; tables: 
   const curvePanels = [...mrcr.panels, ...ruler.panels];
   const slopes = degradationSlopes(curvePanels);
   const charts: PlannedChart[] = [];
-  const add = (section: string, chart: ChartSpec | null) => { if (chart) charts.push({ ...chart, section }); };
+  const add = (section: string, chart: ChartSpec | null) => {
+    if (chart) charts.push({ ...chart, id: fileId(chart.id, new Set(charts.map((c) => c.id))), section });
+  };
   for (const panel of mrcr.panels) add('MRCR', scoreCurveSpec(panel));
   for (const panel of ruler.panels) add('RULER', scoreCurveSpec(panel));
   add('Degradation', slopeSpec(slopes));

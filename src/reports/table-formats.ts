@@ -23,7 +23,10 @@ export function tableJson(table: Table): string {
   return `${JSON.stringify({ id: table.id, title: table.title, note: table.note, columns: table.columns, rows: table.rows }, null, 2)}\n`;
 }
 
-const mdEscape = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+// A cell must stay one table cell of plain text: any line break (CR too) would end the row, a pipe would split it,
+// and a model name like <script> or *x* would otherwise be read as HTML or emphasis by a Markdown renderer.
+// Underscores stay: intraword ones (niah_single_1) never emphasise, and escaping them would clutter the raw file.
+const mdEscape = (text: string) => text.replace(/\r\n|[\r\n\u2028\u2029]/g, ' ').replace(/[\\|<>`*[\]]/g, '\\$&');
 
 export function tableMarkdown(table: Table): string {
   const header = `| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`;
