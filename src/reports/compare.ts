@@ -7,6 +7,7 @@ import { getRun, resultsWithSamples, type ResultWithSampleRow } from '../store/q
 import { ReportInputError } from './load.js';
 import { BOOTSTRAP_RESAMPLES, DEFAULT_BOOTSTRAP_SEED, mean, quantileSorted, seedFromKey } from './stats.js';
 import { mulberry32 } from '../random/seeded.js';
+import { mdEscape } from './table-formats.js';
 
 export interface CompareOptions {
   /** Largest tolerated mean score drop, in percentage points. */
@@ -160,7 +161,7 @@ const ratioText = (r: Ratio | null) => (r === null ? 'n/a' : `×${r.ratio.toFixe
 /** The summary CI logs show: one row per cell, failing cells marked, and the verdict last. */
 export function compareMarkdown(result: CompareResult, options: CompareOptions): string {
   const lines = [
-    `## ctxbench compare: ${result.baseline} → ${result.candidate}`, '',
+    `## ctxbench compare: ${mdEscape(result.baseline)} → ${mdEscape(result.candidate)}`, '',
     `Paired on sample ids; Δ = candidate − baseline in points, 95% paired bootstrap CI (${options.resamples ?? BOOTSTRAP_RESAMPLES} resamples, `
       + `seed ${options.seed ?? DEFAULT_BOOTSTRAP_SEED}); TPOT / prefill: geometric-mean ratio, >1 is slower. Fails when a drop exceeds `
       + `${options.maxDropPoints} pts or a slowdown exceeds ${(options.maxSlowdown * 100).toFixed(0)}% and the CI excludes no change.`, '',
@@ -169,7 +170,7 @@ export function compareMarkdown(result: CompareResult, options: CompareOptions):
   ];
   for (const c of result.cells) {
     const delta = c.diff === null ? 'n/a' : `${c.diff >= 0 ? '+' : ''}${c.diff.toFixed(2)} [${f2(c.diff_low)}, ${f2(c.diff_high)}]`;
-    lines.push(`| ${c.cell} | ${c.pairs} | ${f2(c.baseline_mean)} | ${f2(c.candidate_mean)} | ${delta} | ${ratioText(c.tpot)} | ${ratioText(c.prefill)} | `
+    lines.push(`| ${mdEscape(c.cell)} | ${c.pairs} | ${f2(c.baseline_mean)} | ${f2(c.candidate_mean)} | ${delta} | ${ratioText(c.tpot)} | ${ratioText(c.prefill)} | `
       + `${c.new_errors} | ${c.unpaired} | ${c.failures.length ? `**FAIL**: ${c.failures.join('; ')}` : 'ok'} |`);
   }
   const failing = result.cells.filter((c) => c.failures.length > 0).length;

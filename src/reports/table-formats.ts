@@ -26,7 +26,7 @@ export function tableJson(table: Table): string {
 // A cell must stay one table cell of plain text: any line break (CR too) would end the row, a pipe would split it,
 // and a model name like <script> or *x* would otherwise be read as HTML or emphasis by a Markdown renderer.
 // Underscores stay: intraword ones (niah_single_1) never emphasise, and escaping them would clutter the raw file.
-const mdEscape = (text: string) => text.replace(/\r\n|[\r\n\u2028\u2029]/g, ' ').replace(/[\\|<>`*[\]]/g, '\\$&');
+export const mdEscape = (text: string) => text.replace(/\r\n|[\r\n\u2028\u2029]/g, ' ').replace(/[\\|<>`*[\]]/g, '\\$&');
 
 export function tableMarkdown(table: Table): string {
   const header = `| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`;

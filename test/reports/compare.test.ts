@@ -2,7 +2,7 @@
 // drop in one bin fails (exit 1) and is the only failing cell, an injected slowdown fails, bad input exits 2.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compareRuns } from '../../src/reports/compare.js';
+import { compareMarkdown, compareRuns } from '../../src/reports/compare.js';
 import { openStoreReadOnly } from '../../src/reports/load.js';
 import { openStore } from '../../src/store/store.js';
 import type { Sample } from '../../src/tasks/types.js';
@@ -21,6 +21,7 @@ beforeAll(async () => {
   try {
     writeRun(store, 'baseline', { model: HYBRID }, all);
     writeRun(store, 'same', { model: HYBRID }, all);
+    writeRun(store, 'odd|<b>name', { model: HYBRID }, all);
     writeRun(store, 'broken-bin', { model: HYBRID, breaks: inBrokenBin }, all);
     writeRun(store, 'slower', { model: HYBRID, slowdown: 1.5 }, all);
     // Two RULER samples of one cell crash in the candidate (an engine error), the rest unchanged.
@@ -86,6 +87,17 @@ describe('ctxbench compare', () => {
     const bad = await runCli(['compare', 'baseline', 'crashing', '--db', db, '--max-new-errors', '-1']);
     expect(bad.code).toBe(2);
   }, 60_000);
+
+  it('escapes run names in the Markdown, so a pipe or a tag cannot break the table or inject HTML', () => {
+    const handle = openStoreReadOnly(db);
+    try {
+      const options = { maxDropPoints: 2, maxSlowdown: 0.1 };
+      const md = compareMarkdown(compareRuns(handle, 'baseline', 'odd|<b>name', options), options);
+      expect(md.split('\n')[0]).toBe('## ctxbench compare: baseline → odd\\|\\<b\\>name');
+    } finally {
+      handle.close();
+    }
+  });
 
   it('exits 2 with one line on an unknown run or a bad threshold', async () => {
     const missing = await runCli(['compare', 'baseline', 'nope', '--db', db]);
