@@ -39,9 +39,11 @@ function readIds(file: string): number[] {
     throw new UsageError(`--ids ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
   const ids = Array.isArray(data) ? data : (data as { input_ids?: unknown })?.input_ids;
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => Number.isInteger(x) && x >= 0)) {
+  if (!Array.isArray(ids) || ids.length === 0) {
     throw new UsageError(`--ids ${file}: expected a non-empty JSON array of token ids (or {"input_ids": [...]})`);
   }
+  const at = ids.findIndex((x) => !Number.isSafeInteger(x) || x < 0);
+  if (at >= 0) throw new UsageError(`--ids ${file}: entry ${at} is ${JSON.stringify(ids[at])}, not a token id (a whole number ≥ 0)`);
   return ids as number[];
 }
 
@@ -78,7 +80,7 @@ export function registerInfer(program: Command): void {
       const checkpointEvery = integerFlag('--checkpoint-every', opts.checkpointEvery, 1);
       const temperature = Number(opts.temperature);
       const topP = Number(opts.topP);
-      if (!(temperature >= 0)) throw new UsageError(`--temperature must be ≥ 0, got "${opts.temperature}"`);
+      if (!(temperature >= 0 && temperature < Infinity)) throw new UsageError(`--temperature must be a number ≥ 0, got "${opts.temperature}"`);
       if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got "${opts.topP}"`);
 
       let tokenizer: TextTokenizer | undefined;
@@ -87,7 +89,11 @@ export function registerInfer(program: Command): void {
         source = { checkpoint: await Engine.openCheckpoint(opts.model) };
         // --prompt needs the tokenizer; with --ids it only turns the output into text when there is one.
         if (opts.prompt !== undefined) tokenizer = await loadModelTokenizer(opts.model);
-        else tokenizer = await loadModelTokenizer(opts.model).catch(() => undefined);
+        // A directory without one is fine; one whose tokenizer is broken is bad input, not "no tokenizer".
+        else tokenizer = await loadModelTokenizer(opts.model).catch((err: Error) => {
+          if (err.name === 'ModelLoadError' && err.message.startsWith('no tokenizer in ')) return undefined;
+          throw err;
+        });
       } else {
         if (opts.prompt !== undefined) throw new UsageError('--prompt needs a tokenizer: use --model DIR, or --ids / --random-prompt with --random-weights');
         const experts = opts.randomExperts === undefined ? undefined : integerFlag('--random-experts', opts.randomExperts, 1);
@@ -103,6 +109,10 @@ export function registerInfer(program: Command): void {
       } else ids = tokenizer!.encode(opts.prompt!);
       const bad = ids.find((id) => id >= config.vocabSize);
       if (bad !== undefined) throw new UsageError(`token id ${bad} is outside the vocabulary (${config.vocabSize})`);
+      // Past the trained positions the output is garbage (the webgpu backend refuses these as too_long).
+      if (config.maxPositions > 0 && ids.length + maxTokens > config.maxPositions) {
+        throw new UsageError(`prompt ${ids.length} + --max-tokens ${maxTokens} tokens exceed the model's ${config.maxPositions} positions (config.json model_max_length / max_position_embeddings)`);
+      }
 
       const engineOpts: EngineOptions = {
         matmulDtype: opts.weights === 'int8' ? 'q8' : (opts.weights as 'f32' | 'f16'),

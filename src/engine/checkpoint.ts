@@ -125,6 +125,11 @@ export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
 }
 
+/** An error text as one line: JSON.parse quotes the bad input, newlines included. */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
 export function bytesPerElement(dtype: DType): number {
   return dtype === 'f32' ? 4 : 2;
 }

@@ -2,9 +2,9 @@
 // Stored names of either form are mapped to the canonical scheme of engine/checkpoint.ts; fused transformers
 // tensors (conv1d over q|k|v, stacked experts) become contiguous byte slices, so nothing is read until asked for.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Checkpoint, KimiConfig, Tensor, TensorInfo } from '../checkpoint.js';
-import { ModelLoadError, bytesPerElement, expectedTensorShapes, makeTensor } from '../checkpoint.js';
+import { ModelLoadError, bytesPerElement, oneLine, expectedTensorShapes, makeTensor } from '../checkpoint.js';
 import { parseKimiConfig } from './config.js';
 import type { SafetensorsEntry } from './safetensors.js';
 import { readBytes, readSafetensorsHeader } from './safetensors.js';
@@ -19,26 +19,30 @@ interface TensorSource extends TensorInfo {
 export function readConfigFile(dir: string): KimiConfig {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) throw new ModelLoadError(`no config.json in ${dir}`);
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ModelLoadError(`${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ModelLoadError(`${path} is not valid JSON: ${oneLine((err as Error).message)}`);
   }
-  return parseKimiConfig(raw, path);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelLoadError(`${path} is not a JSON object`);
+  return parseKimiConfig(raw as Record<string, unknown>, path);
 }
 
 function safetensorsFiles(dir: string): string[] {
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    let weightMap: Record<string, string>;
+    let weightMap: unknown;
     try {
-      weightMap = JSON.parse(readFileSync(index, 'utf8')).weight_map;
+      weightMap = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown } | null)?.weight_map;
     } catch (err) {
-      throw new ModelLoadError(`${index} is not valid JSON: ${(err as Error).message}`);
+      throw new ModelLoadError(`${index} is not valid JSON: ${oneLine((err as Error).message)}`);
     }
-    if (!weightMap || typeof weightMap !== 'object') throw new ModelLoadError(`${index} has no weight_map`);
-    const files = [...new Set(Object.values(weightMap))].sort();
+    if (!weightMap || typeof weightMap !== 'object' || Array.isArray(weightMap)) throw new ModelLoadError(`${index} has no weight_map object`);
+    const bad = Object.entries(weightMap).find(([, f]) => typeof f !== 'string' || !f.endsWith('.safetensors'));
+    if (bad) throw new ModelLoadError(`${index}: weight_map["${bad[0]}"] is ${JSON.stringify(bad[1])}, not a .safetensors file name`);
+    const files = [...new Set(Object.values(weightMap as Record<string, string>))].sort();
+    if (files.length === 0) throw new ModelLoadError(`${index}: weight_map is empty`);
     for (const f of files) if (!existsSync(join(dir, f))) throw new ModelLoadError(`${index} names shard ${f}, which is missing from ${dir}`);
     return files.map((f) => join(dir, f));
   }
@@ -95,10 +99,21 @@ export function openHfCheckpoint(dirArg: string): Checkpoint {
   const sources = new Map<string, TensorSource>();
   for (const file of safetensorsFiles(dir)) {
     for (const entry of readSafetensorsHeader(file)) {
-      for (const s of canonicalSources(entry, config)) sources.set(s.name, s);
+      for (const s of canonicalSources(entry, config)) {
+        // Two copies of one tensor (a stray extra shard, both name forms): which one is meant is unknowable.
+        const before = sources.get(s.name);
+        if (before) throw new ModelLoadError(`${dir}: tensor ${s.name} is stored twice (${basename(before.stored.file)} and ${basename(file)})`);
+        sources.set(s.name, s);
+      }
     }
   }
   const expected = expectedTensorShapes(config);
+  // Weights the config does not use mean the two disagree (more layers or experts than num_hidden_layers /
+  // num_experts say, another architecture): running on would silently drop them and give garbage.
+  const unused = [...sources.keys()].filter((n) => !expected.has(n));
+  if (unused.length > 0) {
+    throw new ModelLoadError(`${dir}: ${unused.length} stored tensor(s) that config.json does not use, first ${unused[0]} (config and weights disagree)`);
+  }
   if (config.tieWordEmbeddings && !sources.has('lm_head.weight') && sources.has('model.embed_tokens.weight')) {
     sources.set('lm_head.weight', { ...sources.get('model.embed_tokens.weight')!, name: 'lm_head.weight' });
   }

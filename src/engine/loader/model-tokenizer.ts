@@ -6,18 +6,21 @@ import { Template } from '@huggingface/jinja';
 import type { ChatMessage } from '../../tasks/types.js';
 import type { TextTokenizer } from '../../tokenize/tokenizer.js';
 import { loadTokenizer } from '../../tokenize/tokenizer.js';
-import { ModelLoadError } from '../checkpoint.js';
+import { ModelLoadError, oneLine } from '../checkpoint.js';
 import { loadTiktokenModel } from './tiktoken.js';
 
 /** tokenizer.json wins when both are present: it carries its own pre-tokenizer and specials. */
 export async function loadModelTokenizer(dirArg: string): Promise<TextTokenizer> {
   const dir = resolve(dirArg);
-  try {
-    if (existsSync(join(dir, 'tokenizer.json'))) return await loadTokenizer(dir);
-    if (existsSync(join(dir, 'tiktoken.model'))) return loadTiktokenModel(dir);
-  } catch (err) {
-    if (err instanceof ModelLoadError) throw err;
-    throw new ModelLoadError(`tokenizer in ${dir} could not be loaded: ${(err as Error).message}`);
+  tokenizerConfig(dir); // a broken tokenizer_config.json is named as such, not as "tokenizer could not be loaded"
+  const file = ['tokenizer.json', 'tiktoken.model'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (file) {
+    try {
+      return file.endsWith('.json') ? await loadTokenizer(dir) : loadTiktokenModel(dir);
+    } catch (err) {
+      if (err instanceof ModelLoadError) throw err;
+      throw new ModelLoadError(`${file} could not be loaded: ${oneLine((err as Error).message)}`);
+    }
   }
   throw new ModelLoadError(`no tokenizer in ${dir}: expected tokenizer.json or tiktoken.model`);
 }
@@ -30,11 +33,14 @@ export interface ChatTemplate {
 function tokenizerConfig(dir: string): Record<string, unknown> {
   const path = join(dir, 'tokenizer_config.json');
   if (!existsSync(path)) return {};
+  let cfg: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    cfg = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ModelLoadError(`${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ModelLoadError(`${path} is not valid JSON: ${oneLine((err as Error).message)}`);
   }
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new ModelLoadError(`${path} is not a JSON object`);
+  return cfg as Record<string, unknown>;
 }
 
 /** Special-token strings the template may refer to (bos_token, eos_token, ...), as plain strings. */
@@ -71,13 +77,18 @@ export function loadChatTemplate(dirArg: string): ChatTemplate | null {
   try {
     template = new Template(text);
   } catch (err) {
-    throw new ModelLoadError(`chat template in ${source} does not parse: ${(err as Error).message}`);
+    throw new ModelLoadError(`chat template in ${source} does not parse: ${oneLine((err as Error).message)}`);
   }
   const specials = tokenStrings(cfg);
   return {
     source,
     render(messages, options = {}) {
-      return template.render({ ...specials, messages, add_generation_prompt: options.addGenerationPrompt ?? true });
+      // raise_exception() or a bad lookup in the template: say which template failed, in one line.
+      try {
+        return template.render({ ...specials, messages, add_generation_prompt: options.addGenerationPrompt ?? true });
+      } catch (err) {
+        throw new ModelLoadError(`chat template in ${source} failed to render: ${oneLine((err as Error).message)}`);
+      }
     },
   };
 }

@@ -17,6 +17,29 @@ export interface SafetensorsEntry {
 
 const dtypes: Record<string, DType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/** One header entry, checked field by field: dtype known, shape and offsets whole numbers, span = shape × dtype. */
+function checkEntry(where: string, name: string, e: unknown): { dtype: DType; shape: number[]; begin: number; end: number } {
+  const entry = (e && typeof e === 'object' ? e : {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const dtype = typeof entry.dtype === 'string' ? dtypes[entry.dtype] : undefined;
+  if (!dtype) throw new ModelLoadError(`${where}: tensor ${name} has unsupported dtype ${String(entry.dtype)} (f32, f16, bf16 only)`);
+  const shape = entry.shape;
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw new ModelLoadError(`${where}: tensor ${name} has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+  }
+  const offsets = entry.data_offsets;
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[1] < offsets[0]) {
+    throw new ModelLoadError(`${where}: tensor ${name} has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with 0 ≤ begin ≤ end`);
+  }
+  const [begin, end] = offsets as number[];
+  const byteLength = numel(shape) * bytesPerElement(dtype);
+  if (end - begin !== byteLength) {
+    throw new ModelLoadError(`${where}: tensor ${name} spans ${end - begin} bytes but [${shape}] ${entry.dtype as string} needs ${byteLength}`);
+  }
+  return { dtype, shape, begin, end };
+}
+
 /** Parses the header of one safetensors file and checks it against the file's size. */
 export function readSafetensorsHeader(file: string): SafetensorsEntry[] {
   const where = basename(file);
@@ -27,7 +50,9 @@ export function readSafetensorsHeader(file: string): SafetensorsEntry[] {
     throw new ModelLoadError(`${where}: cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ModelLoadError(`${where}: not a regular file`);
+    const size = stat.size;
     if (size < 8) throw new ModelLoadError(`${where}: truncated safetensors file (${size} bytes, no header length)`);
     const lenBuf = Buffer.alloc(8);
     readSync(fd, lenBuf, 0, 8, 0);
@@ -35,28 +60,36 @@ export function readSafetensorsHeader(file: string): SafetensorsEntry[] {
     if (headerLen > size - 8) throw new ModelLoadError(`${where}: truncated safetensors file (header of ${headerLen} bytes, file has ${size})`);
     const headerBuf = Buffer.alloc(headerLen);
     readSync(fd, headerBuf, 0, headerLen, 8);
-    let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    let header: unknown;
     try {
       header = JSON.parse(headerBuf.toString('utf8'));
     } catch {
       throw new ModelLoadError(`${where}: safetensors header is not valid JSON`);
     }
+    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new ModelLoadError(`${where}: safetensors header is not a JSON object`);
     const dataStart = 8 + headerLen;
     const entries: SafetensorsEntry[] = [];
-    for (const [name, e] of Object.entries(header)) {
+    const spans: { name: string; begin: number; end: number }[] = [];
+    for (const [name, e] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') continue;
-      const dtype = dtypes[e.dtype];
-      if (!dtype) throw new ModelLoadError(`${where}: tensor ${name} has unsupported dtype ${e.dtype} (f32, f16, bf16 only)`);
-      const [begin, end] = e.data_offsets;
-      const byteLength = numel(e.shape) * bytesPerElement(dtype);
-      if (end - begin !== byteLength) {
-        throw new ModelLoadError(`${where}: tensor ${name} spans ${end - begin} bytes but [${e.shape}] ${e.dtype} needs ${byteLength}`);
-      }
+      const { dtype, shape, begin, end } = checkEntry(where, name, e);
       if (dataStart + end > size) {
         throw new ModelLoadError(`${where}: truncated safetensors file (tensor ${name} ends at byte ${dataStart + end}, file has ${size})`);
       }
-      entries.push({ file, name, dtype, shape: e.shape, offset: dataStart + begin, byteLength });
+      spans.push({ name, begin, end });
+      entries.push({ file, name, dtype, shape, offset: dataStart + begin, byteLength: end - begin });
     }
+    // As the reference reader does: tensors tile the data exactly, so an offset that lies (overlap, gap, a span
+    // reaching into the header) cannot silently feed another tensor's bytes to the model.
+    spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+    let at = 0;
+    for (const s of spans) {
+      if (s.begin !== at) {
+        throw new ModelLoadError(`${where}: tensor ${s.name} data_offsets start at ${s.begin}, expected ${at} (tensors overlap or leave a gap)`);
+      }
+      at = s.end;
+    }
+    if (dataStart + at !== size) throw new ModelLoadError(`${where}: ${size - dataStart - at} bytes after the last tensor's data (offsets do not cover the file)`);
     return entries;
   } finally {
     closeSync(fd);
