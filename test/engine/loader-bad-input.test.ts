@@ -91,14 +91,15 @@ describe('checkpoint and config disagree', () => {
       (c.mlp_layer_types as string[]).pop();
       (c.linear_attn_config as Record<string, unknown>).kda_layers = [1, 2, 4];
     });
-    expect(await loadError(() => openHfCheckpoint(fewerLayers))).toMatch(/37 stored tensor\(s\) that config\.json does not use, first model\.layers\.4\./);
+    expect(await loadError(() => openHfCheckpoint(fewerLayers))).toMatch(/37 stored tensor\(s\) of layers or experts that config\.json does not have, first model\.layers\.4\./);
     const fewerExperts = copyDir(join(golden, 'odd'), (c) => { c.num_experts = 4; });
     expect(await loadError(() => openHfCheckpoint(fewerExperts))).toMatch(/first model\.layers\.1\.block_sparse_moe\.experts\.4\.w1\.weight/);
     const extra = copyDir(join(golden, 'odd'));
     const src = openHfCheckpoint(join(golden, 'odd'));
     writeSafetensors(join(extra, 'model.safetensors'), [...src.names().map((n) => ({ ...src.info(n), bytes: src.tensor(n).bytes })),
       { name: 'model.layers.0.self_attn.bogus.weight', dtype: 'f32', shape: [1], bytes: new Uint8Array(4) }]);
-    expect(await loadError(() => openHfCheckpoint(extra))).toMatch(/1 stored tensor\(s\) that config\.json does not use, first model\.layers\.0\.self_attn\.bogus\.weight/);
+    // An unknown tensor inside the config's layers (a saved buffer) is left unread, as transformers does.
+    expect(openHfCheckpoint(extra).names()).toEqual(src.names());
   });
 
   it('a tensor stored in two shards, a weight_map entry that is not a file name or is a folder', async () => {

@@ -108,11 +108,16 @@ export function openHfCheckpoint(dirArg: string): Checkpoint {
     }
   }
   const expected = expectedTensorShapes(config);
-  // Weights the config does not use mean the two disagree (more layers or experts than num_hidden_layers /
-  // num_experts say, another architecture): running on would silently drop them and give garbage.
-  const unused = [...sources.keys()].filter((n) => !expected.has(n));
+  // Weights of layers or experts past num_hidden_layers / num_experts mean config and weights disagree: running on
+  // would silently drop them and give garbage. Other unknown tensors (a saved buffer, an extra head) are left
+  // unread, as transformers loads past unexpected keys.
+  const beyond = (name: string) => {
+    const layer = /\.layers\.(\d+)\./.exec(name), expert = /\.experts\.(\d+)\./.exec(name);
+    return (layer !== null && Number(layer[1]) >= config.numLayers) || (expert !== null && Number(expert[1]) >= config.moe.numExperts);
+  };
+  const unused = [...sources.keys()].filter((n) => !expected.has(n) && beyond(n));
   if (unused.length > 0) {
-    throw new ModelLoadError(`${dir}: ${unused.length} stored tensor(s) that config.json does not use, first ${unused[0]} (config and weights disagree)`);
+    throw new ModelLoadError(`${dir}: ${unused.length} stored tensor(s) of layers or experts that config.json does not have, first ${unused[0]} (config and weights disagree)`);
   }
   if (config.tieWordEmbeddings && !sources.has('lm_head.weight') && sources.has('model.embed_tokens.weight')) {
     sources.set('lm_head.weight', { ...sources.get('model.embed_tokens.weight')!, name: 'lm_head.weight' });
