@@ -31,6 +31,9 @@ describe('--devices', () => {
     expect(() => resolveDeviceSlots({ kind: 'list', indices: [8] }, host)).toThrow(/no GPU 8/);
     expect(resolveDeviceSlots({ kind: 'count', count: 3 }, []).map((s) => s.pciBusId)).toEqual([null, null, null]);
     expect(() => resolveDeviceSlots({ kind: 'all' }, [])).toThrow(/no GPU found/);
+    // "99" on a CPU host forked 99 engines on lavapipe and the run never started: bounded, one line.
+    expect(resolveDeviceSlots({ kind: 'count', count: 8 }, [])).toHaveLength(8);
+    expect(() => resolveDeviceSlots({ kind: 'count', count: 99 }, [])).toThrow(/--devices 99: no GPU found on this host.*at most 8/);
   });
 
   it('pins each worker through the device-select layer by PCI address', () => {

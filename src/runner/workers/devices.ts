@@ -88,6 +88,9 @@ export function listHostGpus(): HostGpu[] {
   });
 }
 
+/** Workers allowed on the default adapter of a host without a PCI GPU (they all share it). */
+export const MAX_UNPINNED_WORKERS = 8;
+
 /**
  * The slots for a spec. With host GPUs: one pinned slot per chosen GPU. Without (CPU machines, CI): `N` gives N
  * unpinned workers on the default adapter, which tests the pool but not pinning; `all` and lists are errors.
@@ -96,6 +99,11 @@ export function resolveDeviceSlots(spec: DevicesSpec, gpus: HostGpu[] = listHost
   if (gpus.length === 0) {
     if (spec.kind !== 'count') {
       throw new DeviceSpecError('--devices: no GPU found on this host (nvidia-smi, /sys/bus/pci); give a count to run that many workers on the default adapter');
+    }
+    // Every unpinned worker loads its own engine on the same adapter: a count meant as "GPU 99" used to fork 99
+    // engines on lavapipe and never start the run. More than a few only multiply memory on one device.
+    if (spec.count > MAX_UNPINNED_WORKERS) {
+      throw new DeviceSpecError(`--devices ${spec.count}: no GPU found on this host, so all workers would share the default adapter; at most ${MAX_UNPINNED_WORKERS} there`);
     }
     return Array.from({ length: spec.count }, (_, i) => ({ index: i, pciBusId: null, label: 'default adapter' }));
   }

@@ -126,8 +126,15 @@ export class WorkerPoolBackend implements Backend {
       env: { ...process.env, ...pinningEnv(w.slot), CTXBENCH_WORKER_DEVICE: String(w.slot.index) },
       // The worker's stdout goes to our stderr so `--json` stays one clean line.
       stdio: ['ignore', 2, 2, 'ipc'],
+      // Its own process group: a terminal Ctrl-C reaches only the parent, which cancels and closes the workers. In
+      // ours, a Ctrl-C while a worker was still loading (before its SIGINT handler) killed it, and the run ended
+      // "no engine worker started" (exit 2) instead of interrupted (130). It still exits when the parent goes.
+      detached: true,
     });
     w.child = child;
+    // A send to a worker that just died fails with EPIPE; its 'exit' handles the death, so the error is only noted
+    // (unhandled, it would crash the parent and leave the other workers running).
+    child.on('error', (err) => this.log(`ctxbench: engine worker on device ${w.slot.index}: ${err.message}`));
     return new Promise((resolve) => {
       let started = false;
       child.on('message', (message: WorkerMessage) => {
@@ -142,6 +149,7 @@ export class WorkerPoolBackend implements Backend {
         } else if (message.type === 'start_failed') {
           started = true;
           this.retire(w);
+          child.disconnect();
           child.kill('SIGKILL');
           resolve(message.message);
         } else this.finish(w, message);
@@ -150,7 +158,7 @@ export class WorkerPoolBackend implements Backend {
         if (!started) { started = true; this.retire(w); resolve(`worker exited during start (${signal ?? `code ${code}`})`); }
         this.onExit(w, child, code, signal);
       });
-      child.send({ type: 'start', options: this.options.backend } satisfies ParentMessage);
+      this.send(child, { type: 'start', options: this.options.backend });
     });
   }
 
@@ -180,7 +188,7 @@ export class WorkerPoolBackend implements Backend {
       w.job = job;
       w.busySince = performance.now();
       this.firstDispatchAt ??= w.busySince;
-      w.child.send({ type: 'generate', id: job.id, request: toWireRequest(job.request) } satisfies ParentMessage);
+      this.send(w.child, { type: 'generate', id: job.id, request: toWireRequest(job.request) });
       this.options.onDispatch?.({ device: w.slot.index, pid: w.child.pid!, dispatched: ++this.dispatched });
     }
   }
@@ -207,6 +215,11 @@ export class WorkerPoolBackend implements Backend {
     this.dispatch();
   }
 
+  /** Sends unless the channel is gone; a failed send is the worker dying, which its 'exit' event handles. */
+  private send(child: ChildProcess, message: ParentMessage): void {
+    if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); });
+  }
+
   private endBusy(w: Worker): void {
     const now = performance.now();
     w.stats.busyMs += now - w.busySince;
@@ -227,7 +240,7 @@ export class WorkerPoolBackend implements Backend {
       return;
     }
     const w = this.workers.find((x) => x.job === job);
-    if (w?.child?.connected) w.child.send({ type: 'cancel', id: job.id } satisfies ParentMessage);
+    if (w?.child) this.send(w.child, { type: 'cancel', id: job.id });
   }
 
   private onExit(w: Worker, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -293,7 +306,7 @@ export class WorkerPoolBackend implements Backend {
       if (!child || child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
       const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.once('exit', () => { clearTimeout(kill); resolve(); });
-      if (child.connected) child.send({ type: 'close' } satisfies ParentMessage); else child.kill('SIGTERM');
+      if (child.connected) this.send(child, { type: 'close' }); else child.kill('SIGKILL');
     })));
   }
 }
