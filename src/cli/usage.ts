@@ -16,7 +16,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       await fn(...args);
     } catch (err) {
       const e = err as Error;
-      if (['UsageError', 'TaskInputError', 'TokenizerLoadError', 'ModelLoadError'].includes(e.name)) failUsage(e.message);
+      if (['UsageError', 'TaskInputError', 'TokenizerLoadError', 'ModelLoadError', 'EngineCapacityError'].includes(e.name)) failUsage(e.message);
       throw err;
     }
   };

@@ -120,6 +120,11 @@ export interface DecodeAtContextResult {
   stats: DecodeAtContextStats;
 }
 
+/** A request whose sequence (prompt + generation) cannot be allocated on this device: too long for it, not a fault. */
+export class EngineCapacityError extends Error {
+  override name = 'EngineCapacityError';
+}
+
 /** A context length whose sequence cannot be allocated (binding limit, out of memory): callers skip it. */
 export class DecodeAtContextError extends Error {
   override name = 'DecodeAtContextError';
@@ -216,8 +221,7 @@ export class Engine {
     const stop = new Set([...config.eosTokenIds, ...(opts.stopIds ?? [])]);
     const started = performance.now();
     ctx.arena.peakBytes = ctx.arena.liveBytes;
-    const seq = graph.newSequence(capacity);
-    const ids = this.uploadIds(promptIds, capacity);
+    const { seq, ids } = this.allocRequest(promptIds, capacity);
     const sampler = new GpuSampler(ctx, opts);
     const out: number[] = [];
     const stepMs: number[] = [];
@@ -389,6 +393,18 @@ export class Engine {
 
   async close(): Promise<void> {
     await this.ctx.destroy();
+  }
+
+  /** The sequence and id buffer of one request; a capacity past what the device can bind is a capacity error. */
+  private allocRequest(promptIds: number[], capacity: number): { seq: SequenceState; ids: GpuTensor } {
+    let seq: SequenceState | undefined;
+    try {
+      seq = this.graph.newSequence(capacity);
+      return { seq, ids: this.uploadIds(promptIds, capacity) };
+    } catch (err) {
+      if (seq) this.graph.releaseSequence(seq);
+      throw new EngineCapacityError(`a sequence of ${capacity} tokens does not fit this device: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
 
   private uploadIds(promptIds: number[], capacity: number): GpuTensor {

@@ -1,6 +1,6 @@
 // `ctxbench infer` end to end in a child process on real WebGPU (random tiny weights), plus its input errors.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,6 +76,23 @@ describe('ctxbench infer', () => {
       [['--random-weights', 'kimi-linear-tiny', '--prompt', 'hi'], /--prompt needs a tokenizer/],
       [['--random-prompt', '3'], /exactly one of --model DIR or --random-weights/],
       [['--random-weights', 'kimi-linear-tiny', '--random-prompt', '3', '--max-tokens', 'x'], /--max-tokens must be an integer/],
+    ] as const) {
+      const run = cli(...args);
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim().split('\n').filter((l) => !l.startsWith('Warning')).join('\n')).toMatch(message);
+    }
+  });
+
+  it('a sequence the device cannot hold (no position limit in config.json) is one line and exit 2, not a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infer-nolimit-'));
+    cpSync(join(import.meta.dirname, '../fixtures/golden/odd'), dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    delete config.max_position_embeddings;
+    delete config.model_max_length;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    writeFileSync(join(dir, 'ids.json'), '[1, 2, 3]');
+    for (const [args, message] of [
+      [['--model', dir, '--ids', join(dir, 'ids.json'), '--max-tokens', '200000000'], /a sequence of 200000003 tokens does not fit this device: .*binding limit/],
     ] as const) {
       const run = cli(...args);
       expect(run.status).toBe(2);

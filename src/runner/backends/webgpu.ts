@@ -3,7 +3,7 @@
 import type { Backend, BackendInfo, GenerationRequest, GenerationResult } from './types.js';
 import { BackendError } from './types.js';
 import type { BackendOptions } from './index.js';
-import { Engine } from '../../engine/engine.js';
+import { Engine, EngineCapacityError } from '../../engine/engine.js';
 import { modelFolderId, type PrefillCheckpointOptions } from '../../engine/prefill-checkpoint.js';
 import { GpuError } from '../../engine/gpu/device.js';
 import { randomShapeConfig } from '../../engine/models/kimi-linear-shapes.js';
@@ -62,7 +62,12 @@ class WebGpuBackend implements Backend {
     if (request.messages) {
       if (!this.renderChat) throw new BackendError('invalid_input', 'this model has no chat template; send a raw prompt');
       // RULER-style answer prefix: appended after the rendered template, so the model continues it.
-      text = this.renderChat(request.messages) + (request.answerPrefix ?? '');
+      try {
+        text = this.renderChat(request.messages) + (request.answerPrefix ?? '');
+      } catch (err) {
+        // A template that refuses these messages (roles out of order, say) is a bad request, not an engine fault.
+        throw new BackendError('invalid_input', `chat template: ${(err as Error).message.split('\n')[0]}`);
+      }
     } else text = request.prompt!;
     let ids = this.tokenizer.encode(text);
     if (this.info.randomWeights) ids = ids.map((id) => id % config.vocabSize);
@@ -107,6 +112,7 @@ class WebGpuBackend implements Backend {
       if (stopped) return { text: emitted, finishReason: 'stop', perf: { promptTokens: ids.length, completionTokens: out.length, wallMs: performance.now() - started } };
       if (request.signal?.aborted) throw new BackendError('interrupted', 'request aborted');
       if (err instanceof BackendError) throw err;
+      if (err instanceof EngineCapacityError) throw new BackendError('too_long', err.message);
       const e = err as Error;
       throw new BackendError('engine_error', `${e instanceof GpuError ? '' : 'engine: '}${e.message.split('\n')[0]}`);
     } finally {
