@@ -116,6 +116,10 @@ describe('checkpoint and config disagree', () => {
     writeFileSync(join(folder, 'model.safetensors.index.json'), '{"weight_map": {"a": "sub.safetensors"}}');
     mkdirSync(join(folder, 'sub.safetensors'));
     expect(await loadError(() => openHfCheckpoint(folder))).toMatch(/sub\.safetensors: not a regular file/);
+    // A shard path that leaves the model folder is refused before anything is read.
+    const outside = copyDir(join(golden, 'hybrid'));
+    writeFileSync(join(outside, 'model.safetensors.index.json'), '{"weight_map": {"a": "../hybrid/model.safetensors"}}');
+    expect(await loadError(() => openHfCheckpoint(outside))).toMatch(/weight_map\["a"\] is "\.\.\/hybrid\/model\.safetensors", not a \.safetensors file name/);
   });
 
   it('config.json fields that ran silently or crashed later: contradicting layer lists, eps, eos, renormalize, zero sizes', async () => {

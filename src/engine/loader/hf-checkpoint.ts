@@ -39,7 +39,8 @@ function safetensorsFiles(dir: string): string[] {
       throw new ModelLoadError(`${index} is not valid JSON: ${oneLine((err as Error).message)}`);
     }
     if (!weightMap || typeof weightMap !== 'object' || Array.isArray(weightMap)) throw new ModelLoadError(`${index} has no weight_map object`);
-    const bad = Object.entries(weightMap).find(([, f]) => typeof f !== 'string' || !f.endsWith('.safetensors'));
+    // Shards are plain file names beside the index (as HF writes them): a path could read files outside the model.
+    const bad = Object.entries(weightMap).find(([, f]) => typeof f !== 'string' || !f.endsWith('.safetensors') || basename(f) !== f);
     if (bad) throw new ModelLoadError(`${index}: weight_map["${bad[0]}"] is ${JSON.stringify(bad[1])}, not a .safetensors file name`);
     const files = [...new Set(Object.values(weightMap as Record<string, string>))].sort();
     if (files.length === 0) throw new ModelLoadError(`${index}: weight_map is empty`);
