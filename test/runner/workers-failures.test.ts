@@ -4,6 +4,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { BackendError } from '../../src/runner/backends/types.js';
+import { WorkerPoolBackend } from '../../src/runner/workers/pool.js';
+import { resolveDeviceSlots } from '../../src/runner/workers/devices.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -17,6 +21,15 @@ function childPids(pid: number): number[] {
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function resultCount(db: string): number {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try { return (conn.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number }).n; } finally { conn.close(); }
+  } catch { return 0; } // not created yet
 }
 
 describe('--devices worker pool failures', () => {
@@ -55,4 +68,47 @@ describe('--devices worker pool failures', () => {
     for (let i = 0; i < 100 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
     expect(workers.filter(alive)).toEqual([]);
   });
+
+  it('a hung worker (SIGSTOP) does not hold a cancelled request for ever: it is killed and the sample stays pending', async () => {
+    const logs: string[] = [];
+    const pool = await WorkerPoolBackend.start({
+      slots: resolveDeviceSlots({ kind: 'count', count: 1 }, []), backend: { kind: 'webgpu', model: 'random:kimi-linear-tiny' },
+      cancelGraceMs: 300, log: (l) => logs.push(l),
+      onDispatch: ({ pid }) => { stopped = pid; process.kill(pid, 'SIGSTOP'); controller.abort(); },
+    });
+    let stopped: number | undefined;
+    const controller = new AbortController();
+    try {
+      // Before: the cancel went to a process that could not answer, and this waited for ever (the test's timeout).
+      const err = await pool.generate({ prompt: 'alpha bravo charlie', maxTokens: 4, temperature: 0, signal: controller.signal })
+        .then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err).toMatchObject({ kind: 'interrupted' });
+      expect(logs.join('\n')).toMatch(/did not stop its cancelled request; killing it/);
+      for (let i = 0; i < 100 && alive(stopped!); i++) await sleep(20);
+      expect(alive(stopped!)).toBe(false);
+      expect(pool.deviceStats()[0]).toMatchObject({ crashes: 0, errors: 0, samples: 0 });
+    } finally { await pool.close(); }
+  }, 60_000);
+
+  it('a second Ctrl-C kills a hung worker on the way out instead of leaving it holding the device', async () => {
+    const db = join(dir, 'hung.db');
+    const args = ['--import', 'tsx', 'src/cli.ts', 'run', '--backend', 'webgpu', '--model', 'random:kimi-linear-tiny', '--task', 'mmlu-pro',
+      '--subtask', 'math', '--count', '40', '--max-tokens', '4', '--devices', '2', '--db', db, '--name', 'hung'];
+    const cli = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    cli.stderr!.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    while (resultCount(db) < 1) await sleep(50); // both workers are up and busy
+    const [hung] = childPids(cli.pid!);
+    process.kill(hung, 'SIGSTOP');
+    process.kill(cli.pid!, 'SIGINT');
+    while (!stderr.includes('interrupted')) await sleep(20);
+    process.kill(cli.pid!, 'SIGINT'); // the hung worker answers neither the cancel nor 'close': quit at once
+    expect(await exited).toBe(130);
+    for (let i = 0; i < 100 && alive(hung); i++) await sleep(20);
+    const left = alive(hung);
+    if (left) process.kill(hung, 'SIGKILL'); // before the fix it stayed, stopped, for ever
+    expect(left).toBe(false);
+  }, 90_000);
 });

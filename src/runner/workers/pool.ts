@@ -18,6 +18,8 @@ export interface WorkerPoolOptions {
   lookahead?: number;
   /** Restarts a slot gets after its worker dies (default 1); then it is retired. */
   restartsPerSlot?: number;
+  /** How long a worker may take to stop a cancelled request before it is killed (default 30 s). */
+  cancelGraceMs?: number;
   /** Called as a request goes to a worker (tests use it to kill a worker mid-sample). */
   onDispatch?: (event: { device: number; pid: number; dispatched: number }) => void;
   log?: (line: string) => void;
@@ -50,6 +52,8 @@ interface Job {
   resolve: (result: GenerationResult) => void;
   reject: (err: Error) => void;
   detachAbort: () => void;
+  /** Set once cancelled: a worker that then dies or is killed leaves it pending (interrupted), not failed. */
+  cancelKill?: NodeJS.Timeout;
 }
 
 interface Worker {
@@ -95,6 +99,7 @@ export class WorkerPoolBackend implements Backend {
         crashes: 0, restarts: 0, retired: false, liveMs: 0, busyMs: 0, promptTokens: 0, completionTokens: 0 },
     }));
     this.concurrency = options.slots.length + (options.lookahead ?? options.slots.length);
+    process.on('exit', this.killAll);
     this.info = { backend: options.backend.kind, model: options.backend.model };
   }
 
@@ -149,7 +154,7 @@ export class WorkerPoolBackend implements Backend {
         } else if (message.type === 'start_failed') {
           started = true;
           this.retire(w);
-          child.disconnect();
+          if (child.connected) child.disconnect();
           child.kill('SIGKILL');
           resolve(message.message);
         } else this.finish(w, message);
@@ -229,6 +234,7 @@ export class WorkerPoolBackend implements Backend {
 
   private settle(job: Job, err: Error | null, result?: GenerationResult): void {
     job.detachAbort();
+    clearTimeout(job.cancelKill);
     if (err) job.reject(err); else job.resolve(result!);
   }
 
@@ -240,8 +246,21 @@ export class WorkerPoolBackend implements Backend {
       return;
     }
     const w = this.workers.find((x) => x.job === job);
-    if (w?.child) this.send(w.child, { type: 'cancel', id: job.id });
+    if (!w?.child) return;
+    this.send(w.child, { type: 'cancel', id: job.id });
+    // A hung worker (stuck driver call, stopped process) never answers the cancel, and the run's Ctrl-C would wait
+    // on it for ever: past the grace period it is killed and the sample stays pending for the resume.
+    const child = w.child;
+    job.cancelKill = setTimeout(() => {
+      this.log(`ctxbench: engine worker on device ${w.slot.index} did not stop its cancelled request; killing it`);
+      child.kill('SIGKILL');
+    }, this.options.cancelGraceMs ?? 30_000);
   }
+
+  /** On the parent's exit (a second Ctrl-C, a crash): a hung worker would never see its IPC channel close. */
+  private readonly killAll = (): void => {
+    for (const w of this.workers) if (w.child && w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  };
 
   private onExit(w: Worker, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (w.child !== child) return;
@@ -249,6 +268,13 @@ export class WorkerPoolBackend implements Backend {
     if (w.ready) w.stats.liveMs += performance.now() - w.liveSince;
     w.ready = false;
     const job = w.job;
+    if (job?.cancelKill) {
+      // Cancelled, then gone (killed after the grace period): neither done nor failed, and not a crash.
+      this.endBusy(w);
+      this.settle(job, new BackendError('interrupted', `engine worker on device ${w.slot.index} stopped after the cancel`));
+      if (!this.closing && !w.stats.retired) void this.spawn(w).then(() => this.failIfNoneLeft());
+      return;
+    }
     if (job) {
       this.endBusy(w);
       w.stats.samples++;
@@ -308,5 +334,6 @@ export class WorkerPoolBackend implements Backend {
       child.once('exit', () => { clearTimeout(kill); resolve(); });
       if (child.connected) this.send(child, { type: 'close' }); else child.kill('SIGKILL');
     })));
+    process.off('exit', this.killAll);
   }
 }
