@@ -111,4 +111,22 @@ describe('--devices worker pool failures', () => {
     if (left) process.kill(hung, 'SIGKILL'); // before the fix it stayed, stopped, for ever
     expect(left).toBe(false);
   }, 90_000);
+
+  it('a worker killed again while it restarts counts as a second crash, and the device is retired', async () => {
+    const killed: number[] = [];
+    const pool = await WorkerPoolBackend.start({
+      slots: resolveDeviceSlots({ kind: 'count', count: 1 }, []), backend: { kind: 'webgpu', model: 'random:kimi-linear-tiny' },
+      log: () => {}, onDispatch: ({ pid }) => { killed.push(pid); process.kill(pid, 'SIGKILL'); },
+    });
+    try {
+      const first = pool.generate({ prompt: 'alpha bravo', maxTokens: 2, temperature: 0 }).catch((e: Error) => e);
+      expect(await first).toMatchObject({ kind: 'engine_error' });
+      // The slot restarts: kill the new worker before it is ready.
+      let restarted: number | undefined;
+      while (restarted === undefined) { await sleep(10); restarted = childPids(process.pid).find((p) => !killed.includes(p) && alive(p)); }
+      process.kill(restarted, 'SIGKILL');
+      while (!pool.deviceStats()[0].retired) await sleep(10);
+      expect(pool.deviceStats()[0]).toMatchObject({ crashes: 2, restarts: 1, retired: true });
+    } finally { await pool.close(); }
+  }, 60_000);
 });

@@ -160,7 +160,11 @@ export class WorkerPoolBackend implements Backend {
         } else this.finish(w, message);
       });
       child.on('exit', (code, signal) => {
-        if (!started) { started = true; this.retire(w); resolve(`worker exited during start (${signal ?? `code ${code}`})`); }
+        if (!started) {
+          // A death while loading is a crash too (a restart killed again read "crashes 1" for a twice-dead device).
+          if (!this.closing) w.stats.crashes++;
+          started = true; this.retire(w); resolve(`worker exited during start (${signal ?? `code ${code}`})`);
+        }
         this.onExit(w, child, code, signal);
       });
       this.send(child, { type: 'start', options: this.options.backend });
