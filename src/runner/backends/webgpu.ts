@@ -2,6 +2,7 @@
 // marked randomWeights and never reported as scores). One request at a time on the one GPU context.
 import type { Backend, BackendInfo, GenerationRequest, GenerationResult } from './types.js';
 import { BackendError } from './types.js';
+import { streamStep } from './stream-step.js';
 import type { BackendOptions } from './index.js';
 import { Engine, EngineCapacityError } from '../../engine/engine.js';
 import { modelFolderId, type PrefillCheckpointOptions } from '../../engine/prefill-checkpoint.js';
@@ -79,6 +80,7 @@ class WebGpuBackend implements Backend {
     let emitted = '';
     let stopped = false;
     const stops = request.stop ?? [];
+    const eosIds = new Set(config.eosTokenIds);
     if (request.signal?.aborted) throw new BackendError('interrupted', 'request aborted before it started');
     const controller = new AbortController();
     const onAbort = () => controller.abort(request.signal?.reason);
@@ -94,19 +96,20 @@ class WebGpuBackend implements Backend {
         onToken: (id) => {
           if (stopped) return;
           out.push(id);
-          const full = this.tokenizer.decode(out);
-          const hit = stops.map((s) => full.indexOf(s)).filter((i) => i >= 0);
-          const visible = hit.length ? full.slice(0, Math.min(...hit)) : full;
-          if (visible.length > emitted.length) request.onText?.(visible.slice(emitted.length));
-          emitted = visible;
+          if (eosIds.has(id)) return; // the end marker is not text
+          const step = streamStep(this.tokenizer.decode(out), emitted, stops);
+          if (step.piece) request.onText?.(step.piece);
+          emitted = step.emitted;
           // A stop string ends the request at the next token boundary.
-          if (hit.length) { stopped = true; controller.abort('stop'); }
+          if (step.stop) { stopped = true; controller.abort('stop'); }
         },
       });
       // A stop string in the last allowed token ends the loop by length before the abort is seen: still a stop.
       if (stopped) return { text: emitted, finishReason: 'stop', perf: this.perf(result.stats, started) };
       const eos = result.finishReason === 'eos';
-      const textOut = eos ? this.tokenizer.decode(out.slice(0, -1)) : emitted;
+      const textOut = this.tokenizer.decode(eos ? out.slice(0, -1) : out);
+      // What streaming held back (a partial character, a possible stop string's start) goes out now.
+      if (textOut.startsWith(emitted) && textOut.length > emitted.length) request.onText?.(textOut.slice(emitted.length));
       return { text: textOut, finishReason: eos ? 'eos' : 'length', perf: this.perf(result.stats, started) };
     } catch (err) {
       if (stopped) return { text: emitted, finishReason: 'stop', perf: { promptTokens: ids.length, completionTokens: out.length, wallMs: performance.now() - started } };
