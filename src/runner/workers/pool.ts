@@ -197,8 +197,22 @@ export class WorkerPoolBackend implements Backend {
       w.job = job;
       w.busySince = performance.now();
       this.firstDispatchAt ??= w.busySince;
-      this.send(w.child, { type: 'generate', id: job.id, request: toWireRequest(job.request) });
-      this.options.onDispatch?.({ device: w.slot.index, pid: w.child.pid!, dispatched: ++this.dispatched });
+      const child = w.child;
+      // A worker can die just after its last result, before its exit is seen: a request that never reached it
+      // goes back to the queue (its exit counts the crash) instead of failing as if it had run there.
+      const requeue = () => {
+        if (w.job !== job) return false;
+        w.job = undefined;
+        w.ready = false;
+        this.pending.push(job);
+        child.kill('SIGKILL');
+        return true;
+      };
+      if (!child.connected) { requeue(); continue; }
+      child.send({ type: 'generate', id: job.id, request: toWireRequest(job.request) } satisfies ParentMessage, (err) => {
+        if (err && requeue()) this.dispatch();
+      });
+      this.options.onDispatch?.({ device: w.slot.index, pid: child.pid!, dispatched: ++this.dispatched });
     }
   }
 
