@@ -13,9 +13,11 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir();
 
+/** The engine workers among a process's children (tsx also starts an esbuild service there on a cold cache). */
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().split('\n').filter((l) => l.trim()).map(Number);
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)]).toString().split('\n')
+      .filter((l) => l.includes('worker-main')).map((l) => Number(l.trim().split(/\s+/)[0]));
   } catch { return []; } // ps exits 1 when there are none
 }
 
@@ -57,7 +59,9 @@ describe('--devices worker pool failures', () => {
   it('Ctrl-C while the workers are still loading ends the run as interrupted (130), and no worker is left', async () => {
     // The sources through tsx, so the test never runs a stale dist/.
     const args = ['--import', 'tsx', 'src/cli.ts', 'run', '--backend', 'webgpu', '--model', 'random:kimi-linear-tiny', '--task', 'mmlu-pro',
-      '--subtask', 'math', '--count', '2', '--max-tokens', '2', '--devices', '2', '--db', join(dir, 'int.db'), '--name', 'int'];
+      // Enough work that the run is still going when a loaded machine's slow polls find both workers (with 2 tiny
+      // samples it once finished first and the poll waited for ever); the Ctrl-C cuts it short either way.
+      '--subtask', 'math', '--count', '8', '--max-tokens', '64', '--devices', '2', '--db', join(dir, 'int.db'), '--name', 'int'];
     // Its own process group, as a shell gives a foreground job: a terminal Ctrl-C is SIGINT to the whole group.
     const cli = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
@@ -66,7 +70,8 @@ describe('--devices worker pool failures', () => {
     let workers: number[] = [];
     // Both forked and in their own groups (a terminal's Ctrl-C in the instant between fork and setsid would still
     // reach a worker: a window of microseconds that a loaded CI machine widened once).
-    while (workers.length < 2 || !workers.every(inOwnGroup)) {
+    for (let i = 0; workers.length < 2 || !workers.every(inOwnGroup); i++) {
+      if (i > 3000) throw new Error(`workers never both started in their own groups: ${workers.join(', ')}`);
       await new Promise((r) => setTimeout(r, 20));
       workers = childPids(cli.pid!);
     }
