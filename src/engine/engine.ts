@@ -8,7 +8,7 @@ import { KimiLinearGraph, type SequenceState } from './models/kimi-linear.js';
 import { checkpointSource, loadKimiWeights, randomSource, type KimiGpuWeights, type MatmulDtype } from './models/kimi-linear-weights.js';
 import { GpuSampler, type SamplingOptions } from './sampling.js';
 import { randomSequenceFill } from './sequence-fill.js';
-import { PrefillCheckpoint, prefillCheckpointKey, type PrefillCheckpointOptions } from './prefill-checkpoint.js';
+import { PrefillCheckpoint, prefillCheckpointKey, type PrefillCheckpointOptions, type RestoredPrefill } from './prefill-checkpoint.js';
 import { probeTensorCoreGemm } from '../kernels/linalg/gemm-subgroup-matrix.js';
 import { probeKdaScanTensorCores } from '../kernels/kda/kda-chunk.js';
 
@@ -156,9 +156,9 @@ export class Engine {
     const config = 'checkpoint' in source ? source.checkpoint.config : source.randomConfig;
     const weightSource = 'checkpoint' in source ? checkpointSource(ctx, source.checkpoint) : randomSource(ctx, source.seed);
     const weights = loadKimiWeights(ctx, config, weightSource, opts.matmulDtype ?? 'f32');
-    // Likewise the tensor-core KDA scan (the graph takes it only with f16/q8 weights).
-    // The tensor-core KDA scan is opt-in (CTXBENCH_KDA_SCAN=tensor-cores) until its committed form has passed
-    // tools/device/kda-scan-tc-check.mjs on the H100: the run that passed (2026-11-24) had one more split term.
+    // The tensor-core KDA scan (the graph takes it only with f16/q8 weights) is opt-in (CTXBENCH_KDA_SCAN=tensor-cores)
+    // until its committed form has passed tools/device/kda-scan-tc-check.mjs on the H100: the run that passed
+    // (2026-11-24) had one more split term.
     if (config.layerKinds.includes('kda') && (opts.matmulDtype ?? 'f32') !== 'f32' && process.env.CTXBENCH_KDA_SCAN === 'tensor-cores') {
       await probeKdaScanTensorCores(ctx, config.kda.headDim, config.kda.headDim);
     }
@@ -231,7 +231,7 @@ export class Engine {
     const checkpoint = opts.prefillCheckpoint
       ? new PrefillCheckpoint(ctx, opts.prefillCheckpoint, prefillCheckpointKey(`${this.identity}\0${opts.prefillCheckpoint.modelId}`, promptIds), promptIds.length)
       : undefined;
-    let restored = { pos: 0, priorPrefillMs: 0 } as Awaited<ReturnType<PrefillCheckpoint['restore']>>;
+    let restored: RestoredPrefill = { pos: 0, priorPrefillMs: 0 };
     let checkpointMs = 0;
     try {
       const N = promptIds.length;

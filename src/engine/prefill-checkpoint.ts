@@ -148,7 +148,9 @@ export class PrefillCheckpoint {
       if (!layer) continue;
       const rowBytes = latentRowBytes(layer.cache);
       latentRows[i] = rowBytes;
-      const fd = openSync(join(this.folder, `latent-L${i}.bin`), existsSync(join(this.folder, `latent-L${i}.bin`)) ? 'r+' : 'w');
+      const file = join(this.folder, `latent-L${i}.bin`);
+      // Positioned writes of the new rows only ('r+' keeps the rows already there; 'a' would ignore the position).
+      const fd = openSync(file, existsSync(file) ? 'r+' : 'w');
       try {
         const rowsPerSlice = this.rowsPerSlice(rowBytes);
         for (let row = this.savedPos; row < pos; row += rowsPerSlice) {

@@ -208,10 +208,10 @@ export class WorkerPoolBackend implements Backend {
         child.kill('SIGKILL');
         return true;
       };
-      if (!child.connected) { requeue(); continue; }
-      child.send({ type: 'generate', id: job.id, request: toWireRequest(job.request) } satisfies ParentMessage, (err) => {
-        if (err && requeue()) this.dispatch();
-      });
+      if (!this.send(child, { type: 'generate', id: job.id, request: toWireRequest(job.request) }, () => { if (requeue()) this.dispatch(); })) {
+        requeue();
+        continue;
+      }
       this.options.onDispatch?.({ device: w.slot.index, pid: child.pid!, dispatched: ++this.dispatched });
     }
   }
@@ -238,9 +238,14 @@ export class WorkerPoolBackend implements Backend {
     this.dispatch();
   }
 
-  /** Sends unless the channel is gone; a failed send is the worker dying, which its 'exit' event handles. */
-  private send(child: ChildProcess, message: ParentMessage): void {
-    if (child.connected) child.send(message, (err) => { if (err) child.kill('SIGKILL'); });
+  /**
+   * Sends unless the channel is gone (false). A send that fails later is the worker dying: `onFail` runs (by
+   * default a kill; its 'exit' event handles the death).
+   */
+  private send(child: ChildProcess, message: ParentMessage, onFail = () => { child.kill('SIGKILL'); }): boolean {
+    if (!child.connected) return false;
+    child.send(message, (err) => { if (err) onFail(); });
+    return true;
   }
 
   private endBusy(w: Worker): void {
