@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION } from '../store/migrations.js';
+import { refuseNewerSchema, SCHEMA_VERSION } from '../store/migrations.js';
 import { openStore } from '../store/store.js';
 import { getRun, listRuns, resultsWithSamples, type ResultWithSampleRow, type RunRow } from '../store/queries.js';
 import type { ScoredSample } from '../tasks/types.js';
@@ -51,7 +51,7 @@ export function openStoreReadOnly(path: string): Database.Database {
     const version = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
     if (version === SCHEMA_VERSION) return db;
     db.close();
-    if (version > SCHEMA_VERSION) throw new Error(`its schema version ${version} is newer than this ctxbench understands (${SCHEMA_VERSION}); upgrade ctxbench`);
+    refuseNewerSchema(version);
     openStore(file).close();
     return new Database(file, { readonly: true, fileMustExist: true });
   } catch (err) {

@@ -109,16 +109,20 @@ const MIGRATIONS: Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
+/** A store written by a newer ctxbench may have moved columns: neither migrated nor read. */
+export function refuseNewerSchema(version: number): void {
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(`database schema version ${version} is newer than this ctxbench understands (${SCHEMA_VERSION}); upgrade ctxbench`);
+  }
+}
+
 export function migrate(db: Database.Database): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
-  const newest = Math.max(0, ...applied);
-  if (newest > SCHEMA_VERSION) {
-    throw new StoreError(`database schema version ${newest} is newer than this ctxbench understands (${SCHEMA_VERSION}); upgrade ctxbench`);
-  }
+  refuseNewerSchema(Math.max(0, ...applied));
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.version)) continue;
     db.transaction(() => {
