@@ -5,6 +5,7 @@
 import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
 import type { GpuTensor } from '../engine/gpu/arena.js';
 import { makeSwiGlu } from '../kernels/elementwise/swiglu.js';
+import { makeCopy } from '../kernels/elementwise/copy.js';
 import { makeExpertGemv, makeExpertGemvSwiGlu, planExpertGemv, type ExpertGemvPlan } from '../kernels/moe/expert-gemv.js';
 import { COPY_ANCHOR, filled, maxRelDiff, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
 
@@ -77,5 +78,26 @@ export function moeDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
     });
   }
   cases[cases.length - 1].release = releaser(ctx, tensors);
+  cases.push(dependentCopyCase(ctx, projection, `moe-expert-gemv ${shape}`));
   return cases;
+}
+
+/**
+ * The floor a short dispatch pair can reach: two dependent copy dispatches (a → b → c), each moving
+ * `bytesPerDispatch` (half read, half written), timed like the expert GEMVs. A decode MoE dispatch moves only
+ * 20–38 MB, so launch, ramp and tail weigh on it as they do not on the 1 GiB copy anchor; GB/s over this row is
+ * what a kernel change can still win.
+ */
+export function dependentCopyCase(ctx: GpuContext, bytesPerDispatch: number, of: string): KernelCase {
+  const cols = 4096;
+  const rows = Math.max(1, Math.round(bytesPerDispatch / 8 / cols));
+  const [a, b, c] = ['a', 'b', 'c'].map((n, i) => (i === 0 ? filled(ctx, [rows, cols], 'f32', `bench.copy2.${n}`, 51) : ctx.tensor([rows, cols], 'f32', `bench.copy2.${n}`)));
+  const moved = rows * cols * 8;
+  return {
+    kernel: 'moe', name: `device-copy 2 dependent × ${(moved / 1e6).toFixed(1)} MB (floor of ${of})`, dtype: '16-byte vectors',
+    specs: [makeCopy(ctx, a, b, cols, { rows }), makeCopy(ctx, b, c, cols, { rows })], bytes: 2 * moved, anchor: COPY_ANCHOR,
+    params: { rows, cols, bytesPerDispatch: moved, path: 'kernel' },
+    verify: async () => maxRelDiff(await ctx.readF32(c), await ctx.readF32(a)),
+    release: releaser(ctx, [a, b, c]),
+  };
 }

@@ -6,11 +6,12 @@ import type { GpuContext } from '../engine/gpu/context.js';
 import type { GpuTensor } from '../engine/gpu/arena.js';
 import { allocQ8, q8Bytes, type Q8Weight } from '../kernels/linalg/q8-format.js';
 import { makeRandomFillQ8 } from '../kernels/linalg/random-fill-q8.js';
-import { makeGemvQ8, planGemvQ8 } from '../kernels/linalg/gemv-q8.js';
+import { makeGemvQ8, planGemvQ8, type Q8Convert } from '../kernels/linalg/gemv-q8.js';
 import { makeDequantQ8 } from '../kernels/linalg/dequant-q8.js';
 import { makeLinear } from '../kernels/linalg/matmul.js';
 import { makeExpertGemv, makeExpertGemvSwiGlu } from '../kernels/moe/expert-gemv.js';
-import { planExpertGemvQ8, expertGemvQ8Dispatches } from '../kernels/moe/expert-gemv-q8.js';
+import { planExpertGemvQ8, expertGemvQ8Dispatches, type ExpertGemvQ8Plan } from '../kernels/moe/expert-gemv-q8.js';
+import { dependentCopyCase } from './moe-cases.js';
 import { COPY_ANCHOR, filled, maxRelDiff, type KernelCase, type KernelName, type SizeClass } from './kernel-cases.js';
 
 export function q8KernelCases(ctx: GpuContext, kernel: KernelName, size: SizeClass): KernelCase[] {
@@ -53,12 +54,14 @@ function gemvQ8Cases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const bytes = q8Bytes(N, K) + K * 4 + N * 4;
   const anchor = size === '48b' ? COPY_ANCHOR : undefined;
   const cases: KernelCase[] = [];
-  for (const rows of size === '48b' ? [2, 4, 8] : [2]) {
-    const plan = planGemvQ8(ctx, { rowsPerWorkgroup: rows });
+  // Rows per workgroup × int8 conversion ('magic': no int-to-float instructions, q8.part.wgsl).
+  const variants: [number, Q8Convert][] = size === '48b' ? [[2, 'unpack'], [4, 'unpack'], [8, 'unpack'], [2, 'magic'], [4, 'magic']] : [[2, 'unpack'], [2, 'magic']];
+  for (const [rows, convert] of variants) {
+    const plan = planGemvQ8(ctx, { rowsPerWorkgroup: rows, convert });
     cases.push({
-      kernel: 'gemv', name: `gemv-q8 ${N}x${K}${rows === 2 ? '' : ` ${rows} rows/wg`}`, dtype: 'q8 W (int8/32 + f16 scale)',
+      kernel: 'gemv', name: `gemv-q8 ${N}x${K}${rows === 2 ? '' : ` ${rows} rows/wg`}${convert === 'magic' ? ' magic' : ''}`, dtype: 'q8 W (int8/32 + f16 scale)',
       specs: makeGemvQ8(ctx, x, w, out, plan), bytes, anchor,
-      params: { N, K, rowsPerWorkgroup: rows, workgroupSize: plan.workgroupSize, path: plan.subgroups ? 'subgroup' : 'workgroup-tree', weightBytes: q8Bytes(N, K) },
+      params: { N, K, rowsPerWorkgroup: rows, convert, workgroupSize: plan.workgroupSize, path: plan.subgroups ? 'subgroup' : 'workgroup-tree', weightBytes: q8Bytes(N, K) },
       release: () => undefined,
       verify: () => withF16(ctx, w, async (f16) => {
         const ref = ctx.tensor([1, N], 'f32', 'bench.gemvq8.ref');
@@ -85,9 +88,14 @@ function moeQ8Cases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const shape = `top-${topK} of ${E} ${H}→${I}→${H}`;
   const anchor = size === '48b' ? COPY_ANCHOR : undefined;
   const projection = topK * q8Bytes(I, H);
-  const plan = planExpertGemvQ8(ctx);
-  const params = (extra: Record<string, unknown>) => ({
-    E, topK, H, I, path: plan.path, rowsPerSubgroup: plan.rowsPerSubgroup, subgroupsPerWorkgroup: plan.subgroupsPerWorkgroup, fallbackReason: plan.reason, ...extra,
+  // The default plan first (its names are the ones timed since session 6), then tilings and the conversion.
+  const tilings: [number, number, Q8Convert][] = size === '48b'
+    ? [[2, 4, 'unpack'], [2, 4, 'magic'], [4, 2, 'unpack'], [4, 4, 'unpack'], [1, 4, 'unpack'], [4, 2, 'magic'], [4, 4, 'magic']]
+    : [[2, 4, 'unpack'], [2, 4, 'magic']];
+  const plans = tilings.map(([r, g, convert]) => planExpertGemvQ8(ctx, { rowsPerSubgroup: r, subgroupsPerWorkgroup: g, convert }));
+  const label = (p: ExpertGemvQ8Plan, i: number) => (i === 0 ? '' : ` ${p.rowsPerSubgroup}r×${p.subgroupsPerWorkgroup}sg${p.convert === 'magic' ? ' magic' : ''}`);
+  const params = (p: ExpertGemvQ8Plan, extra: Record<string, unknown>) => ({
+    E, topK, H, I, path: p.path, rowsPerSubgroup: p.rowsPerSubgroup, subgroupsPerWorkgroup: p.subgroupsPerWorkgroup, convert: p.convert, fallbackReason: p.reason, ...extra,
   });
   // Reference: the f16 expert kernels on the expanded weights (gate, down; then gate|up|SwiGLU, down).
   const check = (got: GpuTensor, fused: boolean) => async () => withF16(ctx, w1, (g) => withF16(ctx, w2, (d) => withF16(ctx, w3, async (u) => {
@@ -101,17 +109,21 @@ function moeQ8Cases(ctx: GpuContext, size: SizeClass): KernelCase[] {
     ctx.arena.free(o);
     return err;
   })));
-  return [
-    {
-      kernel: 'moe', name: `moe-expert-gemv-q8 ${shape}`, dtype: 'q8 W (int8/32 + f16 scale)',
-      specs: [...expertGemvQ8Dispatches(ctx, x, [w1], ids, mid, topK, topK, true, plan), ...expertGemvQ8Dispatches(ctx, mid, [w2], ids, out, topK, topK, false, plan)],
-      bytes: 2 * projection, anchor, params: params({ projections: 'gate, down' }), release: () => undefined, verify: check(out, false),
-    },
-    {
-      kernel: 'moe', name: `moe-expert-ffn-q8 ${shape} fused`, dtype: 'q8 W (int8/32 + f16 scale)',
+  const cases: KernelCase[] = plans.map((plan, i) => ({
+    kernel: 'moe', name: `moe-expert-gemv-q8 ${shape}${label(plan, i)}`, dtype: 'q8 W (int8/32 + f16 scale)',
+    specs: [...expertGemvQ8Dispatches(ctx, x, [w1], ids, mid, topK, topK, true, plan), ...expertGemvQ8Dispatches(ctx, mid, [w2], ids, out, topK, topK, false, plan)],
+    bytes: 2 * projection, anchor, params: params(plan, { projections: 'gate, down' }), release: () => undefined, verify: check(out, false),
+  }));
+  // The fused FFN with the default plan and with each conversion's variant of it.
+  for (const [i, plan] of plans.entries()) {
+    if (i > 1) break;
+    cases.push({
+      kernel: 'moe', name: `moe-expert-ffn-q8 ${shape} fused${label(plan, i)}`, dtype: 'q8 W (int8/32 + f16 scale)',
       specs: [...expertGemvQ8Dispatches(ctx, x, [w1, w3], ids, ffnMid, topK, topK, true, plan), ...expertGemvQ8Dispatches(ctx, ffnMid, [w2], ids, ffnOut, topK, topK, false, plan)],
-      bytes: 3 * projection, anchor, params: params({ projections: 'gate|up|swiglu, down' }), verify: check(ffnOut, true),
-      release: freeAll(ctx, [w1, w2, w3], [x, ids, mid, out, ffnMid, ffnOut]),
-    },
-  ];
+      bytes: 3 * projection, anchor, params: params(plan, { projections: 'gate|up|swiglu, down' }), verify: check(ffnOut, true), release: () => undefined,
+    });
+  }
+  cases[cases.length - 1].release = freeAll(ctx, [w1, w2, w3], [x, ids, mid, out, ffnMid, ffnOut]);
+  cases.push(dependentCopyCase(ctx, projection, `moe-expert-gemv-q8 ${shape}`));
+  return cases;
 }

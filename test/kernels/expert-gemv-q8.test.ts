@@ -8,7 +8,7 @@ import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
 
 // The q8 decode MoE kernel (plain and fused gate|up|SwiGLU) against the f64 reference of the stored weights:
 // fresh random operands, odd and quad K (ragged chunk counts, partial groups), odd N, experts split over two
-// blocks, both the subgroup and the one-thread paths, NaN-poisoned outputs.
+// blocks, both the subgroup and the one-thread paths, both int8 conversions, NaN-poisoned outputs.
 
 function stack(ctx: GpuContext, data: Float32Array, E: number, N: number, K: number, cut: number, label: string): Q8Weight {
   if (cut <= 0) {
@@ -41,7 +41,10 @@ describe('moe/expert-gemv-q8', () => {
   for (const path of ['subgroup', 'thread'] as const) {
     it(`projections and fused SwiGLU match the reference (${path} path; gathered and per-slot x, split experts)`, async () => {
       const ctx = await gpu();
-      const tilings = path === 'subgroup' ? [{}, { rowsPerSubgroup: 1, subgroupsPerWorkgroup: 1 }, { rowsPerSubgroup: 3, subgroupsPerWorkgroup: 2 }] : [{}];
+      const tilings = path === 'subgroup'
+        ? [{}, { rowsPerSubgroup: 1, subgroupsPerWorkgroup: 1 }, { rowsPerSubgroup: 3, subgroupsPerWorkgroup: 2 }, { convert: 'magic' as const },
+          { rowsPerSubgroup: 4, subgroupsPerWorkgroup: 2, convert: 'magic' as const }, { rowsPerSubgroup: 1, subgroupsPerWorkgroup: 3, convert: 'magic' as const }]
+        : [{}, { convert: 'magic' as const }];
       for (const [i, tiles] of tilings.entries()) {
         const plan = planExpertGemvQ8(ctx, tiles, path === 'thread' ? 'thread' : undefined);
         expect(plan.path, plan.reason).toBe(path);

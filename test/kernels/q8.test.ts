@@ -63,8 +63,8 @@ describe('q8 format', () => {
 });
 
 describe('linalg/gemv-q8', () => {
-  for (const subgroups of [true, false]) {
-    it(`matches the f64 reference (${subgroups ? 'subgroup sums' : 'workgroup tree'}; odd and quad K, split blocks, poisoned tail)`, async () => {
+  for (const [subgroups, convert] of [[true, 'unpack'], [false, 'unpack'], [true, 'magic'], [false, 'magic']] as const) {
+    it(`matches the f64 reference (${subgroups ? 'subgroup sums' : 'workgroup tree'}, ${convert} int8; odd and quad K, split blocks, poisoned tail)`, async () => {
       const ctx = await gpu();
       for (const K of [oddK(), quadK(), 32 * randomInt(1, 5)]) {
         const N = randomInt(3, 41) | 1;
@@ -73,7 +73,7 @@ describe('linalg/gemv-q8', () => {
         const weight = split ? q8Split(ctx, w, [N, K], randomInt(1, N - 1), 'w') : q8Whole(ctx, w, [N, K], 'w');
         const out = ctx.tensor([N + 3], 'f32', 'out');
         ctx.fill(out, NaN);
-        const plan = planGemvQ8(ctx, { subgroups, rowsPerWorkgroup: randomInt(1, 5) });
+        const plan = planGemvQ8(ctx, { subgroups, rowsPerWorkgroup: randomInt(1, 5), convert });
         ctx.run(makeGemvQ8(ctx, ctx.tensor([K], 'f32', 'x', x), weight, out, plan, 2));
         const got = await ctx.readF32(out);
         const ref = linearQ8Reference(x, quantizeQ8(w, N, K), 1, N, K);

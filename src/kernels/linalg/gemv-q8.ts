@@ -12,10 +12,14 @@ export interface GemvQ8Plan {
   workgroupSize: number;
   rowsPerWorkgroup: number;
   subgroups: boolean;
+  /** int8 → f32: 'unpack' (unpack4xI8 and conversions; the default) or 'magic' (bits into 2^23's mantissa, q8.part.wgsl). */
+  convert: Q8Convert;
 }
 
+export type Q8Convert = 'unpack' | 'magic';
+
 /** Same shape as the f16 GEMV (4 rows sharing each x chunk); `subgroups: false` pins the tree reduction. */
-export function planGemvQ8(ctx: GpuContext, opts: { rowsPerWorkgroup?: number; subgroups?: boolean } = {}): GemvQ8Plan {
+export function planGemvQ8(ctx: GpuContext, opts: { rowsPerWorkgroup?: number; subgroups?: boolean; convert?: Q8Convert } = {}): GemvQ8Plan {
   let workgroupSize = 1;
   const cap = Math.min(256, ctx.caps.maxInvocationsPerWorkgroup, Math.max(ctx.caps.subgroupSize * 4, 64));
   while (workgroupSize * 2 <= cap) workgroupSize *= 2;
@@ -24,7 +28,7 @@ export function planGemvQ8(ctx: GpuContext, opts: { rowsPerWorkgroup?: number; s
   if (!Number.isInteger(rowsPerWorkgroup) || rowsPerWorkgroup < 1 || rowsPerWorkgroup > 16) {
     throw new Error(`gemv q8: rows per workgroup must be an integer in 1..16 (got ${rowsPerWorkgroup})`);
   }
-  return { workgroupSize, rowsPerWorkgroup, subgroups: (opts.subgroups ?? true) && ctx.caps.hasSubgroups };
+  return { workgroupSize, rowsPerWorkgroup, subgroups: (opts.subgroups ?? true) && ctx.caps.hasSubgroups, convert: opts.convert ?? 'unpack' };
 }
 
 /** out[colOffset + n] = (q · s)[n, :] · x for every row of a q8 matrix [N, K]; x, out f32. */
@@ -42,7 +46,7 @@ export function makeGemvQ8(ctx: GpuContext, x: GpuTensor, w: Q8Weight, out: GpuT
     kernel,
     defines: {
       WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, SUBGROUPS: plan.subgroups, X_VEC4: K % 4 === 0,
-      MIN_SG: Math.max(1, ctx.caps.subgroupMinSize),
+      MIN_SG: Math.max(1, ctx.caps.subgroupMinSize), Q8_MAGIC: plan.convert === 'magic',
     },
     params: [b.count, K, colOffset + b.start, b.entryOffset, paddedK / 16, scaleStride, 0, 0],
     bindings: [x, b.values, b.scales, out],

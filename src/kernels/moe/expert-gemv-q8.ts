@@ -4,6 +4,7 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { q8RowLayout, type Q8Weight } from '../linalg/q8-format.js';
+import type { Q8Convert } from '../linalg/gemv-q8.js';
 import { EXPERT_GEMV_TILES } from './expert-gemv.js';
 
 const kernel = { name: 'moe/expert-gemv-q8', url: new URL('./expert-gemv-q8.wgsl', import.meta.url) };
@@ -13,25 +14,28 @@ export interface ExpertGemvQ8Plan {
   path: 'subgroup' | 'thread';
   rowsPerSubgroup: number;
   subgroupsPerWorkgroup: number;
+  /** int8 → f32 in the dot products (linalg/gemv-q8.ts); 'unpack' by default. */
+  convert: Q8Convert;
   reason?: string;
 }
 
 /** The f16 kernel's tiling (2 rows per subgroup, 4 subgroups): a q8 row is half the bytes, so twice the rows in flight would be the first thing to bench. */
 export function planExpertGemvQ8(
-  ctx: GpuContext, tiles: Partial<Pick<ExpertGemvQ8Plan, 'rowsPerSubgroup' | 'subgroupsPerWorkgroup'>> = {}, force?: ExpertGemvQ8Plan['path'],
+  ctx: GpuContext, tiles: Partial<Pick<ExpertGemvQ8Plan, 'rowsPerSubgroup' | 'subgroupsPerWorkgroup' | 'convert'>> = {}, force?: ExpertGemvQ8Plan['path'],
 ): ExpertGemvQ8Plan {
-  const t = { ...EXPERT_GEMV_TILES, ...tiles };
+  const { convert = 'unpack', ...rest } = tiles;
+  const t = { ...EXPERT_GEMV_TILES, ...rest };
   if (!Number.isInteger(t.rowsPerSubgroup) || t.rowsPerSubgroup < 1 || !Number.isInteger(t.subgroupsPerWorkgroup) || t.subgroupsPerWorkgroup < 1) {
     throw new Error(`expert gemv q8: rows per subgroup and subgroups per workgroup must be positive integers (got ${t.rowsPerSubgroup}, ${t.subgroupsPerWorkgroup})`);
   }
-  const thread = (reason: string): ExpertGemvQ8Plan => ({ path: 'thread', rowsPerSubgroup: t.rowsPerSubgroup, subgroupsPerWorkgroup: 64, reason });
+  const thread = (reason: string): ExpertGemvQ8Plan => ({ path: 'thread', rowsPerSubgroup: t.rowsPerSubgroup, subgroupsPerWorkgroup: 64, convert, reason });
   if (force === 'thread') return thread('forced');
   if (!ctx.caps.hasSubgroups) return thread('no subgroups feature');
   if (ctx.caps.subgroupMinSize !== ctx.caps.subgroupSize) return thread(`subgroup size varies (${ctx.caps.subgroupMinSize}–${ctx.caps.subgroupSize})`);
   if (t.subgroupsPerWorkgroup * ctx.caps.subgroupSize > ctx.caps.maxInvocationsPerWorkgroup) {
     return thread(`${t.subgroupsPerWorkgroup} subgroups exceed the workgroup size limit`);
   }
-  return { path: 'subgroup', ...t };
+  return { path: 'subgroup', ...t, convert };
 }
 
 /**
@@ -59,6 +63,7 @@ export function expertGemvQ8Dispatches(
     defines: {
       SG, SUBGROUPS: plan.path === 'subgroup', SUBGROUPS_PER_WG: plan.subgroupsPerWorkgroup, ROWS: plan.rowsPerSubgroup,
       CHUNKS, LOADS: Math.ceil(CHUNKS / SG), X_VEC4: K % 4 === 0, GATHER: gather, SWIGLU: weights.length === 2,
+      Q8_MAGIC: plan.convert === 'magic',
     },
     params: [N, K, topK, b.start, b.start + b.count, b.entryOffset, scaleStride, 0],
     bindings: [x, ...blocks.flatMap((bs) => [bs[i].values, bs[i].scales]), ids, out],
