@@ -13,6 +13,10 @@
 //   3. O [H × R] += P [H × BK] · C [BK × R], the same staged rows now as right operands; every subgroup owns
 //      OF column fragments of one head fragment.
 // Every fragment loop is written out (#unroll): accumulators indexed by loop counters cost the GEMM 1.6×.
+// Row loads (bench trials): ROW_LOADS_MODE 0 = a strided load/store loop; else each thread's ROW_LOADS 8-byte
+// words go through registers, issued together, the first PREFETCH_LOADS of them one block ahead so they are in
+// flight during the previous block's math (what made the tensor-core prefill 1.5×); 0 = batch, ROW_LOADS = all.
+// A block's rows are contiguous in the cache: word k0·DC/4 + e.
 // Partials go out as the SPLIT passes write them (natural-log running max), so the REDUCE pass is shared.
 // Each split's range is a whole number of blocks: rows up to Tk rounded up to BK are read, so the engine
 // allocates the cache that long and zero-fills it (a weight of 0 times a NaN would still be NaN).
@@ -52,7 +56,13 @@ const CHAINS: u32 = {{CHAINS}}u;   // subgroups sharing one Sᵀ fragment's redu
 const NSG: u32 = CHAINS * KF * HF;
 const THREADS: u32 = NSG * SG;
 const DF: u32 = DC / 16u;          // reduction steps of Sᵀ, DF / CHAINS (= {{DF_PER_CHAIN}}) per subgroup
+#if PV_ALL_HEADS
+// PV_ALL_HEADS (bench trial): in step 3 every subgroup owns OF column fragments for all HF head fragments, so
+// each staged value fragment is loaded once per block instead of once per head fragment (same accumulators).
+const COL_GROUPS: u32 = NSG;
+#else
 const COL_GROUPS: u32 = NSG / HF;  // subgroups sharing one head fragment's R columns in step 3
+#endif
 const OF: u32 = R / 16u / COL_GROUPS; // = {{OF}}
 const LPH: u32 = THREADS / H;      // softmax lanes per head (a power of two dividing SG)
 const KPL: u32 = BK / LPH;         // keys per softmax lane
@@ -61,6 +71,8 @@ const PROW: u32 = BK;              // P rows unpadded: the staged cache takes th
 const TAU: f32 = {{TAU}};
 const LN2: f32 = 0.6931471805599453;
 const MASKED: f32 = -3.0e38;
+const ROW_ITEMS: u32 = BK * (DC / 4u);  // 8-byte words of one block's rows; ROW_LOADS = ceil(ROW_ITEMS / THREADS)
+const PREFETCH_LOADS: u32 = {{PREFETCH_LOADS}}u;
 // One f32 array holds Sᵀ, then (rescale blocks only) one 16×16 scratch per subgroup, then the rescale flag and
 // the per-head factors: a separate u32 workgroup variable beside subgroup-matrix arrays shifted their
 // addresses on the H100 (see mla-flash-prefill-f16.wgsl).
@@ -85,14 +97,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let hf = sg % HF;                // this subgroup's head fragment (steps 1 and 3)
   let kf = (sg / HF) % KF;         // step 1: its key fragment
   let chain = sg / (HF * KF);      // step 1: its share of the DC reduction
+#if PV_ALL_HEADS
+  let col0 = sg * OF * 16u;        // step 3: its OF column fragments of every head fragment
+#else
   let col0 = (sg / HF) * OF * 16u; // step 3: its OF column fragments
+#endif
   let head = li / LPH;    // step 2: this lane's head and its share of the block's keys
   let sub = li % LPH;
   let scaleLog2 = qScale[head];
 
+#if PV_ALL_HEADS
+#unroll h HF_FRAGS
+#unroll f OF
+  var o_{{h}}_{{f}} = subgroup_matrix_result<f32, 16, 16>();
+#endunroll
+#endunroll
+#else
 #unroll f OF
   var o_{{f}} = subgroup_matrix_result<f32, 16, 16>();
 #endunroll
+#endif
   // This subgroup's Qᵀ fragments stay in registers for the whole key range (the same for every block).
   let d0 = chain * {{DF_PER_CHAIN}}u;
 #unroll d DF_PER_CHAIN
@@ -101,10 +125,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var mUsed = MASKED;
   var rowSum = 0.0;
   if (li == 0u) { scores[RESCALE_AT] = 0.0; } // workgroup memory starts undefined
+#if ROW_LOADS_MODE
+  // This thread's share of one block's rows, in registers (plain variables: constant indices only). The first
+  // PREFETCH_LOADS of them travel one block ahead, during the previous block's math.
+#unroll i ROW_LOADS
+  var rows_{{i}} = vec4<f16>();
+#endunroll
+  if (kStart < kEnd) {
+#unroll i ROW_LOADS
+    if ({{i}}u < PREFETCH_LOADS && li + {{i}}u * THREADS < ROW_ITEMS) { rows_{{i}} = cache[kStart * (DC / 4u) + li + {{i}}u * THREADS]; }
+#endunroll
+  }
+#endif
   var blk = 0u;
   for (var k0 = kStart; k0 < kEnd; k0 += BK) {
     blk += 1u;
     workgroupBarrier(); // the previous block's step 3 is done with cTile and pTile
+#if ROW_LOADS_MODE
+#unroll i ROW_LOADS
+    if ({{i}}u >= PREFETCH_LOADS && li + {{i}}u * THREADS < ROW_ITEMS) { rows_{{i}} = cache[k0 * (DC / 4u) + li + {{i}}u * THREADS]; }
+#endunroll
+#unroll i ROW_LOADS
+    {
+      let e = li + {{i}}u * THREADS;
+      if (e < ROW_ITEMS) {
+        let at = (e / (DC / 4u)) * CROW + (e % (DC / 4u)) * 4u;
+        cTile[at] = rows_{{i}}.x; cTile[at + 1u] = rows_{{i}}.y; cTile[at + 2u] = rows_{{i}}.z; cTile[at + 3u] = rows_{{i}}.w;
+      }
+    }
+#endunroll
+#else
     for (var e = li; e < BK * (DC / 4u); e += THREADS) {
       let key = e / (DC / 4u);
       let c = (e % (DC / 4u)) * 4u;
@@ -112,7 +162,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let at = key * CROW + c;
       cTile[at] = x.x; cTile[at + 1u] = x.y; cTile[at + 2u] = x.z; cTile[at + 3u] = x.w;
     }
+#endif
     workgroupBarrier();
+#if ROW_LOADS_MODE
+    // The next block's first PREFETCH_LOADS words travel while this block's scores, softmax and P·V run.
+    if (k0 + BK < kEnd) {
+#unroll i ROW_LOADS
+      if ({{i}}u < PREFETCH_LOADS && li + {{i}}u * THREADS < ROW_ITEMS) { rows_{{i}} = cache[(k0 + BK) * (DC / 4u) + li + {{i}}u * THREADS]; }
+#endunroll
+    }
+#endif
     let cRow = kf * 16u * CROW;
     var s0 = subgroup_matrix_result<f32, 16, 16>();
 #unroll d DF_PER_CHAIN
@@ -154,6 +213,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // Also the barrier that publishes P and the factors (Sᵀ has been read into registers by now).
     if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
+#if PV_ALL_HEADS
+#unroll h HF_FRAGS
+#unroll f OF
+      subgroupMatrixStore(&scores, sg * 256u, o_{{h}}_{{f}}, false, 16u);
+      workgroupBarrier();
+      for (var e = li % SG; e < 256u; e += SG) { scores[sg * 256u + e] *= scores[FACTOR_AT + {{h}}u * 16u + e / 16u]; }
+      workgroupBarrier();
+      o_{{h}}_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
+#endunroll
+#endunroll
+#else
 #unroll f OF
       subgroupMatrixStore(&scores, sg * 256u, o_{{f}}, false, 16u);
       workgroupBarrier();
@@ -161,9 +231,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       workgroupBarrier();
       o_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, sg * 256u, false, 16u);
 #endunroll
+#endif
       workgroupBarrier(); // the next block's Sᵀ overwrites the scratch
     }
 
+#if PV_ALL_HEADS
+#unroll kk KF_FRAGS
+    {
+#unroll h HF_FRAGS
+      let pf_{{h}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, {{h}}u * 16u * PROW + {{kk}}u * 16u, false, PROW);
+#endunroll
+#unroll f OF
+      {
+        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&cTile, {{kk}}u * 16u * CROW + col0 + {{f}}u * 16u, false, CROW);
+#unroll h HF_FRAGS
+        o_{{h}}_{{f}} = subgroupMatrixMultiplyAccumulate(pf_{{h}}, vf, o_{{h}}_{{f}});
+#endunroll
+      }
+#endunroll
+    }
+#endunroll
+#else
 #unroll kk KF_FRAGS
     {
       let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, hf * 16u * PROW + {{kk}}u * 16u, false, PROW);
@@ -173,11 +261,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #endunroll
     }
 #endunroll
+#endif
   }
 
+#if PV_ALL_HEADS
+#unroll h HF_FRAGS
+#unroll f OF
+  subgroupMatrixStore(&oPart, (split * H + {{h}}u * 16u) * R + col0 + {{f}}u * 16u, o_{{h}}_{{f}}, false, R);
+#endunroll
+#endunroll
+#else
 #unroll f OF
   subgroupMatrixStore(&oPart, (split * H + hf * 16u) * R + col0 + {{f}}u * 16u, o_{{f}}, false, R);
 #endunroll
+#endif
   if (sub == 0u) {
     mPart[split * H + head] = select(MASKED, mUsed * LN2, mUsed > MASKED);
     lPart[split * H + head] = rowSum;

@@ -25,6 +25,10 @@ function tcWorkgroupBytes(H: number, DC: number, chains: number, keyRows = TC_KE
   return 4 * Math.ceil((scratch + 1 + H) / 4) * 4 + 2 * H * keyRows + 2 * keyRows * (DC + 8);
 }
 
+export type TcRowLoads = 'loop' | 'batch' | 'prefetch' | 'prefetch-half';
+/** Share of a thread's row words fetched one block ahead (the rest are fetched at staging); undefined: the loop. */
+const PREFETCHED_SHARE: Record<TcRowLoads, number | undefined> = { loop: undefined, batch: 0, prefetch: 1, 'prefetch-half': 0.5 };
+
 export interface MlaDecodeDims { H: number; Dn: number; Dr: number; Dv: number; R: number }
 
 export interface MlaDecodePlan {
@@ -34,6 +38,14 @@ export interface MlaDecodePlan {
   tensorCores: boolean;
   /** Tensor-core pass: independent accumulator chains of the score reduction (1 or 2). */
   scoreChains?: number;
+  /**
+   * Tensor-core pass, how a block's cache rows reach workgroup memory: 'loop' (default) a strided load/store loop;
+   * 'batch' all of a thread's loads issued into registers, then stored; 'prefetch' the next block's rows fetched
+   * into registers during this block's math ('prefetch-half': half of them, fewer registers). Bench trials (tools/device/probe-mla-decode-variants.mjs).
+   */
+  rowLoads?: TcRowLoads;
+  /** Tensor-core pass: every subgroup computes P·V for all head fragments of its columns (bench trial). */
+  pvAllHeads?: boolean;
   /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
   subgroupHeads: boolean;
   headsPerGroup: number;
@@ -50,7 +62,7 @@ export interface MlaDecodePlan {
  */
 export function planMlaDecode(
   ctx: GpuContext, d: MlaDecodeDims, capacity: number, splits?: number,
-  opts: { subgroupHeads?: boolean; cacheF16?: boolean; tensorCores?: boolean; keyRows?: number; scoreChains?: number } = {},
+  opts: { subgroupHeads?: boolean; cacheF16?: boolean; tensorCores?: boolean; keyRows?: number; scoreChains?: number; rowLoads?: TcRowLoads; pvAllHeads?: boolean } = {},
 ): MlaDecodePlan {
   if (splits !== undefined && (!Number.isInteger(splits) || splits < 1)) throw new Error(`mlaAbsorbedDecode: splits ${splits} must be a positive integer`);
   const sg = ctx.caps.subgroupSize;
@@ -62,7 +74,7 @@ export function planMlaDecode(
     const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
     const keyRows = opts.keyRows ?? TC_KEY_BLOCK, scoreChains = opts.scoreChains ?? TC_CHAINS;
     return {
-      splits: tcSplits, tensorCores: true, scoreChains, subgroupHeads: false, headsPerGroup: d.H, keyRows, lanesPerScore: 0,
+      splits: tcSplits, tensorCores: true, scoreChains, ...(opts.rowLoads ? { rowLoads: opts.rowLoads } : {}), ...(opts.pvAllHeads ? { pvAllHeads: true } : {}), subgroupHeads: false, headsPerGroup: d.H, keyRows, lanesPerScore: 0,
       workgroupSize: tcSubgroups(d.H, scoreChains, keyRows) * sg,
     };
   }
@@ -104,6 +116,23 @@ export function mlaDecodeTensorCoresUnsupported(ctx: GpuContext, d: MlaDecodeDim
   if (threads > Math.min(c.maxInvocationsPerWorkgroup, c.maxWorkgroupSizeX)) return `${threads} invocations per workgroup`;
   if (lanesPerHead > c.subgroupSize || TC_KEY_BLOCK % lanesPerHead !== 0) return `subgroup size ${c.subgroupSize}`;
   return undefined;
+}
+
+/** Defines of the tensor-core split pass (mla-absorbed-decode-tc.wgsl) for these dims and plan. */
+export function tcSplitDefines(d: { H: number; R: number; Dr: number }, plan: MlaDecodePlan, subgroupSize: number, seqLen: boolean) {
+  const DC = d.R + d.Dr, chains = plan.scoreChains ?? TC_CHAINS, subgroups = tcSubgroups(d.H, chains, plan.keyRows);
+  return {
+    H: d.H, R: d.R, DR: d.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: seqLen, CHAINS: chains,
+    DF_PER_CHAIN: DC / 16 / chains, KF_FRAGS: plan.keyRows / 16,
+    OF: d.R / 16 / (subgroups / (plan.pvAllHeads ? 1 : d.H / 16)), PV_ALL_HEADS: Boolean(plan.pvAllHeads), HF_FRAGS: d.H / 16,
+    ...tcRowLoadDefines(plan.rowLoads ?? 'loop', plan.keyRows * DC / 4, subgroups * subgroupSize),
+  };
+}
+
+/** Defines of the tensor-core pass's row loads: the mode and each thread's share of a block's 8-byte words. */
+export function tcRowLoadDefines(mode: TcRowLoads, blockWords: number, threads: number) {
+  const share = PREFETCHED_SHARE[mode], loads = Math.ceil(blockWords / threads);
+  return { ROW_LOADS_MODE: share !== undefined, ROW_LOADS: loads, PREFETCH_LOADS: Math.ceil(loads * (share ?? 0)) };
 }
 
 /** Cache rows to allocate for `capacity` tokens: the tensor-core pass reads whole key blocks (zero-fill them). */
@@ -192,10 +221,11 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
   const chains = plan.scoreChains ?? TC_CHAINS;
   if (plan.tensorCores) {
-    const colGroups = tcSubgroups(a.H, chains, plan.keyRows) / (a.H / 16);
+    const colGroups = tcSubgroups(a.H, chains, plan.keyRows) / (plan.pvAllHeads ? 1 : a.H / 16);
     if (plan.keyRows % 16 !== 0 || (DC / 16) % chains !== 0 || (a.R / 16) % colGroups !== 0) {
       throw new Error(`${name}: ${chains} score chains and ${plan.keyRows}-key blocks do not divide R + Dr = ${DC} and R = ${a.R} into whole fragments`);
     }
+    if (plan.rowLoads !== undefined && !(plan.rowLoads in PREFETCHED_SHARE)) throw new Error(`${name}: rowLoads ${plan.rowLoads} is not one of ${Object.keys(PREFETCHED_SHARE).join(', ')}`);
     const bytes = tcWorkgroupBytes(a.H, DC, chains, plan.keyRows);
     if (bytes > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`${name}: the tensor-core plan needs ${bytes} B of workgroup memory`);
   }
@@ -204,10 +234,7 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
       ctx.dispatch({ kernel, pass: 'query-f16', defines: { ...base, QT16: true }, params, bindings: [scratch.qAbs, scratch.qT!, scratch.qScale!], workgroups: [a.H, 1] }),
       ctx.dispatch({
         kernel: tensorCoreSplit, pass: 'split-tensor-cores', params,
-        defines: {
-          H: a.H, R: a.R, DR: a.Dr, BK: plan.keyRows, TAU: '8.0', SEQ_LEN: Boolean(a.seqLen), CHAINS: chains,
-          DF_PER_CHAIN: DC / 16 / chains, KF_FRAGS: plan.keyRows / 16, OF: a.R / 16 / (tcSubgroups(a.H, chains, plan.keyRows) / (a.H / 16)),
-        },
+        defines: tcSplitDefines(a, plan, ctx.caps.subgroupSize, Boolean(a.seqLen)),
         bindings: [scratch.qT!, a.cache, scratch.oPart, scratch.mPart, scratch.lPart, scratch.qScale!, ...(a.seqLen ? [a.seqLen] : [])],
         workgroups: [plan.splits, 1],
       }),
