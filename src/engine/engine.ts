@@ -241,7 +241,7 @@ export class Engine {
       for (let at = restored.pos; at < N; at += graph.pieceTokens) {
         const T = Math.min(graph.pieceTokens, N - at);
         const specs = graph.forward(seq, ids, at, T);
-        if (at + T === N && opts.maxTokens > 0) specs.push(sampler.step(graph.logits, ids, graph.allLogits ? T - 1 : 0, N));
+        if (at + T === N && opts.maxTokens > 0) specs.push(...sampler.step(graph.logits, ids, graph.allLogits ? T - 1 : 0, N));
         ctx.run(specs);
         if (opts.onPrefillProgress) {
           await ctx.sync();
@@ -363,7 +363,7 @@ export class Engine {
     let decodeProfile: KernelTime[] | undefined;
     const seqLen = ctx.tensor([1], 'u32', 'seq-len');
     const decode = maxTokens > 1
-      ? [...graph.recordDecodeStep(seq, ids, seqLen), sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
+      ? [...graph.recordDecodeStep(seq, ids, seqLen), ...sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
     try {
       for (let step = 0; step < maxTokens; step++) {
         out.push(token);

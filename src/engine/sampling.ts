@@ -2,7 +2,7 @@
 // RNG whose draw is written to a one-float GPU buffer each step (a write, not a readback).
 import type { DispatchSpec, GpuContext } from './gpu/context.js';
 import type { GpuTensor } from './gpu/arena.js';
-import { makeArgmax } from '../kernels/sampling/argmax.js';
+import { argmaxScratchWords, makeArgmax } from '../kernels/sampling/argmax.js';
 import { makeTopPSample } from '../kernels/sampling/top-p.js';
 import { mulberry32 } from '../random/seeded.js';
 
@@ -15,6 +15,8 @@ export interface SamplingOptions {
 export class GpuSampler {
   private readonly draw?: GpuTensor;
   private readonly next?: () => number;
+  /** Greedy picks' per-block candidates, sized for the largest vocabulary seen. */
+  private argmaxScratch?: GpuTensor;
 
   constructor(private readonly ctx: GpuContext, readonly opts: SamplingOptions) {
     if (!(opts.temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${opts.temperature}`);
@@ -24,8 +26,8 @@ export class GpuSampler {
     }
   }
 
-  /** Dispatch that writes the chosen token of logits row `row` into tokens[outIndex]; call before each step. */
-  step(logits: GpuTensor, tokens: GpuTensor, row: number, outIndex: number): DispatchSpec {
+  /** Dispatches that write the chosen token of logits row `row` into tokens[outIndex]; call before each step. */
+  step(logits: GpuTensor, tokens: GpuTensor, row: number, outIndex: number): DispatchSpec[] {
     this.advance();
     return this.spec(logits, tokens, row, outIndex);
   }
@@ -34,9 +36,16 @@ export class GpuSampler {
    * For recorded decode lists: the token goes to tokens[seqLen + outIndex]. Call advance() before every
    * replay (a new draw for temperature sampling; nothing for greedy).
    */
-  spec(logits: GpuTensor, tokens: GpuTensor, row: number, outIndex: number, seqLen?: GpuTensor): DispatchSpec {
-    if (!this.draw) return makeArgmax(this.ctx, logits, tokens, row, outIndex, seqLen);
-    return makeTopPSample(this.ctx, logits, this.draw, tokens, { temperature: this.opts.temperature, topP: this.opts.topP ?? 1 }, row, outIndex, seqLen);
+  spec(logits: GpuTensor, tokens: GpuTensor, row: number, outIndex: number, seqLen?: GpuTensor): DispatchSpec[] {
+    if (!this.draw) {
+      const words = argmaxScratchWords(logits.shape[logits.shape.length - 1]);
+      if (!this.argmaxScratch || this.argmaxScratch.shape[0] < words) {
+        if (this.argmaxScratch) this.ctx.arena.free(this.argmaxScratch);
+        this.argmaxScratch = this.ctx.tensor([words], 'u32', 'sampling.argmax-blocks');
+      }
+      return makeArgmax(this.ctx, logits, tokens, this.argmaxScratch, row, outIndex, seqLen);
+    }
+    return [makeTopPSample(this.ctx, logits, this.draw, tokens, { temperature: this.opts.temperature, topP: this.opts.topP ?? 1 }, row, outIndex, seqLen)];
   }
 
   advance(): void {
@@ -45,5 +54,6 @@ export class GpuSampler {
 
   release(): void {
     if (this.draw) this.ctx.arena.free(this.draw);
+    if (this.argmaxScratch) this.ctx.arena.free(this.argmaxScratch);
   }
 }

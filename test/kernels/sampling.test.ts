@@ -1,20 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { argmaxReference, makeArgmax } from '../../src/kernels/sampling/argmax.js';
+import { argmaxReference, argmaxScratchWords, makeArgmax } from '../../src/kernels/sampling/argmax.js';
 import { makeTopPSample, topPReference } from '../../src/kernels/sampling/top-p.js';
 import { gpu, randomArray, randomInt } from '../gpu/context.js';
 
 describe('sampling', () => {
-  it('argmax picks the reference token on random odd vocabularies', async () => {
+  it('argmax picks the reference token on random odd vocabularies (one and many candidate blocks)', async () => {
     const ctx = await gpu();
-    for (let trial = 0; trial < 3; trial++) {
-      const V = randomInt(50, 5000) | 1;
+    for (const maxV of [900, 5000, 70000]) {
+      const V = randomInt(50, maxV) | 1;
       const logits = randomArray(V * 2, 10);
       const tokens = ctx.tensor([3], 'u32', 'tokens', [7, 7, 7]);
-      ctx.run([makeArgmax(ctx, ctx.tensor([2, V], 'f32', 'logits', logits), tokens, 1, 2)]);
+      const scratch = ctx.tensor([argmaxScratchWords(V) + 2], 'u32', 'scratch');
+      ctx.fill(scratch, 0xdeadbeef);
+      ctx.run(makeArgmax(ctx, ctx.tensor([2, V], 'f32', 'logits', logits), tokens, scratch, 1, 2));
       const got = await ctx.read(tokens);
       expect(got[2]).toBe(argmaxReference(logits.subarray(V)));
       expect(got[0]).toBe(7);
     }
+  });
+
+  it('argmax ties go to the lower id, across candidate blocks too', async () => {
+    const ctx = await gpu();
+    const V = 5000;
+    const logits = randomArray(V, 1);
+    for (const i of [4100, 1500, 3000]) logits[i] = 5; // 1500 and 3000 sit in other 1024-logit blocks than 4100
+    const tokens = ctx.tensor([1], 'u32', 'tokens');
+    const scratch = ctx.tensor([argmaxScratchWords(V)], 'u32', 'scratch');
+    ctx.run(makeArgmax(ctx, ctx.tensor([1, V], 'f32', 'logits', logits), tokens, scratch));
+    expect((await ctx.read(tokens))[0]).toBe(1500);
+    expect(() => makeArgmax(ctx, ctx.tensor([1, V], 'f32', 'logits2'), tokens, ctx.tensor([2], 'u32', 'small'))).toThrow(/fewer than 5 candidates/);
   });
 
   it('top-p samples inside the nucleus at the position the draw selects', async () => {

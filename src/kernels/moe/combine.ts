@@ -3,7 +3,6 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
-import { reductionWorkgroup } from '../norm/rmsnorm.js';
 
 const kernel = { name: 'moe/combine', url: new URL('./combine.wgsl', import.meta.url) };
 
@@ -15,11 +14,12 @@ export function makeMoeCombine(
   if (slotPos) requireDtype('moe combine', slotPos, 'u32');
   if (expertOut.shape[expertOut.shape.length - 1] !== dim) throw new Error(`moe combine: ${expertOut.label} width ≠ ${dim}`);
   if (weights.shape[0] < tokens * topK) throw new Error('moe combine: weights buffer too small');
+  const wg = 64; // a 2304-wide decode row spreads over 36 workgroups
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim), SHARED: Boolean(shared), DIRECT: !slotPos, SHARED_BINDING: slotPos ? 5 : 4 },
+    defines: { WG: wg, SHARED: Boolean(shared), DIRECT: !slotPos, SHARED_BINDING: slotPos ? 5 : 4 },
     params: [tokens, dim, topK, 0],
     bindings: [x, expertOut, weights, ...(slotPos ? [slotPos] : []), ...(shared ? [shared] : [])],
-    workgroups: ctx.grid2d(tokens),
+    workgroups: ctx.grid2d(tokens * Math.ceil(dim / wg)),
   });
 }

@@ -16,22 +16,25 @@ struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let t = wg.x + wg.y * grid.x;
-  if (t >= params.tokens) { return; }
-  for (var i = li; i < params.dim; i += {{WG}}u) {
-    var acc = 0.0;
-    for (var j = 0u; j < params.top_k; j++) {
-      let slot = t * params.top_k + j;
+  // One element per invocation, a token's row spread over ceil(dim / WG) workgroups: at decode (one token) a
+  // single workgroup looping over the row cost ~20 µs, latency-bound.
+  let g = wg.x + wg.y * grid.x;
+  let chunks = (params.dim + {{WG}}u - 1u) / {{WG}}u;
+  let t = g / chunks;
+  let i = (g % chunks) * {{WG}}u + li;
+  if (t >= params.tokens || i >= params.dim) { return; }
+  var acc = 0.0;
+  for (var j = 0u; j < params.top_k; j++) {
+    let slot = t * params.top_k + j;
 #if DIRECT
-      let row = slot;
+    let row = slot;
 #else
-      let row = slot_pos[slot];
+    let row = slot_pos[slot];
 #endif
-      acc = fma(weights[slot], expert_out[row * params.dim + i], acc);
-    }
-#if SHARED
-    acc += shared_out[t * params.dim + i];
-#endif
-    x[t * params.dim + i] += acc;
+    acc = fma(weights[slot], expert_out[row * params.dim + i], acc);
   }
+#if SHARED
+  acc += shared_out[t * params.dim + i];
+#endif
+  x[t * params.dim + i] += acc;
 }
