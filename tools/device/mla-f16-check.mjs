@@ -1,5 +1,6 @@
 // Device-side twin of test/kernels/mla-f16.test.ts and the f16 part of test/kernels/mla-key-blocks.test.ts (vitest does
-// not fit the device pack): pack + tensor-core flash vs f64 reference; --blocks runs only the key-block (carry) checks.
+// not fit the device pack): pack + tensor-core flash vs f64 reference; --blocks runs only the key-block (carry) checks;
+// --plans JSON runs continued, growing-key and key-block checks for each of a list of candidate plans.
 import { GpuContext } from '../../dist/engine/gpu/context.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../dist/engine/gpu/half.js';
 import { mlaAttentionReference } from '../../dist/kernels/mla/mla-reference.js';
@@ -151,7 +152,18 @@ if (!why && process.argv.includes('--dump')) {
   await dumpStages(1, false);
   await dumpStages(16, false);
 }
-if (!why && process.argv.includes('--sweep')) {
+const plansAt = process.argv.indexOf('--plans');
+if (!why && plansAt > 0) {
+  // Candidate plans (tools/device/probe-flash-variants.mjs times the same list): continued prefill, growing keys, key blocks.
+  const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
+  for (const plan of JSON.parse(process.argv[plansAt + 1])) {
+    const Tq = ri(40, 300);
+    await check('48B dims continued', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(0, 300), { plan });
+    const G = ri(150, 260);
+    await check('growing keys', d48, G, G, { growth: 0.05, scale: 0.5, plan });
+    await checkBlocks('48B dims', d48, Tq, Tq + ri(257, 500), 128, { plan });
+  }
+} else if (!why && process.argv.includes('--sweep')) {
   // Localise the error: the smallest configuration first, then one change at a time.
   const one = { subgroups: 1, keyRows: 16, tau: 8 };
   const d = { H: 1, Dn: 16, Dr: 0, Dv: 16 };
@@ -167,7 +179,7 @@ if (!why && process.argv.includes('--sweep')) {
   await check('S9 key block 32', d, 16, 32, { plan: { ...one, keyRows: 32 } });
   await check('S10 no lazy rescale (tau 0)', d, 16, 32, { plan: { ...one, tau: 0 } });
   await check('S11 default plan, minimal dims', d, 64, 64, {});
-} else if (!why && !['--dump', '--map', '--blocks'].some((flag) => process.argv.includes(flag))) {
+} else if (!why && !['--dump', '--map', '--blocks', '--plans'].some((flag) => process.argv.includes(flag))) {
   const d48 = { H: 2, Dn: 128, Dr: 64, Dv: 128 };
   for (let n = 0; n < 3; n++) { const Tq = ri(40, 150); await check('48B dims continued', { ...d48, H: ri(1, 3) }, Tq, Tq + ri(0, 90)); }
   const T = ri(65, 200);
