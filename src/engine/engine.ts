@@ -364,27 +364,42 @@ export class Engine {
     const seqLen = ctx.tensor([1], 'u32', 'seq-len');
     const decode = maxTokens > 1
       ? [...graph.recordDecodeStep(seq, ids, seqLen), ...sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
+    // Submits the step at position `pos` (its token lands at pos + 1); the promise resolves once that token is on
+    // the host. The counter write and the step are queue operations, so they stay in order across submissions.
+    const submit = (pos: number): Promise<number> => {
+      ctx.upload(seqLen, [pos + 1]);
+      sampler.advance();
+      ctx.run(decode);
+      return this.readToken(ids, pos + 1);
+    };
+    let pending: Promise<number> | undefined;
     try {
+      let t0 = performance.now();
       for (let step = 0; step < maxTokens; step++) {
         out.push(token);
         opts.onToken?.(token);
         if (stop.has(token)) { finishReason = 'eos'; break; }
         if (step + 1 === maxTokens) break;
         opts.signal?.throwIfAborted();
-        const t0 = performance.now();
-        const pos = seq.pos;
-        ctx.upload(seqLen, [pos + 1]);
-        sampler.advance();
-        ctx.run(decode);
+        pending ??= submit(seq.pos);
         seq.pos += 1;
-        token = await this.readToken(ids, pos + 1);
-        stepMs.push(performance.now() - t0);
+        // The next step goes in before this one's token is read: its input token stays on the GPU, so the host
+        // encodes step k + 1 while the GPU runs step k (encoding ~600 dispatches took about as long as the GPU
+        // work at 8k on the H100). After a stop token that step was wasted work on a finished sequence.
+        const ahead = step + 2 < maxTokens ? submit(seq.pos) : undefined;
+        token = await pending;
+        pending = ahead;
+        const now = performance.now();
+        stepMs.push(now - t0);
+        t0 = now;
       }
       if (opts.profileDecode && decode.length) {
         ctx.upload(seqLen, [seq.pos + 1]);
         decodeProfile = sumByKernel(decode, await timeEachDispatch(ctx, decode));
       }
     } finally {
+      // A step submitted ahead and never used: let it finish (and swallow its failure, the loop's error wins).
+      if (pending) await pending.catch(() => undefined);
       ctx.arena.free(seqLen);
     }
     return { ids: out, stepMs, finishReason, ...(decodeProfile ? { decodeProfile } : {}) };

@@ -61,6 +61,18 @@ describe('GPU Kimi Linear forward (random weights)', () => {
     expect(s.peakArenaBytes).toBeGreaterThan(0);
   });
 
+  it('a stop token ends generation at once although the next step was already submitted; the next request is unaffected', async () => {
+    const first = await engine.generate(prompt.slice(0, 15), { maxTokens: 8, temperature: 0, stopIds: [] });
+    const k = first.ids.findIndex((id, j) => j >= 1 && !first.ids.slice(0, j).includes(id));
+    if (first.finishReason === 'eos' || k < 0) return; // this random model's eos or a repeating tail: nothing to stop on
+    const stopped = await engine.generate(prompt.slice(0, 15), { maxTokens: 8, temperature: 0, stopIds: [first.ids[k]] });
+    expect(stopped.ids).toEqual(first.ids.slice(0, k + 1));
+    expect(stopped.finishReason).toBe('eos');
+    expect(stopped.stats.decodeTokens).toBe(k + 1);
+    const again = await engine.generate(prompt.slice(0, 15), { maxTokens: 8, temperature: 0, stopIds: [] });
+    expect(again.ids).toEqual(first.ids);
+  });
+
   it('samples with temperature reproducibly per seed', async () => {
     const a = await engine.generate(prompt.slice(0, 10), { maxTokens: 6, temperature: 0.8, topP: 0.9, seed: 5, stopIds: [] });
     const b = await engine.generate(prompt.slice(0, 10), { maxTokens: 6, temperature: 0.8, topP: 0.9, seed: 5, stopIds: [] });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { preprocessWgsl } from '../../src/engine/gpu/pipelines.js';
 import {
-  allocMlaDecodeScratch, mlaAbsorbedDecode, planMlaDecode, tcRowLoadDefines, tcSplitDefines, type MlaDecodeDims, type MlaDecodePlan, type TcRowLoads,
+  allocMlaDecodeScratch, mlaAbsorbedDecode, tcDefaultRowOptions, tcRowLoadDefines, tcSplitDefines, type MlaDecodeDims, type MlaDecodePlan, type TcRowLoads,
 } from '../../src/kernels/mla/mla-absorbed-decode.js';
 import { gpu, randomInt } from '../gpu/context.js';
 
@@ -50,11 +50,10 @@ describe('mla/mla-absorbed-decode-tc bench-trial variants', () => {
     }
   });
 
-  it('the default plan carries no trial options; the split defines give each subgroup whole fragments', async () => {
-    const ctx = await ctxPromise;
-    const plan = planMlaDecode(ctx, dims, 4096, undefined, { cacheF16: true });
-    expect(plan.rowLoads).toBeUndefined();
-    expect(plan.pvAllHeads).toBeUndefined();
+  it('defaults to prefetched rows and all-heads P·V where R allows; the split defines give each subgroup whole fragments', async () => {
+    expect(tcDefaultRowOptions(dims)).toEqual({ rowLoads: 'prefetch', pvAllHeads: true });
+    // 8 subgroups (2 chains × 2 key fragments × 2 head fragments) cannot share R / 16 = 36 column fragments.
+    expect(tcDefaultRowOptions({ ...dims, R: 576 })).toEqual({ rowLoads: 'prefetch', pvAllHeads: false });
     const base = tcSplitDefines(dims, trialPlan(32, 2), 32, false);
     expect(base).toMatchObject({ OF: 8, ROW_LOADS_MODE: false, PV_ALL_HEADS: false, DF_PER_CHAIN: 18 });
     // All heads per subgroup in P·V: the same accumulators per subgroup (HF_FRAGS × OF), spread over all columns.

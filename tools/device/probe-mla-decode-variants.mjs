@@ -21,16 +21,17 @@ const PASS_AT = 5e-4;
 // 132 SMs on the H100 SXM: whole waves of one workgroup per SM.
 const wholeWaves = (Tk) => 132 * Math.max(1, Math.min(4, Math.round(Tk / 1024 / 132)));
 const variants = [
-  { name: 'current 32k×2ch loop', opts: {} },
-  { name: 'batch 32k×2ch', opts: { rowLoads: 'batch' } },
-  { name: 'prefetch 32k×2ch', opts: { rowLoads: 'prefetch' } },
-  { name: 'prefetch-half 32k×2ch', opts: { rowLoads: 'prefetch-half' } },
-  { name: 'loop 32k×2ch pv-all-heads', opts: { pvAllHeads: true } },
+  { name: 'default (prefetch 32k×2ch pv-all-heads)', opts: {} },
+  { name: 'loop 32k×2ch (session 6)', opts: { rowLoads: 'loop', pvAllHeads: false } },
+  { name: 'batch 32k×2ch', opts: { rowLoads: 'batch', pvAllHeads: false } },
+  { name: 'prefetch 32k×2ch', opts: { rowLoads: 'prefetch', pvAllHeads: false } },
+  { name: 'prefetch-half 32k×2ch', opts: { rowLoads: 'prefetch-half', pvAllHeads: false } },
+  { name: 'loop 32k×2ch pv-all-heads', opts: { rowLoads: 'loop', pvAllHeads: true } },
   { name: 'prefetch 32k×2ch pv-all-heads', opts: { rowLoads: 'prefetch', pvAllHeads: true } },
-  { name: 'prefetch 32k×2ch 132·n splits', opts: { rowLoads: 'prefetch' }, splits: wholeWaves },
-  { name: 'prefetch 32k×2ch 256 splits', opts: { rowLoads: 'prefetch' }, splits: () => 256 },
-  { name: 'batch 16k×4ch', opts: { rowLoads: 'batch', keyRows: 16, scoreChains: 4 } },
-  { name: 'prefetch 16k×4ch', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4 } },
+  { name: 'prefetch 32k×2ch 132·n splits', opts: { rowLoads: 'prefetch', pvAllHeads: false }, splits: wholeWaves },
+  { name: 'prefetch 32k×2ch 256 splits', opts: { rowLoads: 'prefetch', pvAllHeads: false }, splits: () => 256 },
+  { name: 'batch 16k×4ch', opts: { rowLoads: 'batch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },
+  { name: 'prefetch 16k×4ch', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },
   { name: 'prefetch 16k×4ch pv-all-heads', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: true } },
 ];
 

@@ -39,12 +39,13 @@ export interface MlaDecodePlan {
   /** Tensor-core pass: independent accumulator chains of the score reduction (1 or 2). */
   scoreChains?: number;
   /**
-   * Tensor-core pass, how a block's cache rows reach workgroup memory: 'loop' (default) a strided load/store loop;
+   * Tensor-core pass, how a block's cache rows reach workgroup memory: 'loop' a strided load/store loop;
    * 'batch' all of a thread's loads issued into registers, then stored; 'prefetch' the next block's rows fetched
-   * into registers during this block's math ('prefetch-half': half of them, fewer registers). Bench trials (tools/device/probe-mla-decode-variants.mjs).
+   * into registers during this block's math (the default; 'prefetch-half': half of them, fewer registers). Compared
+   * by tools/device/probe-mla-decode-variants.mjs.
    */
   rowLoads?: TcRowLoads;
-  /** Tensor-core pass: every subgroup computes P·V for all head fragments of its columns (bench trial). */
+  /** Tensor-core pass: every subgroup computes P·V for all head fragments of its columns (default where R allows). */
   pvAllHeads?: boolean;
   /** One subgroup per head, no workgroup memory (SPLIT_SG); else the workgroup-staged split pass. */
   subgroupHeads: boolean;
@@ -52,6 +53,15 @@ export interface MlaDecodePlan {
   keyRows: number;
   lanesPerScore: number;
   workgroupSize: number;
+}
+
+/**
+ * The tensor-core pass's defaults: the next block's rows fetched during this block's math, and P·V over all head
+ * fragments per subgroup where R's column fragments divide among the subgroups (H100, 2026-11-24, against the
+ * strided loop of session 6: 1M keys 2.44 → 0.62 ms per layer, 495 → 1958 GB/s; 128k 462 → 1533 GB/s).
+ */
+export function tcDefaultRowOptions(d: MlaDecodeDims, scoreChains = TC_CHAINS, keyRows = TC_KEY_BLOCK): { rowLoads: TcRowLoads; pvAllHeads: boolean } {
+  return { rowLoads: 'prefetch', pvAllHeads: (d.R / 16) % tcSubgroups(d.H, scoreChains, keyRows) === 0 };
 }
 
 /**
@@ -73,8 +83,10 @@ export function planMlaDecode(
     // keyRows and scoreChains other than the defaults are bench trials (mlaAbsorbedDecode validates them).
     const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
     const keyRows = opts.keyRows ?? TC_KEY_BLOCK, scoreChains = opts.scoreChains ?? TC_CHAINS;
+    const defaults = tcDefaultRowOptions(d, scoreChains, keyRows);
+    const rowLoads = opts.rowLoads ?? defaults.rowLoads, pvAllHeads = opts.pvAllHeads ?? defaults.pvAllHeads;
     return {
-      splits: tcSplits, tensorCores: true, scoreChains, ...(opts.rowLoads ? { rowLoads: opts.rowLoads } : {}), ...(opts.pvAllHeads ? { pvAllHeads: true } : {}), subgroupHeads: false, headsPerGroup: d.H, keyRows, lanesPerScore: 0,
+      splits: tcSplits, tensorCores: true, scoreChains, rowLoads, ...(pvAllHeads ? { pvAllHeads: true } : {}), subgroupHeads: false, headsPerGroup: d.H, keyRows, lanesPerScore: 0,
       workgroupSize: tcSubgroups(d.H, scoreChains, keyRows) * sg,
     };
   }
