@@ -65,6 +65,8 @@ xz -dc "$here/app.tar.xz" | tar -C /tmp/app -xf -
 # No DAWN_ENABLE_FEATURES here: src/engine/gpu/device.ts already asks for the NVIDIA f16 toggle, and setting the
 # variable replaces its whole default list (use_vulkan_memory_model included).
 SETUP
+# The commit this pack was built from (the GPU machine's .git may be older): perf rows record it.
+echo "export CTXBENCH_GIT_COMMIT=$(git rev-parse HEAD)$(git diff --quiet HEAD -- src tools bench || echo -dirty)" >> "$dest/setup.sh"
 size=$(du -cb "$dest"/node.xz "$dest"/app.tar.xz "$dest"/debs "$dest"/layer 2>/dev/null | tail -1 | cut -f1)
 tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
 echo "packed .device/: $((size / 1048576)) MiB; working tree: $((tree / 1048576)) MiB; limit 64 MiB together"

@@ -1,9 +1,9 @@
 // `ctxbench bench`: kernel timings, end-to-end runs and ingested PyTorch anchors become perf rows (store +
 // printed table); kernels that name an anchor measured in the same invocation get an ours/anchor ratio.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GpuContext } from '../engine/gpu/context.js';
 import type { PerfInput, ResultStore } from '../store/store.js';
+import { gitCommit } from '../store/git-commit.js';
 import { buildKernelCases, copyCase, type KernelName, type SizeClass } from './kernel-cases.js';
 import { mlaDecodeCases, moeDecodeCases } from './decode-cases.js';
 import { timeBufferCopy, timeDispatches } from './gpu-timer.js';
@@ -33,15 +33,6 @@ export interface BenchOptions {
 
 export interface BenchRow extends PerfInput {
   params: Record<string, unknown>;
-}
-
-export function gitCommit(): string | null {
-  if (process.env.CTXBENCH_GIT_COMMIT) return process.env.CTXBENCH_GIT_COMMIT;
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
 }
 
 interface AnchorFile { device?: string; rows: { case: string; metric: string; value: number; unit: string; params?: Record<string, unknown> }[] }

@@ -1,12 +1,12 @@
 // Runs a plan: generate each group, store its samples, queue the unfinished ones per backend, score each
 // response as it arrives and write it in its own transaction. Rerunning a run name resumes it.
-import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { loadTask } from '../tasks/registry.js';
 import { TaskInputError, type ErrorKind, type Sample, type TaskModule } from '../tasks/types.js';
 import { loadTokenizer } from '../tokenize/tokenizer.js';
 import { openStore, sampleKey, type ResultInput, type ResultStore } from '../store/store.js';
+import { gitCommit } from '../store/git-commit.js';
 import { createBackend, type BackendOptions } from './backends/index.js';
 import { BackendError, type Backend, type GenerationRequest, type GenerationResult } from './backends/types.js';
 import { planDifferences, planGroups, RunConfigError, type RunPlanConfig } from './plan.js';
@@ -199,13 +199,5 @@ function resultRow(job: SampleJob, result: GenerationResult | undefined, failure
   } catch (err) {
     if (!(err instanceof TaskInputError)) throw err;
     return { ...withResponse, errorKind: 'invalid_input', errorMessage: err.message, score: null, metrics: {} };
-  }
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null;
-  } catch {
-    return null;
   }
 }
