@@ -135,11 +135,13 @@ describe('mla/mla-absorbed-decode', () => {
       const plan = planMlaDecode(ctx, randomDims(), 64, 2, { subgroupHeads });
       expect(plan.subgroupHeads).toBe(subgroupHeads && ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === ctx.caps.subgroupSize);
     });
-    for (const splits of [1, 3, 16]) {
+    // 200 splits: the reduce merges them with more lane groups per column (some splits empty when Tk < 200).
+    for (const splits of [1, 3, 16, 200]) {
       it(`${kind}: absorbed decode over the latent cache equals expanded attention (${splits} split${splits > 1 ? 's' : ''})`, async () => {
         const ctx = await gpu();
         const d = decodeDims(splits !== 1);
-        const Tk = splits === 16 ? randomInt(5, 12) : randomInt(20, 90) | 1; // 16 splits over ≤ 12 keys leaves empty splits
+        // 16 splits over ≤ 12 keys leaves empty splits.
+        const Tk = splits === 16 ? randomInt(5, 12) : splits === 200 ? randomInt(150, 330) : randomInt(20, 90) | 1;
         const { cache, rows } = await buildCache(ctx, d, Tk, Tk + 5);
         const wkvb = randomArray(d.H * (d.Dn + d.Dv) * d.R, 0.5);
         const q = randomArray(d.H * (d.Dn + d.Dr), 3);

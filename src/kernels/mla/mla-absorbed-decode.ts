@@ -228,7 +228,11 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   const F16 = a.cache.dtype === 'f16';
   const vec4 = a.R % 4 === 0 && a.Dr % 4 === 0;
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
-  const DP = Math.min(4, wg), PARTS = Math.min(16, wg), SP = Math.min(4, wg);
+  const DP = Math.min(4, wg), PARTS = Math.min(16, wg);
+  // REDUCE: lane groups per latent column, enough that each merges at most ~16 splits (a dependent chain; 4 groups
+  // over 512 splits at 1M took ~90 µs per layer on the H100), keeping ≥ 8 columns (32-byte rows) per workgroup.
+  let SP = Math.min(4, wg);
+  while (SP * 16 < plan.splits && SP * 2 <= wg / 8) SP *= 2;
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
   const chains = plan.scoreChains ?? TC_CHAINS;
