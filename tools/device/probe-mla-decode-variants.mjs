@@ -6,6 +6,7 @@
 // Usage (after `npm run -s build`): node tools/device/probe-mla-decode-variants.mjs [Tk ...]   (default 131072 1048576)
 import { GpuContext } from '../../dist/engine/gpu/context.js';
 import { timeDispatches } from '../../dist/bench/gpu-timer.js';
+import { relativeErrorOf as relativeError } from '../../dist/bench/kernel-cases.js';
 import { makeRandomFill } from '../../dist/kernels/elementwise/random-fill.js';
 import { latentRowHalves } from '../../dist/kernels/mla/mla-latent-append.js';
 import {
@@ -37,16 +38,6 @@ const variants = [
   { name: 'prefetch 16k×4ch', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },
   { name: 'prefetch 16k×4ch pv-all-heads', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: true } },
 ];
-
-function relativeError(actual, expected) {
-  let diff = 0, ref = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    const e = Math.abs(actual[i] - expected[i]);
-    diff = Number.isNaN(e) ? Infinity : Math.max(diff, e);
-    ref = Math.max(ref, Math.abs(expected[i]));
-  }
-  return diff / ref;
-}
 
 /** Runs fn inside validation + internal error scopes; returns the first error's message, or undefined. */
 async function scoped(fn) {
