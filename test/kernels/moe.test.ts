@@ -23,6 +23,21 @@ describe('moe', () => {
     expect(relativeError(await ctx.readF32(weights), ref.weights)).toBeLessThan(1e-5);
   });
 
+  it('routes ties to the lower expert index, in rank order, over a wide and a narrow workgroup', async () => {
+    const ctx = await gpu();
+    for (const E of [7, 300]) {
+      // Equal scores everywhere but a few: the top-k must come out in descending order, ties by index.
+      const logits = new Float32Array(E).fill(0.5), bias = new Float32Array(E);
+      logits[E - 1] = 2; logits[3] = 2; logits[1] = 1;
+      const k = { ...opts, topK: 5 };
+      const ids = ctx.tensor([5], 'u32', 'ids'), weights = ctx.tensor([5], 'f32', 'w');
+      ctx.fill(ids, 0xffffffff);
+      ctx.run([makeMoeRoute(ctx, ctx.tensor([1, E], 'f32', 'logits', logits), ctx.tensor([E], 'f32', 'bias', bias), ids, weights, 1, k)]);
+      expect(Array.from(await ctx.read(ids))).toEqual([3, E - 1, 1, 0, 2]);
+      expect(Array.from(moeRouteReference(logits, bias, 1, E, k).ids)).toEqual([3, E - 1, 1, 0, 2]);
+    }
+  });
+
   for (const splitExperts of [false, true]) {
     it(`plans, runs grouped experts and combines into the residual (${splitExperts ? 'experts split over bindings' : 'one binding'})`, async () => {
       const ctx = await gpu();

@@ -32,6 +32,8 @@ const variants = [
   { name: 'prefetch-half 32k×2ch', opts: { rowLoads: 'prefetch-half', pvAllHeads: false } },
   { name: 'loop 32k×2ch pv-all-heads', opts: { rowLoads: 'loop', pvAllHeads: true } },
   { name: 'prefetch 32k×2ch pv-all-heads', opts: { rowLoads: 'prefetch', pvAllHeads: true } },
+  { name: 'batch 32k×2ch pv-all-heads', opts: { rowLoads: 'batch', pvAllHeads: true } },
+  { name: 'prefetch-half 32k×2ch pv-all-heads', opts: { rowLoads: 'prefetch-half', pvAllHeads: true } },
   { name: 'prefetch 32k×2ch 132·n splits', opts: { rowLoads: 'prefetch', pvAllHeads: false }, splits: wholeWaves },
   { name: 'prefetch 32k×2ch 256 splits', opts: { rowLoads: 'prefetch', pvAllHeads: false }, splits: () => 256 },
   { name: 'batch 16k×4ch', opts: { rowLoads: 'batch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },

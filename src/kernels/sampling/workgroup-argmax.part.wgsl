@@ -1,4 +1,4 @@
-// Shared by sampling/argmax.wgsl and moe/route.wgsl (#include at module scope; the kernel defines WG): the
+// Included by sampling/argmax.wgsl (#include at module scope; the kernel defines WG): the
 // arg-max over one (value, index) candidate per invocation of the workgroup, ties to the lower index. Call it
 // from uniform control flow; it ends on a barrier, so it may be called again right away.
 var<workgroup> best_value: array<f32, WG>;
