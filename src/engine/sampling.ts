@@ -3,7 +3,7 @@
 import type { DispatchSpec, GpuContext } from './gpu/context.js';
 import type { GpuTensor } from './gpu/arena.js';
 import { argmaxScratchWords, makeArgmax } from '../kernels/sampling/argmax.js';
-import { makeTopPSample } from '../kernels/sampling/top-p.js';
+import { makeTopPSample, TOP_P_SCRATCH_WORDS } from '../kernels/sampling/top-p.js';
 import { mulberry32 } from '../random/seeded.js';
 
 export interface SamplingOptions {
@@ -14,6 +14,8 @@ export interface SamplingOptions {
 
 export class GpuSampler {
   private readonly draw?: GpuTensor;
+  /** Top-p's candidate pairs. */
+  private readonly topPScratch?: GpuTensor;
   private readonly next?: () => number;
   /** Greedy picks' per-block candidates, sized for the largest vocabulary seen. */
   private argmaxScratch?: GpuTensor;
@@ -22,6 +24,7 @@ export class GpuSampler {
     if (!(opts.temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${opts.temperature}`);
     if (opts.temperature > 0) {
       this.draw = ctx.tensor([1], 'f32', 'sampling.draw');
+      this.topPScratch = ctx.tensor([TOP_P_SCRATCH_WORDS], 'u32', 'sampling.top-p-candidates');
       this.next = mulberry32(opts.seed ?? 0);
     }
   }
@@ -45,7 +48,7 @@ export class GpuSampler {
       }
       return makeArgmax(this.ctx, logits, tokens, this.argmaxScratch, row, outIndex, seqLen);
     }
-    return [makeTopPSample(this.ctx, logits, this.draw, tokens, { temperature: this.opts.temperature, topP: this.opts.topP ?? 1 }, row, outIndex, seqLen)];
+    return [makeTopPSample(this.ctx, logits, this.draw, tokens, this.topPScratch!, { temperature: this.opts.temperature, topP: this.opts.topP ?? 1 }, row, outIndex, seqLen)];
   }
 
   advance(): void {
@@ -54,6 +57,7 @@ export class GpuSampler {
 
   release(): void {
     if (this.draw) this.ctx.arena.free(this.draw);
+    if (this.topPScratch) this.ctx.arena.free(this.topPScratch);
     if (this.argmaxScratch) this.ctx.arena.free(this.argmaxScratch);
   }
 }

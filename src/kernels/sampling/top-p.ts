@@ -8,9 +8,16 @@ const kernel = { name: 'sampling/top-p', url: new URL('./top-p.wgsl', import.met
 
 export interface TopPOptions { temperature: number; topP: number }
 
+/** Candidates the fast path holds (tokens with p ≥ τc); more than this and every bisection step reads the vocabulary. */
+const CANDIDATES = 8192;
+
+/** u32 words of candidate scratch makeTopPSample needs: a (p bits, id) pair per candidate. */
+export const TOP_P_SCRATCH_WORDS = 2 * CANDIDATES;
+
+/** `scratch`: u32 [≥ TOP_P_SCRATCH_WORDS], reused by every call. */
 export function makeTopPSample(
-  ctx: GpuContext, logits: GpuTensor, uniformDraw: GpuTensor, tokens: GpuTensor, opts: TopPOptions, row = 0, outIndex = 0,
-  seqLen?: GpuTensor,
+  ctx: GpuContext, logits: GpuTensor, uniformDraw: GpuTensor, tokens: GpuTensor, scratch: GpuTensor, opts: TopPOptions, row = 0, outIndex = 0,
+  seqLen?: GpuTensor, candidates = CANDIDATES,
 ): DispatchSpec {
   const vocab = logits.shape[logits.shape.length - 1];
   if (!(opts.temperature > 0)) throw new Error(`top-p sampling needs temperature > 0 (got ${opts.temperature}); use argmax`);
@@ -18,11 +25,16 @@ export function makeTopPSample(
   requireDtype('top-p', logits, 'f32');
   requireDtype('top-p', uniformDraw, 'f32');
   requireDtype('top-p', tokens, 'u32');
+  requireDtype('top-p', scratch, 'u32');
+  if (!(Number.isInteger(candidates) && candidates >= 0 && 2 * candidates <= scratch.shape.reduce((a, b) => a * b, 1))) {
+    throw new Error(`top-p: ${scratch.label} holds fewer than ${candidates} candidate pairs`);
+  }
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, 1024), SEQ_LEN: Boolean(seqLen) },
+    // candidates < CANDIDATES only in tests (0 forces the whole-vocabulary bisection).
+    defines: { WG: reductionWorkgroup(ctx, 1024), SEQ_LEN: Boolean(seqLen), CAP: candidates },
     params: [vocab, row, outIndex, 0, f32(1 / opts.temperature), f32(opts.topP), 0, 0],
-    bindings: seqLen ? [logits, uniformDraw, tokens, seqLen] : [logits, uniformDraw, tokens],
+    bindings: seqLen ? [logits, uniformDraw, tokens, scratch, seqLen] : [logits, uniformDraw, tokens, scratch],
     workgroups: [1],
   });
 }
