@@ -154,6 +154,10 @@ export function registerInfer(program: Command): void {
           const total = result.stats.decodeProfile.reduce((a, k) => a + k.ms, 0);
           process.stderr.write(`decode step by kernel (${total.toFixed(2)} ms summed over single-dispatch passes):\n${result.stats.decodeProfile.map((k) =>
             `  ${k.ms.toFixed(3).padStart(9)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${String(k.dispatches).padStart(4)}×  ${k.kernel}`).join('\n')}\n`);
+          const stepGpu = result.stats.decodeStepGpuMs, encode = result.stats.decodeEncodeMs;
+          if (stepGpu !== undefined && encode !== undefined) {
+            process.stderr.write(`decode step: GPU ${stepGpu.toFixed(2)} ms in one pass, host encode + submit ${encode.toFixed(2)} ms\n`);
+          }
         }
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else {

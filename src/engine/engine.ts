@@ -1,6 +1,6 @@
 // Public engine API: load a Kimi Linear model (checkpoint or seeded random weights) onto the GPU, then
 // prefill + decode with streaming and per-request stats. The decode loop reads back only the sampled token.
-import { sumByKernel, timeEachDispatch, type KernelTime } from './gpu/dispatch-profile.js';
+import { sumByKernel, timeEachDispatch, timeHostEncode, timeWholeList, type KernelTime } from './gpu/dispatch-profile.js';
 import type { Checkpoint, KimiConfig } from './checkpoint.js';
 import { GpuContext } from './gpu/context.js';
 import type { GpuDtype, GpuTensor } from './gpu/arena.js';
@@ -69,6 +69,9 @@ export interface RequestStats {
   kvCacheBytes: number;
   /** Per-kernel GPU time of one decode step, largest first (profileDecode). */
   decodeProfile?: KernelTime[];
+  /** profileDecode: GPU ms of the whole step in one pass, and host ms to encode + submit it (TPOT ≈ the larger). */
+  decodeStepGpuMs?: number;
+  decodeEncodeMs?: number;
   kdaStateBytes: number;
   wallMs: number;
   /** Prompt tokens restored from a prefill checkpoint (0: prefilled from the start). ttftMs and prefillTokPerS cover the rest. */
@@ -227,6 +230,7 @@ export class Engine {
     let finishReason: 'eos' | 'length' = 'length';
     let ttftMs = 0;
     let decodeProfile: KernelTime[] | undefined;
+    let stepCost: { decodeStepGpuMs: number; decodeEncodeMs: number } | undefined;
     const checkpoint = opts.prefillCheckpoint
       ? new PrefillCheckpoint(ctx, opts.prefillCheckpoint, prefillCheckpointKey(`${this.identity}\0${opts.prefillCheckpoint.modelId}`, promptIds), promptIds.length)
       : undefined;
@@ -264,6 +268,7 @@ export class Engine {
       stepMs.push(...decoded.stepMs);
       finishReason = decoded.finishReason;
       decodeProfile = decoded.decodeProfile;
+      if (decoded.decodeStepGpuMs !== undefined) stepCost = { decodeStepGpuMs: decoded.decodeStepGpuMs, decodeEncodeMs: decoded.decodeEncodeMs! };
     } finally {
       sampler.release();
       graph.releaseSequence(seq);
@@ -284,7 +289,7 @@ export class Engine {
         wallMs: performance.now() - started,
         resumedFromTokens: restored.pos, priorPrefillMs: restored.priorPrefillMs, checkpointMs,
         ...(restored.skipped ? { checkpointSkipped: restored.skipped } : {}),
-        ...(decodeProfile ? { decodeProfile } : {}),
+        ...(decodeProfile ? { decodeProfile } : {}), ...stepCost,
       },
     };
   }
@@ -355,12 +360,13 @@ export class Engine {
    * only the counter and the draw change. `token` was sampled at seq.pos; up to maxTokens ids are emitted.
    */
   private async decodeLoop(seq: SequenceState, ids: GpuTensor, sampler: GpuSampler, token: number, maxTokens: number, stop: Set<number>,
-    opts: Pick<GenerateOptions, 'onToken' | 'signal' | 'profileDecode'>): Promise<{ ids: number[]; stepMs: number[]; finishReason: 'eos' | 'length'; decodeProfile?: KernelTime[] }> {
+    opts: Pick<GenerateOptions, 'onToken' | 'signal' | 'profileDecode'>): Promise<{ ids: number[]; stepMs: number[]; finishReason: 'eos' | 'length'; decodeProfile?: KernelTime[]; decodeStepGpuMs?: number; decodeEncodeMs?: number }> {
     const { ctx, graph } = this;
     const out: number[] = [];
     const stepMs: number[] = [];
     let finishReason: 'eos' | 'length' = 'length';
     let decodeProfile: KernelTime[] | undefined;
+    let stepCost: { decodeStepGpuMs: number; decodeEncodeMs: number } | undefined;
     const seqLen = ctx.tensor([1], 'u32', 'seq-len');
     const decode = maxTokens > 1
       ? [...graph.recordDecodeStep(seq, ids, seqLen), ...sampler.spec(graph.logits, ids, 0, 0, seqLen)] : [];
@@ -396,13 +402,14 @@ export class Engine {
       if (opts.profileDecode && decode.length) {
         ctx.upload(seqLen, [seq.pos + 1]);
         decodeProfile = sumByKernel(decode, await timeEachDispatch(ctx, decode));
+        stepCost = { decodeStepGpuMs: await timeWholeList(ctx, decode), decodeEncodeMs: await timeHostEncode(ctx, decode) };
       }
     } finally {
       // A step submitted ahead and never used: let it finish (and swallow its failure, the loop's error wins).
       if (pending) await pending.catch(() => undefined);
       ctx.arena.free(seqLen);
     }
-    return { ids: out, stepMs, finishReason, ...(decodeProfile ? { decodeProfile } : {}) };
+    return { ids: out, stepMs, finishReason, ...(decodeProfile ? { decodeProfile } : {}), ...stepCost };
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,32 @@ export async function timeEachDispatch(ctx: GpuContext, specs: readonly Dispatch
   return out;
 }
 
+/**
+ * GPU milliseconds of the whole list replayed in one compute pass (median of `repeats` passes): what a step costs
+ * the GPU, launch gaps included, without the per-pass stamps that inflate timeEachDispatch's small kernels.
+ */
+export async function timeWholeList(ctx: GpuContext, specs: readonly DispatchSpec[], repeats = 5): Promise<number> {
+  if (!ctx.caps.hasTimestamps) throw new Error('dispatch profile: this adapter has no timestamp-query feature');
+  const ms = await timedBlocksMs(ctx, repeats, (encoder, querySet, b) => {
+    const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * b, endOfPassWriteIndex: 2 * b + 1 } });
+    encodeDispatches(pass, specs);
+    pass.end();
+  });
+  return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+}
+
+/** Host milliseconds to encode and submit the list once (median of `repeats`; the GPU work is awaited after each). */
+export async function timeHostEncode(ctx: GpuContext, specs: readonly DispatchSpec[], repeats = 5): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    ctx.run(specs);
+    ms.push(performance.now() - t0);
+    await ctx.sync();
+  }
+  return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+}
+
 /** Times per kernel label, largest first. */
 export function sumByKernel(specs: readonly DispatchSpec[], ms: readonly number[]): KernelTime[] {
   const byKernel = new Map<string, { dispatches: number; ms: number }>();

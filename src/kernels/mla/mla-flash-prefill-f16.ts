@@ -18,6 +18,10 @@ export interface MlaFlashF16Plan {
   keyRows: number;
   /** A row may keep its running max until a block's max exceeds it by this much (log2 units). */
   tau: number;
+  /** P lives in the K rows' workgroup memory (dead once the scores are stored): 128×32 then fits in 48 KiB. */
+  pInKeyTile?: boolean;
+  /** Every lane of a subgroup works in the softmax: each weighs keyRows / (subgroup size / 16) columns of its row. */
+  splitRows?: boolean;
   /** Diagnostics only (tools/device/mla-f16-check.mjs): 1 scores, 2 weights, 3 unnormalised output, 4 row sum. */
   dump?: 0 | 1 | 2 | 3 | 4;
 }
@@ -39,7 +43,9 @@ export const roundUpRows = (n: number, multiple = MLA_F16_ROW_MULTIPLE) => Math.
 /** Scores, weights, and the staged K and V rows of one key block. */
 export function mlaFlashF16WorkgroupBytes(plan: MlaFlashF16Plan, Dq = 192, Dv = 128): number {
   const bq = queryRowsOf(plan), bk = plan.keyRows;
-  return 4 * (bq * (bk + 4) + 4) + 2 * bq * (bk + 8) + 2 * bk * (Dq + 8) + 2 * bk * (Math.ceil(Dv / bk) * bk + 8);
+  const pTile = bq * (bk + 8), kTile = bk * (Dq + 8);
+  const pk = plan.pInKeyTile ? Math.max(pTile, kTile) : pTile + kTile;
+  return 4 * (bq * (bk + 4) + 4) + 2 * pk + 2 * bk * (Math.ceil(Dv / bk) * bk + 8);
 }
 
 /** Why the tensor-core prefill cannot run here for these head dims, or undefined when it can. */
@@ -54,6 +60,7 @@ export function mlaFlashF16Unsupported(ctx: GpuContext, Dn: number, Dr: number, 
     return `plan ${queryRowsOf(plan)}×${plan.keyRows} does not tile ${MLA_F16_ROW_MULTIPLE} rows`;
   }
   if ((plan.keyRows / (sg / 16)) < 1) return 'key block narrower than the lanes of a row';
+  if (plan.splitRows && plan.keyRows % (sg / 16) !== 0) return `key block of ${plan.keyRows} does not split over ${sg / 16} lanes per row`;
   if (mlaFlashF16WorkgroupBytes(plan, Dn + Dr, Dv) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
   if (plan.subgroups * sg > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
   return undefined;
@@ -65,19 +72,21 @@ export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, 
   if (why) return why;
   ctx.device.pushErrorScope('validation');
   for (const block of [undefined, { first: true, last: false }, { first: false, last: false }, { first: false, last: true }]) {
-    ctx.pipelines.get(kernel, mlaFlashF16Defines(Dn, Dr, Dv, plan, block));
+    ctx.pipelines.get(kernel, mlaFlashF16Defines(Dn, Dr, Dv, plan, block, ctx.caps.subgroupSize));
   }
   const error = await ctx.device.popErrorScope();
   return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
 }
 
 /** Storage bindings in order: q, kNope, [kRope], v, [out unless storing a carry], [carry]. */
-export function mlaFlashF16Defines(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, block?: { first: boolean; last: boolean }) {
+export function mlaFlashF16Defines(Dn: number, Dr: number, Dv: number, plan: MlaFlashF16Plan, block?: { first: boolean; last: boolean }, subgroupSize = 32) {
   const carryIn = block ? !block.first : false, carryOut = block ? !block.last : false;
   const vBinding = Dr > 0 ? 4 : 3;
   const outBinding = vBinding + 1;
   return {
     DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1), DUMP: plan.dump ?? 0,
+    P_IN_K: Boolean(plan.pInKeyTile), P_TILE: plan.pInKeyTile ? 'kTile' : 'pTile',
+    SPLIT_ROWS: Boolean(plan.splitRows), CPL: plan.splitRows ? plan.keyRows / Math.max(1, subgroupSize / 16) : plan.keyRows,
     // Unroll counts: Q fragments, key fragments per block, V column chunks of one key block's width.
     NQ_FRAGS: (Dn + Dr) / 16, NK_FRAGS: plan.keyRows / 16, V_CHUNKS: Math.ceil(Dv / plan.keyRows),
     V_BINDING: vBinding, OUT_BINDING: outBinding, CARRY_BINDING: carryOut ? outBinding : outBinding + 1,
@@ -126,7 +135,7 @@ export function mlaFlashPrefillF16(ctx: GpuContext, a: MlaFlashPrefillF16Args, p
   const scale = a.scale ?? 1 / Math.sqrt(Dq);
   return ctx.dispatch({
     kernel,
-    defines: mlaFlashF16Defines(a.Dn, a.Dr, a.Dv, plan, block),
+    defines: mlaFlashF16Defines(a.Dn, a.Dr, a.Dv, plan, block, ctx.caps.subgroupSize),
     params: [a.Tq, a.Tk, a.H, a.Tk - a.Tq, f32(scale * Math.LOG2E), block.start, block.start + block.length, 0],
     bindings: [a.q, a.kNope, ...(a.Dr > 0 && a.kRope ? [a.kRope] : []), a.v, ...(block.last ? [a.out] : []), ...(carrying ? [block.carry!] : [])],
     workgroups: [qTiles, a.H],

@@ -54,6 +54,8 @@ const KROW = DQ + 8u;
 // V rows span V_CHUNKS · BK columns (≥ DV): Tint checks every fragment load against the array's size, also
 // those in the constant-false branches past NV.
 const VROW = {{V_CHUNKS}}u * BK + 8u;
+// Softmax columns per lane: all BK (one lane per row) or a share of them (SPLIT_ROWS).
+const CPL = {{CPL}}u;
 const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
@@ -74,8 +76,14 @@ const DUMP = {{DUMP}}u;
 // against the lanes' own accesses by 4 bytes, which made every output wrong; scores is padded to 16 bytes.
 const RESCALE_AT = BQ * SROW;
 var<workgroup> scores: array<f32, BQ * SROW + 4u>;
+#if P_IN_K
+// P (and the Q fragments' staging) reuse the K rows: a block's K is dead once every subgroup has stored its
+// scores (the barrier after the score stores), and the next block's staging waits for the P·V loads.
+var<workgroup> kTile: array<f16, max(BK * KROW, BQ * PROW)>;
+#else
 var<workgroup> pTile: array<f16, BQ * PROW>;
 var<workgroup> kTile: array<f16, BK * KROW>;
+#endif
 var<workgroup> vTile: array<f16, BK * VROW>;
 
 // Item e of the K rows of the block whose first key is operand row kRel: 4 halves of one key's [nope | rope].
@@ -99,27 +107,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let sg = li / SG;
   let lane = li % SG;
   let rowBase = sg * 16u;
-  // Softmax and output: one lane per query row (lanes 16.. of the subgroup only join the matrix work), so row
-  // reductions need no cross-lane shuffles. (The two-lanes-per-row form with subgroupShuffleXor failed on the H100
-  // even with q = 0; this form has not run there yet.)
+  // Softmax and output: one lane per query row (lanes 16.. of the subgroup only join the matrix work, unless
+  // SPLIT_ROWS), so row reductions need no cross-lane shuffles (a two-lanes-per-row form with subgroupShuffleXor
+  // failed on the H100 even with q = 0).
   let owner = lane < 16u;
   let r = rowBase + lane % 16u;
+  // SPLIT_ROWS: lane part·16 + i takes columns c0 .. c0 + CPL of row i's softmax.
+  let part = lane / 16u;
+  let c0 = part * CPL;
   let qi = q0 + r;
   let rowLive = qi < params.Tq;
   let qPos = params.qPos0 + qi;
   let qStride = params.H * DQ;
 
-  // Q fragments go through workgroup memory (this subgroup's pTile rows, 16 columns at a time), the left-load
+  // Q fragments go through workgroup memory (this subgroup's rows of the P tile, 16 columns at a time), the left-load
   // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
   // Each lane writes two neighbouring halves (one whole 32-bit word), as every staging store here does.
 #unroll d NQ_FRAGS
   for (var e = 2u * lane; e < 256u; e += 2u * SG) {
     let at = (q0 + rowBase + e / 16u) * qStride + h * DQ + {{d}}u * 16u + e % 16u;
-    pTile[(rowBase + e / 16u) * PROW + e % 16u] = q[at];
-    pTile[(rowBase + e / 16u) * PROW + e % 16u + 1u] = q[at + 1u];
+    {{P_TILE}}[(rowBase + e / 16u) * PROW + e % 16u] = q[at];
+    {{P_TILE}}[(rowBase + e / 16u) * PROW + e % 16u + 1u] = q[at + 1u];
   }
   workgroupBarrier();
-  let qf_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW, false, PROW);
+  let qf_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, rowBase * PROW, false, PROW);
   workgroupBarrier();
 #endunroll
 #unroll c V_CHUNKS
@@ -132,9 +143,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #if CARRY_IN
   // Resume: the accumulator comes back through the scores tile (the store/load pattern of the rescale below).
   let carryRow = (qi * params.H + h) * (DV + 2u);
-  if (owner && rowLive) {
+  // Every lane of a row needs the running max; the carried sum goes to one part of a split row.
+  if (rowLive) {
     mUsed = carry[carryRow + DV];
-    rowSum = carry[carryRow + DV + 1u];
+    if (owner) { rowSum = carry[carryRow + DV + 1u]; }
   }
 #unroll c V_CHUNKS
   if (owner) {
@@ -202,6 +214,37 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
 
     var rescale = 1.0;
+#if SPLIT_ROWS
+    {
+      // Every lane of a row reads the whole row for its max (the same value in each), then weighs only its own
+      // CPL columns; the row sum stays split until the end (no shuffles: those failed here on the H100).
+      var xs: array<f32, CPL>;
+      var tileMax = MASKED;
+      for (var c = 0u; c < CPL; c++) {
+        let col = c0 + c;
+        xs[c] = select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos);
+        tileMax = max(tileMax, xs[c]);
+      }
+      for (var c = CPL; c < BK; c++) {
+        let col = (c0 + c) % BK;
+        tileMax = max(tileMax, select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos));
+      }
+      if (tileMax > mUsed + TAU) {
+        if (mUsed > MASKED) {
+          rescale = exp2(mUsed - tileMax);
+          scores[RESCALE_AT] = f32(blk);
+        }
+        mUsed = tileMax;
+      }
+      var sum = 0.0;
+      for (var c = 0u; c < CPL; c++) {
+        let hw = f16(select(0.0, exp2(xs[c] - mUsed), xs[c] > MASKED));
+        {{P_TILE}}[r * PROW + c0 + c] = hw;
+        sum += f32(hw);
+      }
+      rowSum = rowSum * rescale + sum;
+    }
+#else
     if (owner) {
       // The row's scaled scores stay in registers between the max and the weights (one pass over workgroup memory).
       var xs: array<f32, BK>;
@@ -221,23 +264,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       var sum = 0.0;
       for (var col = 0u; col < BK; col++) {
         let hw = f16(select(0.0, exp2(xs[col] - mUsed), xs[col] > MASKED));
-        pTile[r * PROW + col] = hw;
+        {{P_TILE}}[r * PROW + col] = hw;
         sum += f32(hw);
       }
       rowSum = rowSum * rescale + sum;
-#if CARRY_OUT
-#else
-      if ((DUMP == 1u || DUMP == 2u) && rowLive) {
-        for (var col = 0u; col < min(BK, DV); col++) {
-          let x = select(f32(pTile[r * PROW + col]), scores[r * SROW + col] * params.scaleLog2, DUMP == 1u);
-          out[(qi * params.H + h) * DV + col] = x;
-        }
-      }
-#endif
     }
 
-    // Also the barrier that publishes pTile and frees the scores for reuse.
-    if (workgroupUniformLoad(&scores[RESCALE_AT]) == f32(blk)) {
+#endif
+
+    // Also the barrier that publishes the P tile and frees the scores for reuse.
+    let rescaleAt = workgroupUniformLoad(&scores[RESCALE_AT]);
+#if CARRY_OUT
+#else
+    if ((DUMP == 1u || DUMP == 2u) && owner && rowLive) {
+      for (var col = 0u; col < min(BK, DV); col++) {
+        let x = select(f32({{P_TILE}}[r * PROW + col]), scores[r * SROW + col] * params.scaleLog2, DUMP == 1u);
+        out[(qi * params.H + h) * DV + col] = x;
+      }
+    }
+#endif
+    if (rescaleAt == f32(blk)) {
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
       if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
@@ -256,7 +302,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 #unroll kk NK_FRAGS
     {
-      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&pTile, rowBase * PROW + {{kk}}u * 16u, false, PROW);
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, rowBase * PROW + {{kk}}u * 16u, false, PROW);
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
       if ({{c}}u * NK + {{j}}u < NV) {
@@ -269,6 +315,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #endunroll
   }
 
+#if SPLIT_ROWS
+  // The parts of a split row add their sums through the scores tile (free: no subgroup is still in a softmax).
+  workgroupBarrier();
+  scores[r * SROW + part] = rowSum;
+  workgroupBarrier();
+  rowSum = 0.0;
+  for (var p = 0u; p < SG / 16u; p++) { rowSum += scores[r * SROW + p]; }
+  workgroupBarrier();
+#endif
   // Normalise on the way out (or store the carry), BK columns of the accumulator at a time through the scores tile.
   if (DUMP == 1u || DUMP == 2u) { return; }
 #if CARRY_OUT
