@@ -178,7 +178,7 @@ async function mlaPrefillCases(ctx: GpuContext, size: SizeClass): Promise<Kernel
   const { H, Dn, Dr, Dv } = d;
   const lengths = size === 'small' ? [32] : [8192, 16384];
   // Tensor-core variants (f16 operands packed once outside the timing): default plan first, then tile trials.
-  const plans: MlaFlashF16Plan[] = [MLA_FLASH_F16_PLAN, { subgroups: 16, keyRows: 16, tau: 8 }, { subgroups: 4, keyRows: 32, tau: 8 }];
+  const plans: MlaFlashF16Plan[] = [MLA_FLASH_F16_PLAN, { subgroups: 8, keyRows: 16, tau: 8 }, { subgroups: 16, keyRows: 16, tau: 8 }];
   const unsupported = await probeMlaFlashF16(ctx, Dn, Dr, Dv);
   const cases: KernelCase[] = [];
   for (const T of lengths) {

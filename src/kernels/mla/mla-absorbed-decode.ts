@@ -15,6 +15,8 @@ const tensorCoreSplit = { name: 'mla/mla-absorbed-decode-tc', url: new URL('./ml
 // 32 keys per block: the staged cache rows (32 × (R + Dr + 8) halves) and the score tiles then fit 48 KiB.
 const TC_KEY_BLOCK = 32;
 const TC_CHAINS = 2;
+/** Key ranges a short cache is spread over (about one wave of workgroups on the H100's 132 SMs). */
+const TC_MIN_SPLITS = 128;
 
 /** Subgroups of the tensor-core split pass: `chains` per Sᵀ fragment, (keyRows / 16) · (H / 16) fragments. */
 const tcSubgroups = (H: number, chains: number, keyRows = TC_KEY_BLOCK) => chains * (keyRows / 16) * (H / 16);
@@ -79,9 +81,10 @@ export function planMlaDecode(
   const env = process.env.CTXBENCH_MLA_DECODE;
   if (opts.cacheF16 && (opts.tensorCores ?? (env !== 'subgroup' && env !== 'workgroup')) && mlaDecodeTensorCoresUnsupported(ctx, d) === undefined) {
     // One workgroup per key range, all heads in it; ~1024 keys per range (at most 512 ranges) keeps the
-    // partials small against the cache it reads.
+    // partials small against the cache it reads. Short caches still get up to TC_MIN_SPLITS ranges of ≥ 64 keys
+    // (one step of 32-key blocks × 2 chains): at 8k, 9 ranges left 123 of the H100's 132 SMs idle (94 µs a layer).
     // keyRows and scoreChains other than the defaults are bench trials (mlaAbsorbedDecode validates them).
-    const tcSplits = splits ?? Math.min(512, Math.max(1, Math.ceil(capacity / 1024)));
+    const tcSplits = splits ?? Math.min(512, Math.max(Math.ceil(capacity / 1024), Math.min(TC_MIN_SPLITS, Math.ceil(capacity / 64))));
     const keyRows = opts.keyRows ?? TC_KEY_BLOCK, scoreChains = opts.scoreChains ?? TC_CHAINS;
     const defaults = tcDefaultRowOptions(d, scoreChains, keyRows);
     const rowLoads = opts.rowLoads ?? defaults.rowLoads, pvAllHeads = opts.pvAllHeads ?? defaults.pvAllHeads;

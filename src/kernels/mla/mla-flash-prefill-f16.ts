@@ -27,12 +27,12 @@ export interface MlaFlashF16Plan {
 }
 
 /**
- * 128 query rows (8 subgroups) against 16-key blocks: 26.6 KiB of workgroup memory at d = 192/128. On the H100
- * (2026-11-24, T = 8k, next block's K/V fetched ahead, scores in registers through the softmax): 105 TFLOP/s,
- * against 45 for 64×32; before those two changes 50 (256×16: 65). Two lanes per softmax row (shuffles across
- * the subgroup's halves) measured slower: 68 against 79.
+ * 128 query rows (8 subgroups) against 32-key blocks, P kept in the dead K rows (39 KiB of workgroup memory at
+ * d = 192/128) and every lane in the softmax. On the H100 (2026-11-24, session 9, probe-flash-variants.mjs, all
+ * plans passing mla-f16-check --plans): 115.2 / 129.4 TFLOP/s at T = 8k / 16k against 104.4 / 116.9 for 128×16
+ * (one lane per row, separate P tile; 128×32 did not fit 48 KiB that way). 64×32 (4 subgroups): 47.
  */
-export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 16, tau: 8 };
+export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 32, tau: 8, pInKeyTile: true, splitRows: true };
 
 /** Rows every packed operand must be padded to: whole query tiles and key blocks of any plan used. */
 export const MLA_F16_ROW_MULTIPLE = 256;
