@@ -5,7 +5,7 @@ import type { GpuContext } from '../../src/engine/gpu/context.js';
 import {
   kdaGatedRmsNormReference, kdaPrepareReference, kdaRecurrentReference, shortConvReference, type KdaPrepared,
 } from '../../src/kernels/kda/kda-reference.js';
-import { shortConv } from '../../src/kernels/kda/short-conv.js';
+import { shortConv, shortConvGroups } from '../../src/kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../src/kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../src/kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaTileOverrides } from '../../src/kernels/kda/kda-chunk.js';
@@ -122,6 +122,44 @@ describe('kda/short-conv', () => {
     const ref = shortConvReference(x, w, cache0, 2, D, K);
     expect(relativeError(await ctx.readF32(ty), ref.y)).toBeLessThan(1e-5);
     expect(relativeError(await ctx.readF32(tc), ref.cache)).toBe(0);
+  });
+
+  // q, k and v in one dispatch: x of every group a column slice of one fused projection row (as decode reads
+  // them), each with its own weight, cache and y; a prefill piece (two-pass roll), then decode, then T = 2.
+  for (const storageLimit of [undefined, 8]) {
+    it(`runs grouped convs like separate ones${storageLimit ? ` (${storageLimit} storage bindings: split dispatches)` : ''}`, async () => {
+      const base = await gpu();
+      const ctx = storageLimit ? Object.assign(Object.create(base) as GpuContext, { caps: { ...base.caps, maxStorageBuffersPerStage: storageLimit } }) : base;
+      const G = 3, D = randomInt(9, 90) | 1, K = randomInt(2, 5), stride = G * D + 5;
+      const weights = Array.from({ length: G }, () => randomArray(D * K));
+      const tw = weights.map((w, g) => ctx.tensor([D, 1, K], 'f32', `w${g}`, w));
+      let caches = Array.from({ length: G }, () => randomArray((K - 1) * D));
+      const tc = caches.map((c, g) => ctx.tensor([K - 1, D], 'f32', `cache${g}`, c));
+      for (const T of [randomInt(17, 41) | 1, 1, 2]) {
+        const wide = randomArray(T * stride), tx = ctx.tensor([T, stride], 'f32', 'x', wide);
+        const ty = Array.from({ length: G }, (_, g) => poisoned(ctx, [T, D], `y${g}`));
+        const specs = shortConvGroups(ctx, ty.map((y, g) => ({ x: { tensor: tx, offset: 2 + g * D, rowStride: stride }, weight: tw[g], cache: tc[g], y, T, D, K })));
+        const perDispatch = storageLimit ? 2 : G;
+        expect(specs.length).toBe(Math.ceil(G / perDispatch) * (T > 16 ? 2 : 1));
+        ctx.run(specs);
+        const next: Float32Array[] = [];
+        for (let g = 0; g < G; g++) {
+          const x = Float32Array.from({ length: T * D }, (_, i) => wide[Math.floor(i / D) * stride + 2 + g * D + (i % D)]);
+          const ref = shortConvReference(x, weights[g], caches[g], T, D, K);
+          expect(relativeError(await ctx.readF32(ty[g]), ref.y)).toBeLessThan(1e-5);
+          expect(relativeError(await ctx.readF32(tc[g]), ref.cache)).toBe(0);
+          next.push(ref.cache);
+        }
+        caches = next;
+      }
+    });
+  }
+
+  it('refuses a cache or y shared between groups', async () => {
+    const ctx = await gpu();
+    const D = 8, K = 4, x = ctx.tensor([1, D], 'f32', 'x'), w = ctx.tensor([D, K], 'f32', 'w');
+    const cache = ctx.tensor([K - 1, D], 'f32', 'cache'), y0 = ctx.tensor([1, D], 'f32', 'y0'), y1 = ctx.tensor([1, D], 'f32', 'y1');
+    expect(() => shortConvGroups(ctx, [{ x, weight: w, cache, y: y0, T: 1, D, K }, { x, weight: w, cache, y: y1, T: 1, D, K }])).toThrow(/buffer of its own/);
   });
 });
 

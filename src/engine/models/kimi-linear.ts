@@ -7,7 +7,7 @@ import type { DispatchSpec, GpuContext } from '../gpu/context.js';
 import { rowsView, type GpuTensor } from '../gpu/arena.js';
 import { type KimiGpuWeights, type KdaLayerWeights, type MlaLayerWeights, type MoeWeights, type DenseMlpWeights, type FusedProjection, type MatmulWeight } from './kimi-linear-weights.js';
 import { makeEmbedding } from '../../kernels/embedding/embedding.js';
-import { makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
+import { makeAddRmsNorm, makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
@@ -18,7 +18,7 @@ import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
 import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu } from '../../kernels/moe/expert-gemv.js';
-import { shortConv } from '../../kernels/kda/short-conv.js';
+import { shortConvGroups } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
@@ -56,6 +56,11 @@ export class KimiLinearGraph {
    * member; CTXBENCH_DECODE_FUSION=off keeps one per member (same weights, for before/after runs and tests).
    */
   readonly decodeFusion: boolean = process.env.CTXBENCH_DECODE_FUSION !== 'off';
+  /**
+   * Fewer dispatches, same numbers: each residual add rides in the next RMSNorm of x, and KDA's q, k, v short
+   * convs share one dispatch. CTXBENCH_DISPATCH_FUSION=off keeps them apart (before/after runs).
+   */
+  readonly dispatchFusion: boolean = process.env.CTXBENCH_DISPATCH_FUSION !== 'off';
 
   /**
    * pieceTokens: the longest prefill piece (longer prompts are fed in pieces; states carry over).
@@ -207,21 +212,39 @@ export class KimiLinearGraph {
     const v = (name: string, rows = T) => rowsView(this.buf[name], rows);
     const x = v('x'), h = v('h');
     const specs: DispatchSpec[] = [...makeEmbedding(ctx, ids, w.embed, x, T, idOffset, seqLen)];
+    // A residual branch not yet added into x: the add rides in the next RMSNorm of x (one dispatch, same numbers).
+    let pendingResidual: GpuTensor | undefined;
+    const norm = (weight: GpuTensor, out: GpuTensor): DispatchSpec[] => {
+      const residual = pendingResidual;
+      pendingResidual = undefined;
+      if (!residual) return [makeRmsNorm(ctx, x, weight, out, c.rmsNormEps)];
+      if (this.dispatchFusion) return [makeAddRmsNorm(ctx, x, residual, weight, out, c.rmsNormEps)];
+      return [makeAdd(ctx, x, residual), makeRmsNorm(ctx, x, weight, out, c.rmsNormEps)];
+    };
     for (let i = 0; i < c.numLayers; i++) {
       const layer = w.layers[i];
-      specs.push(makeRmsNorm(ctx, x, layer.inputNorm, h, c.rmsNormEps));
+      specs.push(...norm(layer.inputNorm, h));
       if (layer.mixer.kind === 'kda') specs.push(...this.kdaLayer(seq, i, layer.mixer, h, T));
       else specs.push(...this.mlaLayer(seq, i, layer.mixer, h, T, seqLen));
-      specs.push(makeAdd(ctx, x, v('attn')));
-      specs.push(makeRmsNorm(ctx, x, layer.postNorm, h, c.rmsNormEps));
-      if (layer.mlp.kind === 'dense') specs.push(...this.denseMlp(layer.mlp, h, x, T));
-      else specs.push(...this.moe(layer.mlp, h, x, T));
+      pendingResidual = v('attn');
+      specs.push(...norm(layer.postNorm, h));
+      if (layer.mlp.kind === 'dense') {
+        specs.push(...this.denseMlp(layer.mlp, h, T));
+        pendingResidual = v('attn');
+      } else {
+        specs.push(...this.moe(layer.mlp, h, x, T));
+      }
     }
     const H = c.hiddenSize;
     if (this.allLogits) {
-      specs.push(makeRmsNorm(ctx, x, w.finalNorm, v('normed'), c.rmsNormEps));
+      specs.push(...norm(w.finalNorm, v('normed')));
       specs.push(...this.linear(v('normed'), w.lmHead, rowsView(this.logits, T)));
+    } else if (T === 1 && this.dispatchFusion) {
+      // One row: it is the last, so the final norm reads x itself (no copy to lastRow).
+      specs.push(...norm(w.finalNorm, this.buf.lastNormed));
+      specs.push(...this.linear(this.buf.lastNormed, w.lmHead, this.logits));
     } else {
+      if (pendingResidual) specs.push(makeAdd(ctx, x, pendingResidual));
       specs.push(makeCopy(ctx, x, this.buf.lastRow, H, (T - 1) * H, 0));
       specs.push(makeRmsNorm(ctx, this.buf.lastRow, w.finalNorm, this.buf.lastNormed, c.rmsNormEps));
       specs.push(...this.linear(this.buf.lastNormed, w.lmHead, this.logits));
@@ -263,11 +286,14 @@ export class KimiLinearGraph {
     const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['q', lw.q], ['k', lw.k], ['v', lw.v], ['fa', lw.fa], ['b', lw.b], ['ga', lw.ga]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const st = seq.kda[i]!;
+    const convs = [
+      { x: v('q'), weight: lw.qConv, cache: st.convQ, y: v('qc'), T, D: P, K },
+      { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K },
+      { x: v('v'), weight: lw.vConv, cache: st.convV, y: v('vc'), T, D: P, K },
+    ];
     const specs: DispatchSpec[] = [
       ...proj.specs,
-      ...shortConv(ctx, { x: v('q'), weight: lw.qConv, cache: st.convQ, y: v('qc'), T, D: P, K }),
-      ...shortConv(ctx, { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K }),
-      ...shortConv(ctx, { x: v('v'), weight: lw.vConv, cache: st.convV, y: v('vc'), T, D: P, K }),
+      ...(this.dispatchFusion ? shortConvGroups(ctx, convs) : convs.flatMap((conv) => shortConvGroups(ctx, [conv]))),
       ...this.linear(v('fa'), lw.fb, v('f')),
       kdaPrepare(ctx, {
         q: v('qc'), k: v('kc'), f: v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
@@ -308,7 +334,8 @@ export class KimiLinearGraph {
     return specs;
   }
 
-  private denseMlp(lw: DenseMlpWeights, h: GpuTensor, x: GpuTensor, T: number): DispatchSpec[] {
+  /** Dense SwiGLU MLP into this.buf.attn; build() adds it into x inside the next RMSNorm. */
+  private denseMlp(lw: DenseMlpWeights, h: GpuTensor, T: number): DispatchSpec[] {
     const { ctx } = this;
     const proj = this.projections(h, T, lw.gateUp, 'mlpIn', [['dg', lw.gate], ['du', lw.up]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
@@ -316,7 +343,6 @@ export class KimiLinearGraph {
       ...proj.specs,
       makeSwiGlu(ctx, v('dg'), v('du'), v('dm')),
       ...this.linear(v('dm'), lw.down, v('attn')),
-      makeAdd(ctx, x, v('attn')),
     ];
   }
 

@@ -30,6 +30,28 @@ export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, ou
   });
 }
 
+/**
+ * x += residual, then out = rmsnorm(x) ⊙ weight: one dispatch for a residual update followed by the next norm of
+ * the same rows, numbers equal to makeAdd then makeRmsNorm (same f32 add, same reduction order).
+ */
+export function makeAddRmsNorm(ctx: GpuContext, x: GpuTensor, residual: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): DispatchSpec {
+  const dim = x.shape[x.shape.length - 1];
+  const rows = x.shape.length === 1 ? 1 : x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  for (const t of [x, residual, weight, out]) requireDtype('addRmsNorm', t, 'f32');
+  requireShape('addRmsNorm', weight, [dim]);
+  requireShape('addRmsNorm', residual, x.shape);
+  requireShape('addRmsNorm', out, x.shape);
+  if (new Set([x.buffer, residual.buffer, out.buffer]).size !== 3) throw new Error('addRmsNorm: x, residual and out must be three different buffers');
+  if (weight.buffer === x.buffer || weight.buffer === out.buffer) throw new Error('addRmsNorm: weight must not alias x or out');
+  return ctx.dispatch({
+    kernel,
+    defines: { WG: reductionWorkgroup(ctx, dim), RESIDUAL: true },
+    params: [rows, dim, f32(eps), 0],
+    bindings: [x, residual, weight, out],
+    workgroups: ctx.grid2d(rows),
+  });
+}
+
 export function rmsNormReference(x: ArrayLike<number>, weight: ArrayLike<number>, rows: number, dim: number, eps: number): Float32Array {
   const out = new Float32Array(rows * dim);
   for (let r = 0; r < rows; r++) {

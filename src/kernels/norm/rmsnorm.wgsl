@@ -1,9 +1,18 @@
 // RMSNorm over rows: out[r] = x[r] / sqrt(mean(x[r]²) + eps) ⊙ weight, mean of squares in f32.
+// RESIDUAL first adds the residual branch into x in place (x += residual), the add kernel's f32 sum, so the
+// residual update and the next norm take one dispatch with the same numbers as the two.
 struct Params { rows: u32, dim: u32, eps: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
+#if RESIDUAL
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read> weight: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+#else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+#endif
 
 const WG = {{WG}}u;
 var<workgroup> partial: array<f32, {{WG}}>;
@@ -15,7 +24,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   if (r >= params.rows) { return; }
   let base = r * params.dim;
   var sum = 0.0;
-  for (var i = li; i < params.dim; i += WG) { let v = x[base + i]; sum = fma(v, v, sum); }
+  for (var i = li; i < params.dim; i += WG) {
+#if RESIDUAL
+    let v = x[base + i] + residual[base + i];
+    x[base + i] = v; // read back below by this same invocation only
+#else
+    let v = x[base + i];
+#endif
+    sum = fma(v, v, sum);
+  }
   partial[li] = sum;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
