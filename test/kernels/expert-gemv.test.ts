@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  expertGemvReference, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, planExpertGemv, type ExpertGemvPlan,
+  expertGemvReference, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, planExpertGemv, sharedExpertFoldReason, type ExpertGemvPlan,
 } from '../../src/kernels/moe/expert-gemv.js';
 import { swiGluReference } from '../../src/kernels/elementwise/swiglu.js';
 import type { GpuWeight } from '../../src/kernels/linalg/matmul.js';
@@ -77,6 +77,72 @@ describe('moe/expert-gemv', () => {
       expect(relativeError(got.subarray(0, slots * N), ref), `${dtype} N=${N} K=${K}`).toBeLessThan(1e-5);
       expect(got.subarray(slots * N).every(Number.isNaN)).toBe(true);
     }
+  });
+
+  // The shared expert folded in as slot topK of each token: the reference is the same projection over stacks
+  // with the shared expert appended as expert E and topK + 1 slots per token.
+  it('shared expert slot: fused gate|up|SwiGLU and down match the reference with the shared expert as expert E', async () => {
+    const ctx = await gpu();
+    for (const [dtype, split] of [['f16', false], ['f16', true], ['f32', false], ['f32', true]] as const) {
+      const chunk = dtype === 'f16' ? 8 : 4, f16 = dtype === 'f16';
+      const E = randomInt(3, 8), topK = randomInt(1, 3), T = randomInt(1, 4);
+      const I = chunk * randomInt(2, 9), H = chunk * randomInt(3, 27);
+      const routed = T * topK, rows = T * (topK + 1);
+      const x = randomArray(T * H), wg = randomArray(E * I * H), wu = randomArray(E * I * H), wd = randomArray(E * H * I);
+      const sg = randomArray(I * H), su = randomArray(I * H), sd = randomArray(H * I);
+      const ids = Array.from({ length: routed }, () => randomInt(0, E - 1));
+      const gate = stackedWeight(ctx, wg, E, I, H, dtype, split, 'wg'), up = stackedWeight(ctx, wu, E, I, H, dtype, split, 'wu');
+      const down = stackedWeight(ctx, wd, E, H, I, dtype, split, 'wd');
+      const shared = { gate: ctx.tensor([I, H], dtype, 'sg', sg), up: ctx.tensor([I, H], dtype, 'su', su), down: ctx.tensor([H, I], dtype, 'sd', sd) };
+      expect(sharedExpertFoldReason(ctx, { gate, up, down }, shared)).toBeUndefined();
+      // One spare row beyond the slots must keep its poison in both outputs.
+      const mid = ctx.tensor([rows + 1, I], 'f32', 'mid'), out = ctx.tensor([rows + 1, H], 'f32', 'out');
+      ctx.fill(mid, NaN);
+      ctx.fill(out, NaN);
+      const idsT = ctx.tensor([routed], 'u32', 'ids', ids);
+      ctx.run([
+        ...makeExpertGemvSwiGlu(ctx, ctx.tensor([T, H], 'f32', 'x', x), gate, up, idsT, mid, routed, topK, undefined, shared),
+        ...makeExpertGemv(ctx, mid, down, idsT, out, routed, topK, false, undefined, shared.down),
+      ]);
+      const withShared = (stack: Float32Array, one: Float32Array) => { const a = new Float32Array(stack.length + one.length); a.set(stack); a.set(one, stack.length); return a; };
+      const idsExt = Array.from({ length: rows }, (_, s) => (s % (topK + 1) === topK ? E : ids[Math.floor(s / (topK + 1)) * topK + (s % (topK + 1))]));
+      const gotMid = await ctx.readF32(mid), gotOut = await ctx.readF32(out);
+      const refMid = swiGluReference(
+        expertGemvReference(x, withShared(wg, sg), idsExt, rows, topK + 1, true, I, H, f16),
+        expertGemvReference(x, withShared(wu, su), idsExt, rows, topK + 1, true, I, H, f16),
+      );
+      // The down pass is checked on the GPU's own middle rows, so the two errors do not compound.
+      const refOut = expertGemvReference(gotMid, withShared(wd, sd), idsExt, rows, topK + 1, false, H, I, f16);
+      const what = `${dtype}${split ? ' split' : ''} E=${E} topK=${topK} T=${T} I=${I} H=${H}`;
+      expect(relativeError(gotMid.subarray(0, rows * I), refMid), what).toBeLessThan(1e-5);
+      expect(relativeError(gotOut.subarray(0, rows * H), refOut), what).toBeLessThan(1e-5);
+      expect(gotMid.subarray(rows * I).every(Number.isNaN) && gotOut.subarray(rows * H).every(Number.isNaN), what).toBe(true);
+    }
+  });
+
+  it('says why the shared expert cannot fold (width, dtype, split, workgroup path) and rejects it there', async () => {
+    const ctx = await gpu();
+    const routed = { gate: ctx.tensor([3, 8, 16], 'f16', 'w1'), up: ctx.tensor([3, 8, 16], 'f16', 'w3'), down: ctx.tensor([3, 16, 8], 'f16', 'w2') };
+    const shared = { gate: ctx.tensor([8, 16], 'f16', 'sg'), up: ctx.tensor([8, 16], 'f16', 'su'), down: ctx.tensor([16, 8], 'f16', 'sd') };
+    expect(sharedExpertFoldReason(ctx, routed, shared)).toBeUndefined();
+    // Two shared experts: twice the routed width.
+    expect(sharedExpertFoldReason(ctx, routed, { ...shared, gate: ctx.tensor([16, 16], 'f16', 'wide') })).toMatch(/shared wide \[16, 16\] f16 is not one expert of w1/);
+    expect(sharedExpertFoldReason(ctx, routed, { ...shared, down: ctx.tensor([16, 8], 'f32', 'sd32') })).toMatch(/sd32 .* f32 is not one expert/);
+    const halves = [ctx.tensor([8, 8], 'f16', 'a'), ctx.tensor([8, 8], 'f16', 'b')];
+    expect(sharedExpertFoldReason(ctx, routed, { ...shared, down: { shape: [16, 8], dtype: 'f16', parts: halves, rowStarts: [0, 8], label: 'sdsplit' } }))
+      .toBe('sdsplit spans several bindings');
+    process.env.CTXBENCH_SHARED_EXPERT = 'separate';
+    try {
+      expect(sharedExpertFoldReason(ctx, routed, shared)).toBe('forced separate');
+    } finally {
+      delete process.env.CTXBENCH_SHARED_EXPERT;
+    }
+    const ids = ctx.tensor([2], 'u32', 'ids'), x = ctx.tensor([4, 8], 'f32', 'x'), o = ctx.tensor([4, 16], 'f32', 'o');
+    expect(() => makeExpertGemv(ctx, x, routed.down, ids, o, 2, 1, false, planExpertGemv(ctx, 8, 'f16', {}, 'workgroup'), shared.down))
+      .toThrow(/shared expert slot cannot run with the workgroup path/);
+    // topK + 1 rows per token: 2 routed slots of top-1 need 4 output rows.
+    expect(() => makeExpertGemv(ctx, x, routed.down, ids, ctx.tensor([3, 16], 'f32', 'o3'), 2, 1, false, undefined, shared.down))
+      .toThrow(/expected at least \[4, 16\]/);
   });
 
   it('plans the fallback with a reason and rejects bad operands in one line', async () => {

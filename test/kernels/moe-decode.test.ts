@@ -5,6 +5,7 @@ import { moeRouteReference } from '../../src/kernels/moe/route.js';
 import { linearReference, type GpuWeight } from '../../src/kernels/linalg/matmul.js';
 import { makeSwiGlu, swiGluReference } from '../../src/kernels/elementwise/swiglu.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/engine/gpu/half.js';
+import { rowsView } from '../../src/engine/gpu/arena.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
 
 const roundF16 = (a: Float32Array) => a.map((v) => f16BitsToF32(f32ToF16Bits(v)));
@@ -68,6 +69,29 @@ describe('moe decode path', () => {
       });
     }
   }
+
+  it("combine with the shared expert as each token's last slot row (weight 1) equals the separate shared add", async () => {
+    const ctx = await gpu();
+    const T = randomInt(1, 4), topK = randomInt(1, 4), H = randomInt(5, 150) | 1;
+    const expertRows = randomArray(T * (topK + 1) * H), weights = randomArray(T * topK), residual = randomArray(T * H);
+    const tr = ctx.tensor([T, H], 'f32', 'residual', residual);
+    // Two spare rows past the slots, poisoned: the combine must not read them.
+    const rows = ctx.tensor([T * (topK + 1) + 2, H], 'f32', 'rows');
+    ctx.fill(rows, NaN);
+    ctx.upload(rowsView(rows, T * (topK + 1)), expertRows);
+    ctx.run([makeMoeCombine(ctx, tr, rows, ctx.tensor([T * topK], 'f32', 'rw', weights), null, T, topK, 'slot')]);
+    const expected = Float32Array.from(residual);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < H; i++) {
+        let acc = 0;
+        for (let j = 0; j < topK; j++) acc += weights[t * topK + j] * expertRows[(t * (topK + 1) + j) * H + i];
+        expected[t * H + i] += acc + expertRows[(t * (topK + 1) + topK) * H + i];
+      }
+    }
+    expect(relativeError(await ctx.readF32(tr), expected), `T=${T} topK=${topK} H=${H}`).toBeLessThan(1e-6);
+    expect(() => makeMoeCombine(ctx, tr, rows, ctx.tensor([T * topK], 'f32', 'rw2'), ctx.tensor([T * topK], 'u32', 'sp'), T, topK, 'slot'))
+      .toThrow(/shared slot needs expert rows in slot order/);
+  });
 
   it('rejects mismatched shapes with a clear error', async () => {
     const ctx = await gpu();

@@ -11,13 +11,13 @@ import { makeAddRmsNorm, makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
-import { gemmTiles, makeGroupedLinear, makeLinear, type LinearWeight } from '../../kernels/linalg/matmul.js';
+import { gemmTiles, makeGroupedLinear, makeLinear, type GpuWeight, type LinearWeight } from '../../kernels/linalg/matmul.js';
 import { isQ8, type Q8Weight } from '../../kernels/linalg/q8-format.js';
 import { q8ScratchValues } from '../../kernels/linalg/linear-q8.js';
 import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
-import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu } from '../../kernels/moe/expert-gemv.js';
+import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, sharedExpertFoldReason, singleBinding } from '../../kernels/moe/expert-gemv.js';
 import { shortConvGroups } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
@@ -363,14 +363,30 @@ export class KimiLinearGraph {
     // Decode (a few tokens): per-slot GEMVs over the chosen experts only; the grouped GEMM would pad each
     // chosen expert to a TM-row tile. Expert rows then sit in slot order, so the combine needs no slot map.
     const direct = T <= EXPERT_GEMV_MAX_TOKENS;
-    const rows = direct ? T * moe.topK : cap;
+    // Decode folds the shared expert into the routed dispatches as slot topK of each token (topK + 1 rows per
+    // token in em/ed, combine adds that row unweighted): 3 dispatches fewer per layer. Only where both passes
+    // run the subgroup kernel and the shared expert is shaped as one routed expert (sharedExpertFoldReason);
+    // q8, the workgroup fallback and numSharedExperts > 1 keep the separate shared GEMVs below.
+    const fold = direct && lw.shared && !sharedExpertFoldReason(ctx, { gate: lw.w1, up: lw.w3, down: lw.w2 }, lw.shared)
+      ? { gate: singleBinding(lw.shared.gate as GpuWeight)!, up: singleBinding(lw.shared.up as GpuWeight)!, down: singleBinding(lw.shared.down as GpuWeight)! }
+      : undefined;
+    const routed = T * moe.topK;
+    const rows = direct ? (fold ? T * (moe.topK + 1) : routed) : cap;
     const experts = (input: GpuTensor, w: LinearWeight, out: GpuTensor, gather: boolean) => (direct
-      ? makeExpertGemv(ctx, input, w, ids, out, rows, moe.topK, gather)
+      ? makeExpertGemv(ctx, input, w, ids, out, routed, moe.topK, gather)
       : makeGroupedLinear(ctx, input, w, out, grouped, gather, undefined, this.dequantScratch));
     if (!direct) {
       specs.push(makeMoePlan(ctx, ids, { rows: grouped.rows, tileExpert: grouped.tileExpert, slotPos: slots, capacity: cap }, T, moe.topK, moe.numExperts, TM));
     }
     // Decode fuses gate, up and SwiGLU into one pass over the chosen experts where the subgroup kernel runs.
+    if (fold) {
+      specs.push(
+        ...makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), routed, moe.topK, undefined, fold),
+        ...makeExpertGemv(ctx, v('em', rows), lw.w2, ids, v('ed', rows), routed, moe.topK, false, undefined, fold.down),
+        makeMoeCombine(ctx, x, v('ed', rows), rw, null, T, moe.topK, 'slot'),
+      );
+      return specs;
+    }
     specs.push(
       ...(direct && expertSwiGluFusable(ctx, lw.w1, lw.w3)
         ? makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), rows, moe.topK)

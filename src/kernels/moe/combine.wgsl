@@ -1,5 +1,7 @@
 // MoE combine into the residual stream: x[t] += Σ_j w[t, j] · expert_out[slot_pos[t, j]] (+ shared[t]).
 // DIRECT: expert_out holds one row per slot in slot order (the decode path), so slot_pos is the identity.
+// SHARED_SLOT (DIRECT only): each token has top_k + 1 rows there, the last its shared expert's (added with
+// weight 1, after the routed sum as a separate shared_out would be).
 struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -24,10 +26,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   let i = (g % chunks) * {{WG}}u + li;
   if (t >= params.tokens || i >= params.dim) { return; }
   var acc = 0.0;
+#if SHARED_SLOT
+  let rows_per_token = params.top_k + 1u;
+#else
+  let rows_per_token = params.top_k;
+#endif
   for (var j = 0u; j < params.top_k; j++) {
     let slot = t * params.top_k + j;
 #if DIRECT
-    let row = slot;
+    let row = t * rows_per_token + j;
 #else
     let row = slot_pos[slot];
 #endif
@@ -35,6 +42,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   }
 #if SHARED
   acc += shared_out[t * params.dim + i];
+#endif
+#if SHARED_SLOT
+  acc += expert_out[(t * rows_per_token + params.top_k) * params.dim + i];
 #endif
   x[t * params.dim + i] += acc;
 }

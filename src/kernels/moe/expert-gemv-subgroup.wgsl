@@ -10,31 +10,33 @@
 // The expert id is read by every lane (one broadcast load); control flow never depends on it, so the
 // subgroupAdd stays in uniform control flow. A slot whose expert lies outside this binding part
 // [expert_lo, expert_hi) reads chunk 0 over and over (a cache hit) and writes nothing.
+// SHARED: weight source 1 (w1, w1_up: the shared expert, shaped as one routed expert) serves each token's
+// last slot, source 0 (w0, w0_up: the routed stack) the others. The source depends only on the workgroup id,
+// so the branch between the two copies of the loop is uniform and the subgroupAdd after it stays legal.
 enable subgroups;
 
-struct Params { N: u32, K: u32, top_k: u32, expert_lo: u32, expert_hi: u32, pad0: u32, pad1: u32, pad2: u32 }
+struct Params { N: u32, K: u32, top_k: u32, expert_lo: u32, expert_hi: u32, shared_live: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 #if W_F16
 // 8 halves per chunk, as one vec4<u32>.
-@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+#unroll SOURCE SOURCES
+@group(0) @binding({{B_W{{SOURCE}}}}) var<storage, read> w{{SOURCE}}: array<vec4<u32>>;
 #if SWIGLU
-@group(0) @binding(3) var<storage, read> w_up: array<vec4<u32>>;
+@group(0) @binding({{B_W{{SOURCE}}_UP}}) var<storage, read> w{{SOURCE}}_up: array<vec4<u32>>;
 #endif
+#endunroll
 #else
 // 4 floats per chunk.
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+#unroll SOURCE SOURCES
+@group(0) @binding({{B_W{{SOURCE}}}}) var<storage, read> w{{SOURCE}}: array<vec4<f32>>;
 #if SWIGLU
-@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;
+@group(0) @binding({{B_W{{SOURCE}}_UP}}) var<storage, read> w{{SOURCE}}_up: array<vec4<f32>>;
 #endif
+#endunroll
 #endif
-#if SWIGLU
-@group(0) @binding(4) var<storage, read> ids: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read> ids: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-#endif
+@group(0) @binding({{B_IDS}}) var<storage, read> ids: array<u32>;
+@group(0) @binding({{B_OUT}}) var<storage, read_write> out: array<f32>;
 
 // Lanes per subgroup: the device has one fixed size (the wrapper checks), so the host grid matches.
 const SG = {{SG}}u;
@@ -59,25 +61,35 @@ fn chunk_dot(word: vec4<f32>, xc: u32) -> f32 {
 @compute @workgroup_size(SG * SUBGROUPS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
 #include "expert-slot.part.wgsl"
+#if SHARED
+  let source = select(0u, 1u, from_shared);
+  let row0 = select((expert - params.expert_lo) * params.N, 0u, from_shared);
+#else
+  let source = 0u;
   let row0 = (expert - params.expert_lo) * params.N;
+#endif
   var acc: array<f32, ROWS>;
 #if SWIGLU
   var acc_up: array<f32, ROWS>;
 #endif
-  for (var i = 0u; i < LOADS; i++) {
-    // A ragged last step re-reads the row's last chunk and weighs it 0 (no branch around the loads).
-    let c_raw = lane + i * SG;
-    let c = min(c_raw, CHUNKS - 1u);
-    let keep = select(0.0, 1.0, c_raw < CHUNKS);
-    for (var r = 0u; r < ROWS; r++) {
-      let n = min(n0 + r, params.N - 1u);
-      let wc = ((row0 + n) * CHUNKS + c) & mask;
-      acc[r] += keep * chunk_dot(w[wc], src * CHUNKS + c);
+#unroll SOURCE SOURCES
+  if (source == {{SOURCE}}u) {
+    for (var i = 0u; i < LOADS; i++) {
+      // A ragged last step re-reads the row's last chunk and weighs it 0 (no branch around the loads).
+      let c_raw = lane + i * SG;
+      let c = min(c_raw, CHUNKS - 1u);
+      let keep = select(0.0, 1.0, c_raw < CHUNKS);
+      for (var r = 0u; r < ROWS; r++) {
+        let n = min(n0 + r, params.N - 1u);
+        let wc = ((row0 + n) * CHUNKS + c) & mask;
+        acc[r] += keep * chunk_dot(w{{SOURCE}}[wc], src * CHUNKS + c);
 #if SWIGLU
-      acc_up[r] += keep * chunk_dot(w_up[wc], src * CHUNKS + c);
+        acc_up[r] += keep * chunk_dot(w{{SOURCE}}_up[wc], src * CHUNKS + c);
 #endif
+      }
     }
   }
+#endunroll
   for (var r = 0u; r < ROWS; r++) {
     let g = subgroupAdd(acc[r]);
 #if SWIGLU

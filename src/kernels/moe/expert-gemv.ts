@@ -59,7 +59,9 @@ export function planExpertGemv(
   return { path: 'subgroup', ...t };
 }
 
-function checkOperands(x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: GpuTensor, slots: number, topK: number, gather: boolean): void {
+function checkOperands(
+  x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: GpuTensor, slots: number, topK: number, gather: boolean, withShared = false,
+): void {
   const [, N, K] = weight.shape;
   requireDtype('expert gemv', x, 'f32');
   requireDtype('expert gemv', out, 'f32');
@@ -68,11 +70,13 @@ function checkOperands(x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: 
   if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(topK) || topK < 1) {
     throw new Error(`expert gemv: slots and topK must be positive integers (got ${slots}, ${topK})`);
   }
-  const xRows = gather ? Math.ceil(slots / topK) : slots;
+  if (withShared && slots % topK !== 0) throw new Error(`expert gemv: with the shared expert, slots (${slots}) must be whole tokens of ${topK}`);
+  const rows = withShared ? (slots / topK) * (topK + 1) : slots;
+  const xRows = gather ? Math.ceil(slots / topK) : rows;
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`expert gemv: ${x.label} has ${x.shape.at(-1)} columns, ${weight.label} expects ${K}`);
   if ((x.shape.length === 1 ? 1 : x.shape[0]) < xRows) throw new Error(`expert gemv: ${x.label} has fewer than ${xRows} rows`);
-  if (out.shape[0] < slots || out.shape[out.shape.length - 1] !== N) {
-    throw new Error(`expert gemv: ${out.label} is [${out.shape.join(', ')}], expected at least [${slots}, ${N}]`);
+  if (out.shape[0] < rows || out.shape[out.shape.length - 1] !== N) {
+    throw new Error(`expert gemv: ${out.label} is [${out.shape.join(', ')}], expected at least [${rows}, ${N}]`);
   }
   if (ids.shape[0] < slots) throw new Error(`expert gemv: ${ids.label} holds fewer than ${slots} expert ids`);
 }
@@ -80,15 +84,22 @@ function checkOperands(x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: 
 /**
  * out[s, N] = x[src(s), K] · W[ids[s]][N, K]ᵀ for s < slots, where src(s) = s / topK with `gather` (x holds
  * tokens) and s otherwise (x holds one row per slot).
+ * sharedWeight ([N, K], one binding, the routed dtype; subgroup path only, see sharedExpertFoldReason): each
+ * token gets topK + 1 output rows, the last from the shared expert, and x without `gather` holds rows alike.
  */
 export function makeExpertGemv(
   ctx: GpuContext, x: GpuTensor, weight: LinearWeight, ids: GpuTensor, out: GpuTensor,
   slots: number, topK: number, gather: boolean, plan = planExpertGemv(ctx, weight.shape[2], weight.dtype),
+  sharedWeight?: GpuTensor,
 ): DispatchSpec[] {
-  checkOperands(x, weight, ids, out, slots, topK, gather);
+  checkOperands(x, weight, ids, out, slots, topK, gather, Boolean(sharedWeight));
+  if (sharedWeight) {
+    const why = isQ8(weight) ? 'q8 experts' : plan.path !== 'subgroup' ? `the ${plan.path} path` : sharedShapeMismatch(weight, sharedWeight);
+    if (why) throw new Error(`expert gemv: the shared expert slot cannot run with ${why}`);
+  }
   // q8 experts have their own kernel and plan (expert-gemv-q8.ts).
   if (isQ8(weight)) return expertGemvQ8Dispatches(ctx, x, [weight], ids, out, slots, topK, gather);
-  if (plan.path === 'subgroup') return subgroupDispatches(ctx, x, [weight], ids, out, slots, topK, gather, plan);
+  if (plan.path === 'subgroup') return subgroupDispatches(ctx, x, [weight], ids, out, slots, topK, gather, plan, sharedWeight && [sharedWeight]);
   const [, N, K] = weight.shape;
   const f16 = weight.dtype === 'f16';
   // 16-byte chunks when rows divide evenly (the common case); single elements otherwise (odd test shapes).
@@ -117,15 +128,17 @@ export function makeExpertGemv(
 export function makeExpertGemvSwiGlu(
   ctx: GpuContext, x: GpuTensor, gate: LinearWeight, up: LinearWeight, ids: GpuTensor, out: GpuTensor,
   slots: number, topK: number, plan = planExpertGemv(ctx, gate.shape[2], gate.dtype),
+  shared?: { gate: GpuTensor; up: GpuTensor },
 ): DispatchSpec[] {
-  checkOperands(x, gate, ids, out, slots, topK, true);
+  checkOperands(x, gate, ids, out, slots, topK, true, Boolean(shared));
   if (isQ8(gate) || isQ8(up)) {
     if (!isQ8(gate) || !isQ8(up)) throw new Error(`expert gemv swiglu: ${gate.label} is ${gate.dtype}, ${up.label} is ${up.dtype}`);
+    if (shared) throw new Error('expert gemv swiglu: the shared expert slot cannot run with q8 experts');
     return expertGemvQ8Dispatches(ctx, x, [gate, up], ids, out, slots, topK, true);
   }
-  const why = swiGluUnfusableReason(gate, up, plan);
+  const why = swiGluUnfusableReason(gate, up, plan) ?? (shared && (sharedShapeMismatch(gate, shared.gate) ?? sharedShapeMismatch(up, shared.up)));
   if (why) throw new Error(`expert gemv swiglu: ${why}`);
-  return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan);
+  return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan, shared && [shared.gate, shared.up]);
 }
 
 export function expertSwiGluFusable(ctx: GpuContext, gate: LinearWeight, up: LinearWeight): boolean {
@@ -149,9 +162,44 @@ function swiGluUnfusableReason(gate: GpuWeight, up: GpuWeight, plan: ExpertGemvP
   return undefined;
 }
 
+/**
+ * Where the decode MoE can fold its shared expert into the routed dispatches (one more slot per token in the
+ * fused gate|up|SwiGLU pass and in the down pass): undefined when it can, else why not. Needs both passes on
+ * the subgroup kernel (not q8, not the workgroup fallback), the shared expert one binding per matrix and shaped
+ * as one routed expert (numSharedExperts · I = I, so its middle row has the routed width). Otherwise the
+ * caller keeps its separate shared GEMVs. CTXBENCH_SHARED_EXPERT=separate keeps them too (before/after runs).
+ */
+export function sharedExpertFoldReason(
+  ctx: GpuContext, routed: { gate: LinearWeight; up: LinearWeight; down: LinearWeight },
+  shared: { gate: LinearWeight; up: LinearWeight; down: LinearWeight },
+): string | undefined {
+  if (process.env.CTXBENCH_SHARED_EXPERT === 'separate') return 'forced separate';
+  if ([routed.gate, routed.up, routed.down, shared.gate, shared.up, shared.down].some(isQ8)) return 'q8 weights';
+  if (!expertSwiGluFusable(ctx, routed.gate, routed.up)) return 'gate|up|SwiGLU is not fused';
+  const down = planExpertGemv(ctx, routed.down.shape[2], routed.down.dtype);
+  if (down.path !== 'subgroup') return `down needs the subgroup path (${down.reason})`;
+  for (const [r, s] of [[routed.gate, shared.gate], [routed.up, shared.up], [routed.down, shared.down]] as const) {
+    const why = singleBinding(s as GpuWeight) ? sharedShapeMismatch(r as GpuWeight, singleBinding(s as GpuWeight)!) : `${s.label} spans several bindings`;
+    if (why) return why;
+  }
+  return undefined;
+}
+
+/** The one binding of a weight, or undefined when it is split over several. */
+export function singleBinding(w: GpuWeight): GpuTensor | undefined {
+  return 'parts' in w ? (w.parts.length === 1 ? w.parts[0] : undefined) : w;
+}
+
+function sharedShapeMismatch(routed: GpuWeight, shared: GpuTensor): string | undefined {
+  if (shared.dtype !== routed.dtype || shared.shape.join() !== routed.shape.slice(1).join()) {
+    return `shared ${shared.label} [${shared.shape.join(', ')}] ${shared.dtype} is not one expert of ${routed.label} [${routed.shape.join(', ')}] ${routed.dtype}`;
+  }
+  return undefined;
+}
+
 function subgroupDispatches(
   ctx: GpuContext, x: GpuTensor, weights: GpuWeight[], ids: GpuTensor, out: GpuTensor,
-  slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan,
+  slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan, shared?: GpuTensor[],
 ): DispatchSpec[] {
   const [, N, K] = weights[0].shape;
   const f16 = weights[0].dtype === 'f16';
@@ -160,15 +208,23 @@ function subgroupDispatches(
   const CHUNKS = K / (f16 ? 8 : 4);
   const rowsPerWorkgroup = plan.rowsPerSubgroup * plan.subgroupsPerWorkgroup;
   const parts = weights.map(weightParts);
+  // Binding numbers: x 1, then routed (gate, up), shared (gate, up) where present, ids, out.
+  const swiGlu = weights.length === 2;
+  const sources = shared ? 2 : 1;
+  const perSource = swiGlu ? 2 : 1;
+  const bindingOf = (source: number, member: number) => 2 + source * perSource + member;
+  const numbers = { B_W0: bindingOf(0, 0), B_W0_UP: bindingOf(0, 1), B_W1: bindingOf(1, 0), B_W1_UP: bindingOf(1, 1), B_IDS: 2 + sources * perSource, B_OUT: 3 + sources * perSource };
+  // The shared slot is computed once, by the first binding part's dispatch.
+  const rows = shared ? (slots / topK) * (topK + 1) : slots;
   return parts[0].map(({ part, rowStart }, i) => ctx.dispatch({
     kernel: subgroupKernel,
     defines: {
       SG, SUBGROUPS: plan.subgroupsPerWorkgroup, ROWS: plan.rowsPerSubgroup, CHUNKS, LOADS: Math.ceil(CHUNKS / SG),
-      W_F16: f16, GATHER: gather, SWIGLU: weights.length === 2,
+      W_F16: f16, GATHER: gather, SWIGLU: swiGlu, SHARED: Boolean(shared), SOURCES: sources, ...numbers,
     },
-    params: [N, K, topK, rowStart, rowStart + part.shape[0], 0, 0, 0],
-    bindings: [x, ...parts.map((p) => p[i].part), ids, out],
-    workgroups: [Math.ceil(N / rowsPerWorkgroup), slots],
+    params: [N, K, topK, rowStart, rowStart + part.shape[0], i === 0 ? 1 : 0, 0, 0],
+    bindings: [x, ...parts.map((p) => p[i].part), ...(shared ?? []), ids, out],
+    workgroups: [Math.ceil(N / rowsPerWorkgroup), rows],
   }));
 }
 
