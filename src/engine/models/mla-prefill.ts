@@ -14,7 +14,7 @@ import { makeLinear } from '../../kernels/linalg/matmul.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
 import { mlaFlashPrefill, type MlaKeyBlock } from '../../kernels/mla/mla-flash-prefill.js';
-import { MLA_F16_ROW_MULTIPLE, mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
+import { MLA_F16_ROW_MULTIPLE, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
 
 /** Default keys per block: 16k keeps the scratch at 512 MiB (f32, all 32 heads of the 48B) or 256 MiB (f16). */
@@ -71,7 +71,7 @@ export class MlaPrefill {
     // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
     // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
     this.tensorCores = T > 1 && f16Weights && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
-      && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim) === undefined
+      && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, engineMlaFlashF16Plan()) === undefined
       && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
     if (this.tensorCores) {
       this.kvbNew = ctx.tensor([expandRows, m.numHeads * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'kvbNew');
@@ -212,7 +212,7 @@ export class MlaPrefill {
       specs.push(mlaFlashPrefillF16(ctx, {
         q: this.mq16!, kNope: half.kNope, kRope: Dr > 0 ? half.kRope : undefined, v: half.v,
         out: mo, Tq: T, Tk, H: Hm, Dn, Dr, Dv, keyBlock: this.carried(seq, T, blocks.length, b, start, length),
-      }));
+      }, engineMlaFlashF16Plan()));
     }
     return specs;
   }

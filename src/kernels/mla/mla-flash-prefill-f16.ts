@@ -34,6 +34,22 @@ export interface MlaFlashF16Plan {
  */
 export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 32, tau: 8, pInKeyTile: true, splitRows: true };
 
+/** The engine's plan: MLA_FLASH_F16_PLAN, or CTXBENCH_MLA_FLASH_PLAN (JSON) for before/after runs of whole prefills. */
+export function engineMlaFlashF16Plan(): MlaFlashF16Plan {
+  const raw = process.env.CTXBENCH_MLA_FLASH_PLAN;
+  if (!raw) return MLA_FLASH_F16_PLAN;
+  let plan: MlaFlashF16Plan;
+  try {
+    plan = JSON.parse(raw) as MlaFlashF16Plan;
+  } catch {
+    throw new Error(`CTXBENCH_MLA_FLASH_PLAN is not JSON: ${raw}`);
+  }
+  if (![plan.subgroups, plan.keyRows, plan.tau].every((x) => typeof x === 'number' && x > 0)) {
+    throw new Error(`CTXBENCH_MLA_FLASH_PLAN needs positive subgroups, keyRows and tau (got ${raw})`);
+  }
+  return plan;
+}
+
 /** Rows every packed operand must be padded to: whole query tiles and key blocks of any plan used. */
 export const MLA_F16_ROW_MULTIPLE = 256;
 
