@@ -175,7 +175,8 @@ export class Engine {
     });
     const engine = new Engine(ctx, config, weights, graph, !('checkpoint' in source), identity);
     // Compile every pipeline now (prefill piece, decode step, sampler) so the first request's TTFT is not
-    // mostly shader compilation.
+    // mostly shader compilation; the MLA prefill's key-block variants only run past one key block, so build them too.
+    await graph.buildKernels();
     await engine.generate([0, 0], { maxTokens: 2, temperature: 0 });
     return engine;
   }

@@ -184,6 +184,11 @@ export class KimiLinearGraph {
     if (seq.mlaDecode) Object.values(seq.mlaDecode.scratch).forEach(free);
   }
 
+  /** Builds pipelines a first long prompt would otherwise build inside its TTFT (engine load calls this). */
+  async buildKernels(): Promise<void> {
+    await this.mlaPrefill?.buildKernels();
+  }
+
   /**
    * Dispatches for T tokens (ids[idOffset .. idOffset+T) on the GPU) at position seq.pos; advances seq.pos.
    * Logits land in this.logits: rows 0..T-1 with allLogits, else row 0 = the last token's.

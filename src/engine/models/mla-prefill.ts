@@ -14,7 +14,7 @@ import { makeLinear } from '../../kernels/linalg/matmul.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
 import { mlaFlashPrefill, type MlaKeyBlock } from '../../kernels/mla/mla-flash-prefill.js';
-import { MLA_F16_ROW_MULTIPLE, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
+import { MLA_F16_ROW_MULTIPLE, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
 
 /** Default keys per block: 16k keeps the scratch at 512 MiB (f32, all 32 heads of the 48B) or 256 MiB (f16). */
@@ -90,6 +90,17 @@ export class MlaPrefill {
   }
 
   /** Prefill buffers of a sequence (its latent caches are the graph's): sized by the key block, not the capacity. */
+  /**
+   * Builds the tensor-core kernel's four key-block variants now (at engine load): the 128×32 plan took 14–18 s to
+   * build cold on the H100, which otherwise lands in the first long prompt's TTFT (the driver caches it after).
+   */
+  async buildKernels(): Promise<void> {
+    if (!this.tensorCores) return;
+    const m = this.config.mla;
+    const why = await probeMlaFlashF16(this.ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, engineMlaFlashF16Plan());
+    if (why) throw new Error(`MLA prefill: the tensor-core kernel did not build: ${why}`);
+  }
+
   allocSequence(seq: MlaPrefillState, latentDtype: 'f32' | 'f16'): void {
     const { ctx, config: c } = this;
     const m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;

@@ -30,7 +30,9 @@ export interface MlaFlashF16Plan {
  * 128 query rows (8 subgroups) against 32-key blocks, P kept in the dead K rows (39 KiB of workgroup memory at
  * d = 192/128) and every lane in the softmax. On the H100 (2026-11-24, session 9, probe-flash-variants.mjs, all
  * plans passing mla-f16-check --plans): 115.2 / 129.4 TFLOP/s at T = 8k / 16k against 104.4 / 116.9 for 128×16
- * (one lane per row, separate P tile; 128×32 did not fit 48 KiB that way). 64×32 (4 subgroups): 47.
+ * (one lane per row, separate P tile; 128×32 did not fit 48 KiB that way). 64×32 (4 subgroups): 47. In a long
+ * prompt's chunk-major middle calls (8192 queries × a 16k-key block, carry in and out): 106.1 against 103.2. Its
+ * four variants take ~14–18 s to build cold (128×16: 2.4 s), so the engine builds them at load (buildKernels).
  */
 export const MLA_FLASH_F16_PLAN: MlaFlashF16Plan = { subgroups: 8, keyRows: 32, tau: 8, pInKeyTile: true, splitRows: true };
 
