@@ -16,12 +16,12 @@ const shapes = process.argv[2] === 'small' ? [[100, 128, 1, 'small'], [33, 2304,
 ];
 const plans = [[256, 4], [256, 8], [128, 4], [128, 8], [128, 16], [64, 8], [64, 16]];
 let warmMs = ctx.caps.isFallbackAdapter ? 0 : 2000;
-const n = process.argv[2] === 'small' ? 1 << 16 : 1 << 28;
+const n = process.argv[2] === 'small' ? 1 << 16 : 1 << 24; // one dispatch's rows; 128 MiB moved
 const a = ctx.tensor([n], 'f32', 'copy.a'), b = ctx.tensor([n], 'f32', 'copy.b');
 const copy = await timeDispatches(ctx, [makeCopy(ctx, a, b, n)], { inner: 3, outer: 5, warmMs });
 if (warmMs) warmMs = 300;
 const copyGbps = 2 * 4 * n / (copy.ms / 1000) / 1e9;
-console.log(`copy 1 GiB: ${copy.ms.toFixed(3)} ms, ${copyGbps.toFixed(0)} GB/s`);
+console.log(`copy ${(8 * n / 2 ** 20).toFixed(0)} MiB moved: ${copy.ms.toFixed(3)} ms, ${copyGbps.toFixed(0)} GB/s`);
 ctx.arena.free(a); ctx.arena.free(b);
 for (const [N, K, perStep, what] of shapes) {
   const w = ctx.tensor([N, K], 'f16', 'w'), x = ctx.tensor([K], 'f32', 'x');

@@ -16,8 +16,15 @@ export interface GemvF16Plan {
   reason?: string;
 }
 
+/**
+ * 128 threads for rows shorter than 4096 (K/8 16-byte chunks: at K = 2304, 256 threads left 224 of them one chunk
+ * against 32 with two), else 256. H100, 48B decode shapes (probe-gemv-shapes.mjs, session 9): 12576×2304 26.2 →
+ * 23.7 µs, 6720×2304 12.3 → 10.6, lm_head 281 → 249, 4096×128 5.4 → 4.3; 2304×4096 7.1 either way; 2304×9216 11.7 (256)
+ * against 13.7.
+ */
 export function planGemvF16(ctx: GpuContext, K: number): GemvF16Plan {
-  const workgroupSize = Math.min(256, ctx.caps.maxInvocationsPerWorkgroup, Math.max(ctx.caps.subgroupSize * 4, 64));
+  const threads = K < 4096 ? 128 : 256;
+  const workgroupSize = Math.min(threads, ctx.caps.maxInvocationsPerWorkgroup, Math.max(ctx.caps.subgroupSize * 4, 64));
   const rowsPerWorkgroup = 4;
   if (!ctx.caps.hasSubgroups) return { path: 'fallback', workgroupSize, rowsPerWorkgroup, reason: 'no subgroups feature' };
   if (K % 8 !== 0) return { path: 'fallback', workgroupSize, rowsPerWorkgroup, reason: `K=${K} is not a multiple of 8` };
