@@ -23,6 +23,7 @@ import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
+import { foldableLowRankWeight } from '../../kernels/kda/kda-low-rank-fold.js';
 import { latentRowHalves, mlaLatentAppend } from '../../kernels/mla/mla-latent-append.js';
 import { MlaPrefill, type MlaPrefillOptions, type MlaPrefillState } from './mla-prefill.js';
 import { allocMlaDecodeScratch, mlaAbsorbedDecode, mlaDecodeCacheRows, planMlaDecode, type MlaDecodePlan, type MlaDecodeScratch } from '../../kernels/mla/mla-absorbed-decode.js';
@@ -291,6 +292,12 @@ export class KimiLinearGraph {
     const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['q', lw.q], ['k', lw.k], ['v', lw.v], ['fa', lw.fa], ['b', lw.b], ['ga', lw.ga]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const st = seq.kda[i]!;
+    // Decode computes f = f_b·(f_a h) inside kdaPrepare and z = g_b·(g_a h) inside the gated norm: two tiny GEMV
+    // dispatches fewer per layer. Prefill, q8 and split weights keep the separate linears;
+    // CTXBENCH_KDA_LOWRANK_FOLD=off keeps them for decode too (before/after runs).
+    const lowRankFold = T === 1 && process.env.CTXBENCH_KDA_LOWRANK_FOLD !== 'off';
+    const fbFolded = lowRankFold ? foldableLowRankWeight(lw.fb) : undefined;
+    const gbFolded = lowRankFold ? foldableLowRankWeight(lw.gb) : undefined;
     const convs = [
       { x: v('q'), weight: lw.qConv, cache: st.convQ, y: v('qc'), T, D: P, K },
       { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K },
@@ -299,9 +306,9 @@ export class KimiLinearGraph {
     const specs: DispatchSpec[] = [
       ...proj.specs,
       ...(this.dispatchFusion ? shortConvGroups(ctx, convs) : convs.flatMap((conv) => shortConvGroups(ctx, [conv]))),
-      ...this.linear(v('fa'), lw.fb, v('f')),
+      ...(fbFolded ? [] : this.linear(v('fa'), lw.fb, v('f'))),
       kdaPrepare(ctx, {
-        q: v('qc'), k: v('kc'), f: v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
+        q: v('qc'), k: v('kc'), f: fbFolded ? { weight: fbFolded, input: v('fa') } : v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
         qOut: v('qn'), kOut: v('kn'), gOut: v('g'), betaOut: v('beta'), T, H: Hk, dk: Dk,
       }),
     ];
@@ -309,8 +316,8 @@ export class KimiLinearGraph {
     if (T === 1 || !this.kdaScratch) specs.push(kdaRecurrentStep(ctx, delta));
     else specs.push(...kdaChunkPrefill(ctx, delta, this.kdaScratch, this.kdaPlan));
     specs.push(
-      ...this.linear(v('ga'), lw.gb, v('z')),
-      kdaGatedRmsNorm(ctx, { o: v('o'), z: v('z'), weight: lw.oNorm, y: v('y'), T, H: Hk, dv: Dk, eps: c.rmsNormEps }),
+      ...(gbFolded ? [] : this.linear(v('ga'), lw.gb, v('z'))),
+      kdaGatedRmsNorm(ctx, { o: v('o'), z: gbFolded ? { weight: gbFolded, input: v('ga') } : v('z'), weight: lw.oNorm, y: v('y'), T, H: Hk, dv: Dk, eps: c.rmsNormEps }),
       ...this.linear(v('y'), lw.o, v('attn')),
     );
     return specs;

@@ -1,6 +1,8 @@
 // Per (token, head) row of KDA inputs (spec §3 steps 4–7), all in f32 as transformers computes them:
 // q ← q / sqrt(Σq² + 1e-6) · dk^-1/2, k ← k / sqrt(Σk² + 1e-6), g = −exp(A_log[h]) · softplus(f + dt_bias),
 // β = sigmoid(b). One workgroup per row; the two sums of squares reduce through workgroup memory.
+// With LOWRANK (decode), f is not read but computed per channel as f_b · (f_a h) (kda-low-rank-fold.part.wgsl):
+// binding 3 then holds the low-rank row f_a h and fOffset/fStride address it.
 struct Params {
   T: u32, H: u32, dk: u32, qScale: f32,
   qOffset: u32, qStride: u32, kOffset: u32, kStride: u32,
@@ -9,7 +11,12 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
+#if LOWRANK
+@group(0) @binding(3) var<storage, read> lowRankIn: array<f32>;
+#include "kda-low-rank-fold.part.wgsl"
+#else
 @group(0) @binding(3) var<storage, read> f: array<f32>;
+#endif
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read> aLog: array<f32>;
 @group(0) @binding(6) var<storage, read> dtBias: array<f32>;
@@ -47,6 +54,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   }
   sumQ[lane] = sq;
   sumK[lane] = sk;
+#if LOWRANK
+  stageLowRankRow(params.fOffset + t * params.fStride, lane);
+#endif
   workgroupBarrier();
   for (var stride = {{WG}}u / 2u; stride > 0u; stride /= 2u) {
     if (lane < stride) {
@@ -58,12 +68,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   let rq = params.qScale / sqrt(sumQ[0] + 1e-6);
   let rk = 1.0 / sqrt(sumK[0] + 1e-6);
   let decayRate = exp(aLog[h]);
+#if LOWRANK
+#else
   let fBase = params.fOffset + t * params.fStride + col;
+#endif
   let out = row * params.dk;
   for (var i = lane; i < params.dk; i += {{WG}}u) {
     qOut[out + i] = q[qBase + i] * rq;
     kOut[out + i] = k[kBase + i] * rk;
-    gOut[out + i] = -decayRate * softplus(f[fBase + i] + dtBias[col + i]);
+#if LOWRANK
+    let fi = lowRankDot(col + i);
+#else
+    let fi = f[fBase + i];
+#endif
+    gOut[out + i] = -decayRate * softplus(fi + dtBias[col + i]);
   }
   if (lane == 0u) {
     betaOut[row] = 1.0 / (1.0 + exp(-b[params.bOffset + t * params.bStride + h]));
