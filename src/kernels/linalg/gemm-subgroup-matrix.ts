@@ -17,10 +17,23 @@ export interface TensorCoreTiles {
 /** 128×128 outputs per workgroup from 2×4 subgroups (64×32 each, 4×2 result matrices), K step 64. */
 export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 64, SG_M: 2, SG_N: 4, PAD: 8 };
 
-/** Variants the bench times side by side (same TILE_M, so all serve the MoE plan's row tiles). */
+/**
+ * Dense linears of many rows: 256×128 outputs from 4×4 subgroups (512 threads, 4×2 result matrices each), K step 32,
+ * 45.6 KiB of workgroup memory. H100 (tools/device/probe-gemm-overlap.mjs, session 9): 4096³ 100.4 → 140.2 TFLOP/s,
+ * 8192×4096×2304 97.2 → 134.9, 8192×2304×4096 95.2 → 126.2 against TENSOR_CORE_TILES; twice the rows per workgroup
+ * halve W's staging per output, and 16 subgroups keep MMAs going while others stage. The MoE grouped GEMM keeps
+ * TENSOR_CORE_TILES (its rows are padded per expert to the MoE plan's 128-row tiles).
+ */
+export const TENSOR_CORE_DENSE_TILES: TensorCoreTiles = { TILE_M: 256, TILE_N: 128, TILE_K: 32, SG_M: 4, SG_N: 4, PAD: 8 };
+
+/** Rows from which a dense linear takes TENSOR_CORE_DENSE_TILES (fewer: a 256-row tile would be mostly padding). */
+export const DENSE_TILE_MIN_ROWS = 1024;
+
+/** Variants the bench and the device edge check time side by side. */
 export const TENSOR_CORE_VARIANTS: Record<string, TensorCoreTiles> = {
   '128x128-2x4-k64': TENSOR_CORE_TILES,
   '128x128-2x4-k32': { ...TENSOR_CORE_TILES, TILE_K: 32 },
+  '256x128-4x4-k32': TENSOR_CORE_DENSE_TILES,
 };
 
 export type GemmPath = 'subgroup-matrix' | 'scalar';
@@ -30,6 +43,8 @@ export interface GemmPathChoice {
   /** Why the scalar path was chosen (absent on the tensor-core path). */
   reason?: string;
   tiles?: TensorCoreTiles;
+  /** Dense linears of ≥ DENSE_TILE_MIN_ROWS rows, where these tiles compiled (else `tiles`). */
+  denseTiles?: TensorCoreTiles;
 }
 
 interface MatrixConfig { M?: number; N?: number; K?: number; componentType?: string; resultComponentType?: string }
@@ -86,6 +101,11 @@ export async function probeTensorCoreGemm(ctx: GpuContext, tiles = TENSOR_CORE_T
     }
     const error = await ctx.device.popErrorScope();
     choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix', tiles };
+    if (!error && tiles === TENSOR_CORE_TILES && !tilesProblem(ctx, TENSOR_CORE_DENSE_TILES)) {
+      ctx.device.pushErrorScope('validation');
+      for (const VEC4 of [false, true]) ctx.pipelines.get(kernel, { ...tileDefines(TENSOR_CORE_DENSE_TILES), VEC4, MOE: false, GATHER: false });
+      if (!await ctx.device.popErrorScope()) choice.denseTiles = TENSOR_CORE_DENSE_TILES;
+    }
   }
   probed.set(ctx, choice);
   return choice;

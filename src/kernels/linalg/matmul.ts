@@ -3,7 +3,7 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
-import { tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
+import { DENSE_TILE_MIN_ROWS, tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
 import { makeGemvF16, planGemvF16 } from './gemv-f16.js';
 import { isQ8, type Q8Weight } from './q8-format.js';
 import { makeGroupedLinearQ8, makeLinearQ8 } from './linear-q8.js';
@@ -54,9 +54,9 @@ function checkTiles(ctx: GpuContext, t: GemmTiles): void {
 export const TENSOR_CORE_MIN_ROWS = 64;
 
 /** Tensor-core tiles for an f16 weight when probed and the shape is non-empty; else undefined (scalar). */
-function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number): TensorCoreTiles | undefined {
+function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number, grouped = false): TensorCoreTiles | undefined {
   const choice = tensorCoreChoice(ctx);
-  const tiles = choice?.tiles;
+  const tiles = !grouped && choice?.denseTiles && M >= DENSE_TILE_MIN_ROWS ? choice.denseTiles : choice?.tiles;
   if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
   const rowsOf = (part: GpuTensor) => part.shape[part.shape.length - 2];
   return weightParts(weight).every(({ part }) => tensorCoreFits(M, rowsOf(part), K)) ? tiles : undefined;
@@ -156,7 +156,7 @@ export function makeGroupedLinear(
   // The tensor-core kernel serves the grouped form only when its row tile is the MoE plan's (TM) and N fills
   // whole tiles (grouped tiles must never take the edge-store path: see linear-bindings.part.wgsl); explicit
   // scalar tiles pin the scalar kernel.
-  const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K);
+  const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K, true);
   const tc = tcTiles && tcTiles.TILE_M === TM && N % tcTiles.TILE_N === 0 ? tcTiles : undefined;
   if (grouped.capacity % TM !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of TM=${TM}`);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`grouped linear: ${x.label} has ${x.shape[1]} columns, expected ${K}`);
