@@ -2,49 +2,18 @@
 // has exactly the expected number of dispatches fewer with fusion on, and gives the same logits bit for bit as
 // one GEMV per member (CTXBENCH_DECODE_FUSION=off) over the same weights, for f32 and f16 storage.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { fusedRowLayout } from '../../src/engine/models/kimi-linear-weights.js';
-import { tinyConfig } from '../gpu/tiny-config.js';
+import { loadTinyWith, prefillThenDecode } from './decode-replay.js';
 
 const V = 97;
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.close(); });
 
 async function load(dtype: 'f32' | 'f16', seed: number, fusion: boolean): Promise<Engine> {
-  const before = process.env.CTXBENCH_DECODE_FUSION;
-  if (fusion) delete process.env.CTXBENCH_DECODE_FUSION;
-  else process.env.CTXBENCH_DECODE_FUSION = 'off';
-  try {
-    const e = await Engine.load({ randomConfig: tinyConfig(), seed }, { matmulDtype: dtype, pieceTokens: 32 });
-    engines.push(e);
-    return e;
-  } finally {
-    if (before === undefined) delete process.env.CTXBENCH_DECODE_FUSION;
-    else process.env.CTXBENCH_DECODE_FUSION = before;
-  }
-}
-
-/** Prefill `prompt[0..N)`, then the recorded decode step replayed for the remaining (teacher-forced) tokens. */
-async function decodeRun(e: Engine, prompt: number[], N: number): Promise<{ dispatches: number; logits: Float32Array[] }> {
-  const seq = e.newSequence(prompt.length);
-  const ids = e.ctx.tensor([prompt.length], 'u32', 'ids', prompt);
-  const seqLen = e.ctx.tensor([1], 'u32', 'seq-len');
-  try {
-    e.ctx.run(e.graph.forward(seq, ids, 0, N));
-    const step = e.graph.recordDecodeStep(seq, ids, seqLen);
-    const logits: Float32Array[] = [];
-    for (let p = N; p < prompt.length; p++) {
-      e.ctx.upload(seqLen, [p + 1]);
-      e.ctx.run(step);
-      seq.pos += 1;
-      logits.push((await e.ctx.readF32(e.graph.logits)).slice(0, V));
-    }
-    return { dispatches: step.length, logits };
-  } finally {
-    e.graph.releaseSequence(seq);
-    e.ctx.arena.free(ids);
-    e.ctx.arena.free(seqLen);
-  }
+  const e = await loadTinyWith({ CTXBENCH_DECODE_FUSION: fusion ? undefined : 'off' }, seed, { matmulDtype: dtype, pieceTokens: 32 });
+  engines.push(e);
+  return e;
 }
 
 describe('fused decode projections', () => {
@@ -60,8 +29,8 @@ describe('fused decode projections', () => {
       expect(l.mlp.kind === 'dense' ? l.mlp.gateUp : l.mlp.shared?.gateUp).toBeDefined();
     });
     const prompt = Array.from({ length: 13 }, () => Math.floor(Math.random() * (V - 1)));
-    const a = await decodeRun(fused, prompt, 9);
-    const b = await decodeRun(plain, prompt, 9);
+    const a = await prefillThenDecode(fused, prompt, [9], V, false);
+    const b = await prefillThenDecode(plain, prompt, [9], V, false);
     // Saved per step: KDA 6 input projections → 1, MLA 2 → 1, dense gate+up and shared gate+up 2 → 1.
     const kda = c.layerKinds.filter((k) => k === 'kda').length, mla = c.layerKinds.length - kda;
     expect(b.dispatches - a.dispatches).toBe(5 * kda + mla + c.numLayers);

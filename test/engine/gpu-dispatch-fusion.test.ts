@@ -3,53 +3,17 @@
 // number of dispatches fewer per decode step, and the same logits bit for bit for a prefill piece (two-pass
 // conv roll, T > 16), a short piece, and recorded decode steps.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
-import { tinyConfig } from '../gpu/tiny-config.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { loadTinyWith, prefillThenDecode } from './decode-replay.js';
 
 const V = 97;
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.close(); });
 
 async function load(seed: number, fusion: boolean, allLogits: boolean): Promise<Engine> {
-  const before = process.env.CTXBENCH_DISPATCH_FUSION;
-  if (fusion) delete process.env.CTXBENCH_DISPATCH_FUSION;
-  else process.env.CTXBENCH_DISPATCH_FUSION = 'off';
-  try {
-    const e = await Engine.load({ randomConfig: tinyConfig(), seed }, { matmulDtype: 'f32', pieceTokens: 32, allLogits });
-    engines.push(e);
-    return e;
-  } finally {
-    if (before === undefined) delete process.env.CTXBENCH_DISPATCH_FUSION;
-    else process.env.CTXBENCH_DISPATCH_FUSION = before;
-  }
-}
-
-/** Prefill pieces of `pieces` tokens, then recorded decode steps for the rest; every logits row read back. */
-async function run(e: Engine, prompt: number[], pieces: number[]): Promise<{ dispatches: number; logits: Float32Array[] }> {
-  const seq = e.newSequence(prompt.length);
-  const ids = e.ctx.tensor([prompt.length], 'u32', 'ids', prompt);
-  const seqLen = e.ctx.tensor([1], 'u32', 'seq-len');
-  const logits: Float32Array[] = [];
-  try {
-    let at = 0;
-    for (const T of pieces) {
-      e.ctx.run(e.graph.forward(seq, ids, at, T));
-      logits.push((await e.ctx.readF32(e.graph.logits)).slice(0, T * V));
-      at += T;
-    }
-    const step = e.graph.recordDecodeStep(seq, ids, seqLen);
-    for (; at < prompt.length; at++) {
-      e.ctx.upload(seqLen, [at + 1]);
-      e.ctx.run(step);
-      seq.pos += 1;
-      logits.push((await e.ctx.readF32(e.graph.logits)).slice(0, V));
-    }
-    return { dispatches: step.length, logits };
-  } finally {
-    e.graph.releaseSequence(seq);
-    e.ctx.arena.free(ids);
-    e.ctx.arena.free(seqLen);
-  }
+  const e = await loadTinyWith({ CTXBENCH_DISPATCH_FUSION: fusion ? undefined : 'off' }, seed, { matmulDtype: 'f32', pieceTokens: 32, allLogits });
+  engines.push(e);
+  return e;
 }
 
 describe('dispatch fusion (residual add + RMSNorm, grouped short convs)', () => {
@@ -62,8 +26,8 @@ describe('dispatch fusion (residual add + RMSNorm, grouped short convs)', () => 
     const c = fused.config;
     const prompt = Array.from({ length: 31 }, () => Math.floor(Math.random() * (V - 1)));
     const pieces = [21, 3];
-    const a = await run(fused, prompt, pieces);
-    const b = await run(plain, prompt, pieces);
+    const a = await prefillThenDecode(fused, prompt, pieces, V);
+    const b = await prefillThenDecode(plain, prompt, pieces, V);
     // Saved per step: KDA convs 3 → 1 and add + post-norm 2 → 1; MLA add + post-norm; each dense MLP's add
     // (into the next input norm); without allLogits, the final copy of the single row.
     const kda = c.layerKinds.filter((k) => k === 'kda').length, mla = c.layerKinds.length - kda;

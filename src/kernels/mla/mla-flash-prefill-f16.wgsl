@@ -56,6 +56,7 @@ const KROW = DQ + 8u;
 const VROW = {{V_CHUNKS}}u * BK + 8u;
 // Softmax columns per lane: all BK (one lane per row) or a share of them (SPLIT_ROWS).
 const CPL = {{CPL}}u;
+const SPLIT_ROWS = {{SPLIT_ROWS}};
 const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
@@ -214,10 +215,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
 
     var rescale = 1.0;
-#if SPLIT_ROWS
-    {
-      // Every lane of a row reads the whole row for its max (the same value in each), then weighs only its own
-      // CPL columns; the row sum stays split until the end (no shuffles: those failed here on the H100).
+    // One lane per row (its CPL = BK columns), or with SPLIT_ROWS every lane of the subgroup: each reads the whole
+    // row for its max (the same value in each) and weighs only its own CPL columns; the row sum stays split until
+    // the end (no shuffles: those failed here on the H100). The scaled scores stay in registers between the max
+    // and the weights (one pass over workgroup memory).
+    if (SPLIT_ROWS || owner) {
       var xs: array<f32, CPL>;
       var tileMax = MASKED;
       for (var c = 0u; c < CPL; c++) {
@@ -230,6 +232,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         tileMax = max(tileMax, select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos));
       }
       if (tileMax > mUsed + TAU) {
+        // A row's first live block only sets the max: its accumulator and sum are still zero.
         if (mUsed > MASKED) {
           rescale = exp2(mUsed - tileMax);
           scores[RESCALE_AT] = f32(blk);
@@ -244,33 +247,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
       rowSum = rowSum * rescale + sum;
     }
-#else
-    if (owner) {
-      // The row's scaled scores stay in registers between the max and the weights (one pass over workgroup memory).
-      var xs: array<f32, BK>;
-      var tileMax = MASKED;
-      for (var col = 0u; col < BK; col++) {
-        xs[col] = select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos);
-        tileMax = max(tileMax, xs[col]);
-      }
-      if (tileMax > mUsed + TAU) {
-        // A row's first live block only sets the max: its accumulator and sum are still zero.
-        if (mUsed > MASKED) {
-          rescale = exp2(mUsed - tileMax);
-          scores[RESCALE_AT] = f32(blk);
-        }
-        mUsed = tileMax;
-      }
-      var sum = 0.0;
-      for (var col = 0u; col < BK; col++) {
-        let hw = f16(select(0.0, exp2(xs[col] - mUsed), xs[col] > MASKED));
-        {{P_TILE}}[r * PROW + col] = hw;
-        sum += f32(hw);
-      }
-      rowSum = rowSum * rescale + sum;
-    }
-
-#endif
 
     // Also the barrier that publishes the P tile and frees the scores for reuse.
     let rescaleAt = workgroupUniformLoad(&scores[RESCALE_AT]);
