@@ -12,6 +12,7 @@ import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
 import { gemmTiles, makeGroupedLinear, makeLinear, type GpuWeight, type LinearWeight } from '../../kernels/linalg/matmul.js';
+import { tensorCoreChoice } from '../../kernels/linalg/gemm-subgroup-matrix.js';
 import { isQ8, type Q8Weight } from '../../kernels/linalg/q8-format.js';
 import { q8ScratchValues } from '../../kernels/linalg/linear-q8.js';
 import { makeMoeRoute } from '../../kernels/moe/route.js';
@@ -62,6 +63,8 @@ export class KimiLinearGraph {
    * convs share one dispatch. CTXBENCH_DISPATCH_FUSION=off keeps them apart (before/after runs).
    */
   readonly dispatchFusion: boolean = process.env.CTXBENCH_DISPATCH_FUSION !== 'off';
+  /** Rows per expert tile of the MoE prefill plan (see moeTileRows below). */
+  private readonly moeTileRows: number;
 
   /**
    * pieceTokens: the longest prefill piece (longer prompts are fed in pieces; states carry over).
@@ -80,6 +83,7 @@ export class KimiLinearGraph {
     this.pieceTokens = Math.max(1, pieceTokens);
     const T = this.pieceTokens;
     const H = c.hiddenSize, P = Hk * Dk, m = c.mla, moe = c.moe;
+    this.moeTileRows = moeTileRows(ctx, c, weights, T);
     const t = (name: string, shape: number[], dtype: 'f32' | 'u32' = 'f32') => { this.buf[name] = ctx.tensor(shape, dtype, name); };
     t('x', [T, H]); t('h', [T, H]); t('attn', [T, H]); t('lastRow', [1, H]); t('lastNormed', [1, H]);
     if (hasKda) {
@@ -100,7 +104,7 @@ export class KimiLinearGraph {
     }
     if (c.mlpKinds.includes('dense')) for (const n of ['dg', 'du', 'dm']) t(n, [T, c.denseIntermediateSize]);
     if (c.mlpKinds.includes('moe')) {
-      const { TM } = gemmTiles(ctx);
+      const TM = this.moeTileRows;
       const cap = moeCapacity(T, moe.topK, moe.numExperts, TM);
       t('router', [T, moe.numExperts]); t('ids', [T * moe.topK], 'u32'); t('rw', [T * moe.topK]);
       t('rows', [cap], 'u32'); t('tiles', [cap / TM], 'u32'); t('slots', [T * moe.topK], 'u32');
@@ -361,11 +365,11 @@ export class KimiLinearGraph {
   private moe(lw: MoeWeights, h: GpuTensor, x: GpuTensor, T: number): DispatchSpec[] {
     const { ctx, config: c } = this;
     const moe = c.moe;
-    const { TM } = gemmTiles(ctx);
+    const TM = this.moeTileRows;
     const cap = moeCapacity(T, moe.topK, moe.numExperts, TM);
     const v = (name: string, rows = T) => rowsView(this.buf[name], rows);
     const ids = v('ids', T * moe.topK), rw = v('rw', T * moe.topK), slots = v('slots', T * moe.topK);
-    const grouped = { rows: v('rows', cap), tileExpert: v('tiles', cap / TM), capacity: cap };
+    const grouped = { rows: v('rows', cap), tileExpert: v('tiles', cap / TM), capacity: cap, tileRows: TM };
     const specs: DispatchSpec[] = [
       ...this.linear(h, lw.router, v('router')),
       makeMoeRoute(ctx, v('router'), lw.bias, ids, rw, T, {
@@ -415,6 +419,22 @@ export class KimiLinearGraph {
     specs.push(makeMoeCombine(ctx, x, v('ed', rows), rw, direct ? null : slots, T, moe.topK, lw.shared ? v('so') : undefined));
     return specs;
   }
+}
+
+/**
+ * Expert tile height of the MoE prefill plan: 256 rows (the dense tensor-core tiles, 126–140 against 88–90 TFLOP/s
+ * for 128 on the H100) where a full piece gives experts ≥ 1024 rows on average (padding each expert to 256 then
+ * costs ≤ 1/8) and every expert matrix is f16 with whole 128-column tiles; else the scalar GEMM's TM (its tiles
+ * and the 128-row tensor-core tiles). CTXBENCH_MOE_TILE_ROWS=128 keeps the smaller tiles (before/after runs).
+ */
+function moeTileRows(ctx: GpuContext, c: KimiConfig, w: KimiGpuWeights, pieceTokens: number): number {
+  const { TM } = gemmTiles(ctx);
+  const dense = tensorCoreChoice(ctx)?.denseTiles;
+  if (!dense || !c.mlpKinds.includes('moe') || process.env.CTXBENCH_MOE_TILE_ROWS === String(TM)) return TM;
+  if (pieceTokens * c.moe.topK / c.moe.numExperts < 1024) return TM;
+  const ok = w.layers.every((l) => l.mlp.kind !== 'moe' || [l.mlp.w1, l.mlp.w2, l.mlp.w3].every((m) =>
+    m.dtype === 'f16' && m.shape[m.shape.length - 2] % dense.TILE_N === 0));
+  return ok ? dense.TILE_M : TM;
 }
 
 /** Every q8 matmul weight of the model (the prefill dequant scratch is sized for the largest). */

@@ -21,8 +21,8 @@ export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TI
  * Dense linears of many rows: 256×128 outputs from 4×4 subgroups (512 threads, 4×2 result matrices each), K step 32,
  * 45.6 KiB of workgroup memory. H100 (tools/device/probe-gemm-overlap.mjs, session 9): 4096³ 100.4 → 140.2 TFLOP/s,
  * 8192×4096×2304 97.2 → 134.9, 8192×2304×4096 95.2 → 126.2 against TENSOR_CORE_TILES; twice the rows per workgroup
- * halve W's staging per output, and 16 subgroups keep MMAs going while others stage. The MoE grouped GEMM keeps
- * TENSOR_CORE_TILES (its rows are padded per expert to the MoE plan's 128-row tiles).
+ * halve W's staging per output, and 16 subgroups keep MMAs going while others stage. The MoE grouped GEMM takes them
+ * where the graph plans 256-row expert tiles (moeTileRows in kimi-linear.ts), else TENSOR_CORE_TILES.
  */
 export const TENSOR_CORE_DENSE_TILES: TensorCoreTiles = { TILE_M: 256, TILE_N: 128, TILE_K: 32, SG_M: 4, SG_N: 4, PAD: 8 };
 
@@ -43,7 +43,7 @@ export interface GemmPathChoice {
   /** Why the scalar path was chosen (absent on the tensor-core path). */
   reason?: string;
   tiles?: TensorCoreTiles;
-  /** Dense linears of ≥ DENSE_TILE_MIN_ROWS rows, where these tiles compiled (else `tiles`). */
+  /** Dense linears of ≥ DENSE_TILE_MIN_ROWS rows and 256-row MoE plans, where these tiles compiled (else `tiles`). */
   denseTiles?: TensorCoreTiles;
 }
 
@@ -103,7 +103,9 @@ export async function probeTensorCoreGemm(ctx: GpuContext, tiles = TENSOR_CORE_T
     choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix', tiles };
     if (!error && tiles === TENSOR_CORE_TILES && !tilesProblem(ctx, TENSOR_CORE_DENSE_TILES)) {
       ctx.device.pushErrorScope('validation');
-      for (const VEC4 of [false, true]) ctx.pipelines.get(kernel, { ...tileDefines(TENSOR_CORE_DENSE_TILES), VEC4, MOE: false, GATHER: false });
+      for (const VEC4 of [false, true]) {
+        for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tileDefines(TENSOR_CORE_DENSE_TILES), VEC4, MOE, GATHER });
+      }
       if (!await ctx.device.popErrorScope()) choice.denseTiles = TENSOR_CORE_DENSE_TILES;
     }
   }

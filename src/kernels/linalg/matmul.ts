@@ -54,9 +54,12 @@ function checkTiles(ctx: GpuContext, t: GemmTiles): void {
 export const TENSOR_CORE_MIN_ROWS = 64;
 
 /** Tensor-core tiles for an f16 weight when probed and the shape is non-empty; else undefined (scalar). */
-function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number, grouped = false): TensorCoreTiles | undefined {
+/** The probed tensor-core tiles for a linear: grouped forms need tiles exactly `groupedTileRows` high. */
+function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: number, groupedTileRows?: number): TensorCoreTiles | undefined {
   const choice = tensorCoreChoice(ctx);
-  const tiles = !grouped && choice?.denseTiles && M >= DENSE_TILE_MIN_ROWS ? choice.denseTiles : choice?.tiles;
+  const tiles = groupedTileRows !== undefined
+    ? [choice?.tiles, choice?.denseTiles].find((t) => t?.TILE_M === groupedTileRows)
+    : choice?.denseTiles && M >= DENSE_TILE_MIN_ROWS ? choice.denseTiles : choice?.tiles;
   if (weight.dtype !== 'f16' || choice?.path !== 'subgroup-matrix' || !tiles || M < TENSOR_CORE_MIN_ROWS) return undefined;
   const rowsOf = (part: GpuTensor) => part.shape[part.shape.length - 2];
   return weightParts(weight).every(({ part }) => tensorCoreFits(M, rowsOf(part), K)) ? tiles : undefined;
@@ -137,6 +140,8 @@ export interface GroupedRows {
   tileExpert: GpuTensor;
   /** Padded capacity P (a multiple of the GEMM's TM). */
   capacity: number;
+  /** Rows per expert tile of the plan (default: the scalar GEMM's TM); only tensor-core tiles of that height serve other values. */
+  tileRows?: number;
 }
 
 /**
@@ -156,9 +161,11 @@ export function makeGroupedLinear(
   // The tensor-core kernel serves the grouped form only when its row tile is the MoE plan's (TM) and N fills
   // whole tiles (grouped tiles must never take the edge-store path: see linear-bindings.part.wgsl); explicit
   // scalar tiles pin the scalar kernel.
-  const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K, true);
-  const tc = tcTiles && tcTiles.TILE_M === TM && N % tcTiles.TILE_N === 0 ? tcTiles : undefined;
-  if (grouped.capacity % TM !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of TM=${TM}`);
+  const tileRows = grouped.tileRows ?? TM;
+  const tcTiles = scalarTiles ? undefined : tensorCoreTiles(ctx, weight, grouped.capacity, K, tileRows);
+  const tc = tcTiles && N % tcTiles.TILE_N === 0 ? tcTiles : undefined;
+  if (!tc && tileRows !== TM) throw new Error(`grouped linear: ${tileRows}-row expert tiles need tensor-core tiles of that height for ${weight.label}`);
+  if (grouped.capacity % tileRows !== 0) throw new Error(`grouped linear: capacity ${grouped.capacity} is not a multiple of ${tileRows}`);
   if (x.shape[x.shape.length - 1] !== K) throw new Error(`grouped linear: ${x.label} has ${x.shape[1]} columns, expected ${K}`);
   if (out.shape[0] !== grouped.capacity || out.shape[1] !== N) {
     throw new Error(`grouped linear: ${out.label} is [${out.shape.join(', ')}], expected [${grouped.capacity}, ${N}]`);
