@@ -13,6 +13,11 @@ export function reductionWorkgroup(ctx: GpuContext, width: number): number {
   return wg;
 }
 
+/** Subgroup sums where every subgroup of a workgroup has one size (the slot index is li / size). */
+function normSubgroups(ctx: GpuContext): boolean {
+  return ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === ctx.caps.subgroupSize;
+}
+
 export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): DispatchSpec {
   const dim = x.shape[x.shape.length - 1];
   const rows = x.shape.length === 1 ? 1 : x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -23,7 +28,7 @@ export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, ou
   if (x.buffer === out.buffer) throw new Error('rmsnorm: out must not alias x');
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim) },
+    defines: { WG: reductionWorkgroup(ctx, dim), SUBGROUPS: normSubgroups(ctx) },
     params: [rows, dim, f32(eps), 0],
     bindings: [x, weight, out],
     workgroups: ctx.grid2d(rows),
@@ -45,7 +50,7 @@ export function makeAddRmsNorm(ctx: GpuContext, x: GpuTensor, residual: GpuTenso
   if (weight.buffer === x.buffer || weight.buffer === out.buffer) throw new Error('addRmsNorm: weight must not alias x or out');
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim), RESIDUAL: true },
+    defines: { WG: reductionWorkgroup(ctx, dim), RESIDUAL: true, SUBGROUPS: normSubgroups(ctx) },
     params: [rows, dim, f32(eps), 0],
     bindings: [x, residual, weight, out],
     workgroups: ctx.grid2d(rows),

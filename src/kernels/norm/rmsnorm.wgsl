@@ -1,6 +1,11 @@
 // RMSNorm over rows: out[r] = x[r] / sqrt(mean(x[r]²) + eps) ⊙ weight, mean of squares in f32.
 // RESIDUAL first adds the residual branch into x in place (x += residual), the add kernel's f32 sum, so the
 // residual update and the next norm take one dispatch with the same numbers as the two.
+// SUBGROUPS: subgroupAdd per subgroup, one slot each, every lane adds the slots (one barrier instead of a tree of
+// log2(WG)): a decode step runs ~55 of these one-row norms.
+#if SUBGROUPS
+enable subgroups;
+#endif
 struct Params { rows: u32, dim: u32, eps: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 #if RESIDUAL
@@ -19,6 +24,9 @@ var<workgroup> partial: array<f32, {{WG}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
+#if SUBGROUPS
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sg_size: u32,
+#endif
         @builtin(local_invocation_index) li: u32) {
   let r = wg.x + wg.y * grid.x;
   if (r >= params.rows) { return; }
@@ -33,12 +41,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #endif
     sum = fma(v, v, sum);
   }
+#if SUBGROUPS
+  // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
+  let part = subgroupAdd(sum);
+  if (lane == 0u) { partial[li / sg_size] = part; }
+  workgroupBarrier();
+  var total = 0.0;
+  for (var s = 0u; s < WG / sg_size; s++) { total += partial[s]; }
+#else
   partial[li] = sum;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (li < s) { partial[li] += partial[li + s]; }
     workgroupBarrier();
   }
-  let inv = inverseSqrt(partial[0] / f32(params.dim) + params.eps);
+  let total = partial[0];
+#endif
+  let inv = inverseSqrt(total / f32(params.dim) + params.eps);
   for (var i = li; i < params.dim; i += WG) { out[base + i] = x[base + i] * inv * weight[i]; }
 }
