@@ -20,6 +20,15 @@ export async function loadTinyWith(env: Record<string, string | undefined>, seed
   }
 }
 
+/** The same seeded tiny engine with `switchName` unset (on) and set to 'off', both kept in `keep` for closing. */
+export async function loadOnAndOff(switchName: string, seed: number, opts: EngineOptions, keep: Engine[]): Promise<[Engine, Engine]> {
+  const on = await loadTinyWith({ [switchName]: undefined }, seed, opts);
+  keep.push(on);
+  const off = await loadTinyWith({ [switchName]: 'off' }, seed, opts);
+  keep.push(off);
+  return [on, off];
+}
+
 /**
  * Prefill pieces of `pieces` tokens, then the recorded decode step replayed for the rest of `prompt`. Returns the
  * step's dispatch count and the logits rows (the first `vocab` of each; prefill rows only with `prefillLogits`).

@@ -4,23 +4,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { fusedRowLayout } from '../../src/engine/models/kimi-linear-weights.js';
-import { loadTinyWith, prefillThenDecode } from './decode-replay.js';
+import { loadOnAndOff, prefillThenDecode } from './decode-replay.js';
 
 const V = 97;
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.close(); });
 
-async function load(dtype: 'f32' | 'f16', seed: number, fusion: boolean): Promise<Engine> {
-  const e = await loadTinyWith({ CTXBENCH_DECODE_FUSION: fusion ? undefined : 'off' }, seed, { matmulDtype: dtype, pieceTokens: 32 });
-  engines.push(e);
-  return e;
-}
-
 describe('fused decode projections', () => {
   it.each(['f32', 'f16'] as const)('%s weights: fewer dispatches per decode step, identical logits', async (dtype) => {
     const seed = Math.floor(Math.random() * 1e6);
-    const fused = await load(dtype, seed, true);
-    const plain = await load(dtype, seed, false);
+    const [fused, plain] = await loadOnAndOff('CTXBENCH_DECODE_FUSION', seed, { matmulDtype: dtype, pieceTokens: 32 }, engines);
     expect(fused.graph.decodeFusion).toBe(true);
     expect(plain.graph.decodeFusion).toBe(false);
     const c = fused.config;

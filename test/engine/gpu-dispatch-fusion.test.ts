@@ -4,23 +4,16 @@
 // conv roll, T > 16), a short piece, and recorded decode steps.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import { loadTinyWith, prefillThenDecode } from './decode-replay.js';
+import { loadOnAndOff, prefillThenDecode } from './decode-replay.js';
 
 const V = 97;
 const engines: Engine[] = [];
 afterAll(async () => { for (const e of engines) await e.close(); });
 
-async function load(seed: number, fusion: boolean, allLogits: boolean): Promise<Engine> {
-  const e = await loadTinyWith({ CTXBENCH_DISPATCH_FUSION: fusion ? undefined : 'off' }, seed, { matmulDtype: 'f32', pieceTokens: 32, allLogits });
-  engines.push(e);
-  return e;
-}
-
 describe('dispatch fusion (residual add + RMSNorm, grouped short convs)', () => {
   it.each([false, true])('allLogits %s: fewer dispatches per decode step, identical logits in prefill and decode', async (allLogits) => {
     const seed = Math.floor(Math.random() * 1e6);
-    const fused = await load(seed, true, allLogits);
-    const plain = await load(seed, false, allLogits);
+    const [fused, plain] = await loadOnAndOff('CTXBENCH_DISPATCH_FUSION', seed, { matmulDtype: 'f32', pieceTokens: 32, allLogits }, engines);
     expect(fused.graph.dispatchFusion).toBe(true);
     expect(plain.graph.dispatchFusion).toBe(false);
     const c = fused.config;
