@@ -14,7 +14,7 @@ import { makeLinear } from '../../kernels/linalg/matmul.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { mlaLatentUnpack } from '../../kernels/mla/mla-latent-unpack.js';
 import { mlaFlashPrefill, type MlaKeyBlock } from '../../kernels/mla/mla-flash-prefill.js';
-import { MLA_F16_ROW_MULTIPLE, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows } from '../../kernels/mla/mla-flash-prefill-f16.js';
+import { MLA_F16_ROW_MULTIPLE, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan } from '../../kernels/mla/mla-flash-prefill-f16.js';
 import { mlaPackF16 } from '../../kernels/mla/mla-pack-f16.js';
 
 /** Default keys per block: 16k keeps the scratch at 512 MiB (f32, all 32 heads of the 48B) or 256 MiB (f16). */
@@ -51,6 +51,8 @@ export class MlaPrefill {
   private readonly alignRows: number;
   private readonly keyBlockTokens: number;
   private readonly maxHeadsPerGroup: number;
+  /** The tensor-core flash plan, read once where tensor cores are wanted (CTXBENCH_MLA_FLASH_PLAN may replace it). */
+  private readonly flashPlan?: MlaFlashF16Plan;
   private readonly kvbNew?: GpuTensor;
   private readonly mq16?: GpuTensor;
   private readonly moGroup: GpuTensor;
@@ -70,8 +72,9 @@ export class MlaPrefill {
     const expandRows = T + this.alignRows;
     // Tensor cores only where the weights are f16 anyway (f32 checkpoints keep the exact kernel for parity).
     // CTXBENCH_MLA_PREFILL=f32 forces the exact kernel (fast-vs-exact checks, before/after runs).
-    this.tensorCores = T > 1 && f16Weights && process.env.CTXBENCH_MLA_PREFILL !== 'f32'
-      && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, engineMlaFlashF16Plan()) === undefined
+    this.flashPlan = T > 1 && f16Weights && process.env.CTXBENCH_MLA_PREFILL !== 'f32' ? engineMlaFlashF16Plan() : undefined;
+    this.tensorCores = this.flashPlan !== undefined
+      && mlaFlashF16Unsupported(ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, this.flashPlan) === undefined
       && expandRows * m.numHeads * (m.qkNopeHeadDim + m.vHeadDim) * 4 <= ctx.caps.maxBindingBytes;
     if (this.tensorCores) {
       this.kvbNew = ctx.tensor([expandRows, m.numHeads * (m.qkNopeHeadDim + m.vHeadDim)], 'f32', 'kvbNew');
@@ -89,7 +92,6 @@ export class MlaPrefill {
     }
   }
 
-  /** Prefill buffers of a sequence (its latent caches are the graph's): sized by the key block, not the capacity. */
   /**
    * Builds the tensor-core kernel's four key-block variants now (at engine load): the 128×32 plan took 14–18 s to
    * build cold on the H100, which otherwise lands in the first long prompt's TTFT (the driver caches it after).
@@ -97,10 +99,11 @@ export class MlaPrefill {
   async buildKernels(): Promise<void> {
     if (!this.tensorCores) return;
     const m = this.config.mla;
-    const why = await probeMlaFlashF16(this.ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, engineMlaFlashF16Plan());
+    const why = await probeMlaFlashF16(this.ctx, m.qkNopeHeadDim, m.qkRopeHeadDim, m.vHeadDim, this.flashPlan!);
     if (why) throw new Error(`MLA prefill: the tensor-core kernel did not build: ${why}`);
   }
 
+  /** Prefill buffers of a sequence (its latent caches are the graph's): sized by the key block, not the capacity. */
   allocSequence(seq: MlaPrefillState, latentDtype: 'f32' | 'f16'): void {
     const { ctx, config: c } = this;
     const m = c.mla, DC = m.kvLoraRank + m.qkRopeHeadDim;
@@ -223,7 +226,7 @@ export class MlaPrefill {
       specs.push(mlaFlashPrefillF16(ctx, {
         q: this.mq16!, kNope: half.kNope, kRope: Dr > 0 ? half.kRope : undefined, v: half.v,
         out: mo, Tq: T, Tk, H: Hm, Dn, Dr, Dv, keyBlock: this.carried(seq, T, blocks.length, b, start, length),
-      }, engineMlaFlashF16Plan()));
+      }, this.flashPlan!));
     }
     return specs;
   }

@@ -4,6 +4,8 @@
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import type { Defines } from '../../engine/gpu/pipelines.js';
 import { resolveRows, type ResolvedRows, type RowView } from './row-view.js';
+import { singleBinding, type LinearWeight } from '../linalg/matmul.js';
+import { isQ8 } from '../linalg/q8-format.js';
 
 /** value[t, n] = Σ_k weight[n, k] · input[t, k]: the projection a kernel computes instead of reading it. */
 export interface LowRankProjection {
@@ -17,17 +19,10 @@ export function isLowRankProjection(x: GpuTensor | RowView | LowRankProjection):
   return 'weight' in x;
 }
 
-type WeightLike = { dtype: string; shape: readonly number[]; label: string } | { parts: readonly GpuTensor[] };
-
-/** The one binding a weight lives in (a tensor, or a row split of one part), else undefined. */
-function oneBinding(weight: WeightLike): GpuTensor | undefined {
-  if ('parts' in weight) return weight.parts.length === 1 ? weight.parts[0] : undefined;
-  return weight as GpuTensor;
-}
-
 /** Why a weight cannot be folded (undefined when it can): kernels and the engine share this test. */
-export function lowRankFoldReason(weight: WeightLike): string | undefined {
-  const w = oneBinding(weight);
+export function lowRankFoldReason(weight: LinearWeight): string | undefined {
+  if (isQ8(weight)) return `${weight.label} is q8 (f16 or f32 only)`;
+  const w = singleBinding(weight);
   if (!w) return 'weight spans several bindings';
   if (w.dtype !== 'f16' && w.dtype !== 'f32') return `${w.label} is ${w.dtype} (f16 or f32 only)`;
   if (w.shape.length !== 2) return `${w.label} is not a matrix`;
@@ -36,8 +31,8 @@ export function lowRankFoldReason(weight: WeightLike): string | undefined {
 }
 
 /** The weight's one foldable binding, or undefined (q8, split over bindings, f16 with K % 8 ≠ 0). */
-export function foldableLowRankWeight(weight: WeightLike): GpuTensor | undefined {
-  return lowRankFoldReason(weight) ? undefined : oneBinding(weight);
+export function foldableLowRankWeight(weight: LinearWeight): GpuTensor | undefined {
+  return lowRankFoldReason(weight) || isQ8(weight) ? undefined : singleBinding(weight);
 }
 
 /** Checks a folded projection of N outputs per row and returns the input view and the kernel's defines. */

@@ -20,6 +20,11 @@ export function weightParts(w: GpuWeight): { part: GpuTensor; rowStart: number }
   return 'parts' in w ? w.parts.map((part, i) => ({ part, rowStart: w.rowStarts[i] })) : [{ part: w, rowStart: 0 }];
 }
 
+/** The one binding of a weight, or undefined when it is split over several (kernels that bind it whole). */
+export function singleBinding(w: GpuWeight): GpuTensor | undefined {
+  return 'parts' in w ? (w.parts.length === 1 ? w.parts[0] : undefined) : w;
+}
+
 /**
  * The scalar GEMM tile decision: a TM×TN output tile per workgroup, RM×RN outputs per thread, K tiles of TK.
  * GPUs with more than 32 KiB of workgroup memory (a discrete-GPU class: the H100 has 48 KiB) get 128×128

@@ -6,7 +6,7 @@
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
-import { weightParts, type GpuWeight, type LinearWeight } from '../linalg/matmul.js';
+import { singleBinding, weightParts, type GpuWeight, type LinearWeight } from '../linalg/matmul.js';
 import { isQ8 } from '../linalg/q8-format.js';
 import { expertGemvQ8Dispatches } from './expert-gemv-q8.js';
 import { requireDtype } from '../elementwise/shapes.js';
@@ -183,11 +183,6 @@ export function sharedExpertFoldReason(
     if (why) return why;
   }
   return undefined;
-}
-
-/** The one binding of a weight, or undefined when it is split over several. */
-export function singleBinding(w: GpuWeight): GpuTensor | undefined {
-  return 'parts' in w ? (w.parts.length === 1 ? w.parts[0] : undefined) : w;
 }
 
 function sharedShapeMismatch(routed: GpuWeight, shared: GpuTensor): string | undefined {

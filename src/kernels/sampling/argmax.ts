@@ -1,7 +1,7 @@
 // Wrapper for argmax.wgsl: greedy token from one logits row, written into a GPU token buffer, in two dispatches
 // (per-block candidates, then the pick) so a large vocabulary is read by many workgroups at once.
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
-import type { GpuTensor } from '../../engine/gpu/arena.js';
+import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 
 const kernel = { name: 'sampling/argmax', url: new URL('./argmax.wgsl', import.meta.url) };
@@ -24,7 +24,7 @@ export function makeArgmax(ctx: GpuContext, logits: GpuTensor, tokens: GpuTensor
   requireDtype('argmax', tokens, 'u32');
   requireDtype('argmax', scratch, 'u32');
   const blocks = argmaxScratchWords(vocab);
-  if (scratch.shape.reduce((a, b) => a * b, 1) < blocks) throw new Error(`argmax: ${scratch.label} holds fewer than ${blocks} candidates`);
+  if (numel(scratch.shape) < blocks) throw new Error(`argmax: ${scratch.label} holds fewer than ${blocks} candidates`);
   if (!seqLen && outIndex >= tokens.shape[0]) throw new Error(`argmax: out index ${outIndex} outside ${tokens.label}`);
   const params = [vocab, row, outIndex, blocks];
   return [

@@ -1,6 +1,6 @@
 // Wrapper for top-p.wgsl: temperature + nucleus sampling on the GPU from a per-step uniform draw buffer.
 import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
-import type { GpuTensor } from '../../engine/gpu/arena.js';
+import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { reductionWorkgroup } from '../norm/rmsnorm.js';
 
@@ -26,7 +26,7 @@ export function makeTopPSample(
   requireDtype('top-p', uniformDraw, 'f32');
   requireDtype('top-p', tokens, 'u32');
   requireDtype('top-p', scratch, 'u32');
-  if (!(Number.isInteger(candidates) && candidates >= 0 && 2 * candidates <= scratch.shape.reduce((a, b) => a * b, 1))) {
+  if (!(Number.isInteger(candidates) && candidates >= 0 && 2 * candidates <= numel(scratch.shape))) {
     throw new Error(`top-p: ${scratch.label} holds fewer than ${candidates} candidate pairs`);
   }
   return ctx.dispatch({
