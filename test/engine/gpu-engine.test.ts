@@ -80,6 +80,20 @@ describe('GPU Kimi Linear forward (random weights)', () => {
     for (const id of a.ids) expect(id).toBeLessThan(V);
   });
 
+  it('profiles a decode step: per-kernel times, the whole step in one pass and the host encode time', async () => {
+    if (!engine.ctx.caps.hasTimestamps) {
+      await expect(engine.generate(prompt.slice(0, 8), { maxTokens: 3, temperature: 0, profileDecode: true })).rejects.toThrow(/timestamp-query/);
+      return;
+    }
+    const r = await engine.generate(prompt.slice(0, 8), { maxTokens: 3, temperature: 0, profileDecode: true, stopIds: [] });
+    const profile = r.stats.decodeProfile!;
+    expect(profile.length).toBeGreaterThan(3);
+    expect(profile.every((k) => k.dispatches > 0 && k.ms >= 0)).toBe(true);
+    expect(profile.map((k) => k.kernel)).toContain('sampling/argmax:pick');
+    expect(r.stats.decodeStepGpuMs).toBeGreaterThan(0);
+    expect(r.stats.decodeEncodeMs).toBeGreaterThan(0);
+  });
+
   it('rejects out-of-vocabulary prompt ids with a clear message', async () => {
     await expect(engine.generate([1, 500], { maxTokens: 2, temperature: 0 })).rejects.toThrow(/token id 500 outside the vocabulary/);
   });

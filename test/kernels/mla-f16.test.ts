@@ -7,7 +7,7 @@ import { f16BitsToF32, f32ToF16Bits } from '../../src/engine/gpu/half.js';
 import { mlaAttentionReference } from '../../src/kernels/mla/mla-reference.js';
 import { mlaPackF16 } from '../../src/kernels/mla/mla-pack-f16.js';
 import {
-  MLA_FLASH_F16_PLAN, mlaFlashF16Unsupported, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan,
+  MLA_FLASH_F16_PLAN, engineMlaFlashF16Plan, mlaFlashF16Unsupported, mlaFlashPrefillF16, probeMlaFlashF16, roundUpRows, type MlaFlashF16Plan,
 } from '../../src/kernels/mla/mla-flash-prefill-f16.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
 
@@ -20,6 +20,25 @@ function poisoned(ctx: GpuContext, shape: number[], dtype: 'f32' | 'f16', label:
   ctx.fill(t, NaN);
   return t;
 }
+
+describe('engineMlaFlashF16Plan', () => {
+  it('takes the default, a JSON plan from CTXBENCH_MLA_FLASH_PLAN, and refuses a malformed one in one line', () => {
+    const before = process.env.CTXBENCH_MLA_FLASH_PLAN;
+    try {
+      delete process.env.CTXBENCH_MLA_FLASH_PLAN;
+      expect(engineMlaFlashF16Plan()).toBe(MLA_FLASH_F16_PLAN);
+      process.env.CTXBENCH_MLA_FLASH_PLAN = '{"subgroups":8,"keyRows":16,"tau":8}';
+      expect(engineMlaFlashF16Plan()).toEqual({ subgroups: 8, keyRows: 16, tau: 8 });
+      process.env.CTXBENCH_MLA_FLASH_PLAN = '{subgroups: 8}';
+      expect(() => engineMlaFlashF16Plan()).toThrow(/CTXBENCH_MLA_FLASH_PLAN is not JSON/);
+      process.env.CTXBENCH_MLA_FLASH_PLAN = '{"subgroups":8,"keyRows":0,"tau":8}';
+      expect(() => engineMlaFlashF16Plan()).toThrow(/positive subgroups, keyRows and tau/);
+    } finally {
+      if (before === undefined) delete process.env.CTXBENCH_MLA_FLASH_PLAN;
+      else process.env.CTXBENCH_MLA_FLASH_PLAN = before;
+    }
+  });
+});
 
 describe('mla/mla-pack-f16', () => {
   it('packs a strided head view into dense f16 rows at dstRow, zeroes the pad rows and leaves the rest', async () => {

@@ -96,6 +96,18 @@ describe('moe', () => {
   }
 });
 
+describe('grouped linear tile rows', () => {
+  it('refuses expert tiles of another height than its kernels serve, with a reason', async () => {
+    const ctx = await gpu();
+    const { TM } = gemmTiles(ctx);
+    const capacity = 4 * TM;
+    const grouped = { rows: ctx.tensor([capacity], 'u32', 'rows'), tileExpert: ctx.tensor([2], 'u32', 'tiles'), capacity, tileRows: 2 * TM };
+    const w = ctx.tensor([3, 8, 16], 'f32', 'experts');
+    expect(() => makeGroupedLinear(ctx, ctx.tensor([capacity, 16], 'f32', 'x'), w, ctx.tensor([capacity, 8], 'f32', 'out'), grouped, false))
+      .toThrow(new RegExp(`${2 * TM}-row expert tiles need tensor-core tiles`));
+  });
+});
+
 async function checkPlan(ctx: GpuContext, plan: { rows: GpuTensor; tileExpert: GpuTensor; slotPos: GpuTensor }, ids: Uint32Array, T: number, TM: number) {
   const rows = await ctx.read(plan.rows), tiles = await ctx.read(plan.tileExpert), slots = await ctx.read(plan.slotPos);
   for (let i = 0; i < T * 3; i++) {
