@@ -1,0 +1,111 @@
+// Which stage bounds the chunked KDA prefill on the H100 (intra ~4.9 ms + split ~0.8 + tensor-core scan ~5.9 at
+// 16k, against FLA's 2.3 ms for all of it)? Times the production kernels beside copies of their WGSL with one
+// stage made a no-op by a runtime-false condition (the compiler keeps the code shape). Ablated outputs are garbage;
+// only time is read. Scan stages: the output products (q̃G·S, P·V' and the stores: what moving O out of the
+// sequential scan, as FLA does, would save), the hi/lo split (one MMA per product instead of three), the two
+// slice-max barriers, and the operands' memory latency (every chunk reads chunk 0's rows: L1/L2 hits).
+// Intra stages: the T·X products (W and U), and all of step 3 (staging X and the products).
+// Usage (after `npm run build`): node tools/device/probe-kda-ablation.mjs [T]   (EMULATE=1 … 256 on lavapipe)
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GpuContext } from '../../dist/engine/gpu/context.js';
+import { loadSource } from '../../dist/engine/gpu/pipelines.js';
+import { timeDispatches } from '../../dist/bench/gpu-timer.js';
+import { makeRandomFill } from '../../dist/kernels/elementwise/random-fill.js';
+import { allocKdaChunkScratch, kdaChunkPasses, planKdaChunk, probeKdaScanTensorCores } from '../../dist/kernels/kda/kda-chunk.js';
+
+const ctx = await GpuContext.create();
+// Dawn's pending callbacks do not keep node alive: without a timer a long (lavapipe) compile ends the process.
+setInterval(() => undefined, 1000);
+// EMULATE=1: the scan's emulated form (lavapipe has no subgroup matrices), to check the probe itself off the GPU.
+const emulate = process.env.EMULATE === '1';
+// lavapipe's 32 KiB of workgroup memory cannot hold the scan at d = 128.
+const T = Number(process.argv[2] ?? 16384), H = emulate ? 2 : 32, dk = emulate ? 64 : 128, dv = dk;
+const why = emulate ? undefined : await probeKdaScanTensorCores(ctx, dk, dv, 64);
+if (why) { console.log(`kda-ablation | tensor-core scan unavailable: ${why}`); process.exit(1); }
+const plan = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores' });
+const dir = mkdtempSync(join(tmpdir(), 'kda-'));
+
+const SCAN_OFF = 'params.vOffset == 12345u';
+const INTRA_OFF = 'params.dk == 7u';
+const scanEdits = {
+  out: [
+    ['} else { st(qTimesS(aOff, RS), OF + rt * 16u * VS); }', `} else if (${SCAN_OFF}) { st(qTimesS(aOff, RS), OF + rt * 16u * VS); }`],
+    ['for (var t = sg; t < KT + RT; t += NSG)', 'for (var t = sg; t < KT; t += NSG)'],
+    ['if (r < n) { out[', `if (r < n && ${SCAN_OFF}) { out[`],
+  ],
+  split: [['return mma(al, bh, mma(ah, bl, mma(ah, bh, c)));', 'return mma(ah, bh, c);']],
+  maxBarrier: [['  if (lane == 0u) { F[SLOT + sg] = sm; }\n  workgroupBarrier();', '  if (lane == 0u) { F[SLOT + sg] = sm; }']],
+  latency: [['let rowBase = c0 * H + h;', 'let rowBase = h;'], ['let pBase = (chunk * H + h) * C * C;', 'let pBase = h * C * C;']],
+};
+const intraEdits = {
+  products: [['    productTX(false, rowBase, n, d0, w, lane);', `    if (${INTRA_OFF}) { productTX(false, rowBase, n, d0, w, lane); }`],
+    ['    productTX(true, rowBase, n, d0, w, lane);', `    if (${INTRA_OFF}) { productTX(true, rowBase, n, d0, w, lane); }`]],
+  step3: [['  for (var d0 = 0u; d0 < dk; d0 += XW) {', `  for (var d0 = 0u; d0 < dk && ${INTRA_OFF}; d0 += XW) {`],
+    ['  for (var d0 = 0u; d0 < dv; d0 += XW) {', `  for (var d0 = 0u; d0 < dv && ${INTRA_OFF}; d0 += XW) {`]],
+};
+
+/** A copy of the kernel's WGSL with the named stages switched off (its #includes resolve from dist/, so it sits there). */
+function edited(kernel, edits, off) {
+  const source = loadSource(kernel);
+  let text = source;
+  for (const stage of off) {
+    for (const [from, to] of edits[stage]) {
+      if (!text.includes(from)) throw new Error(`edit for ${stage} no longer matches ${kernel.name}: ${from.slice(0, 60)}`);
+      text = text.split(from).join(to);
+    }
+  }
+  const file = join(dir, `${kernel.name.replace(/\W/g, '-')}-${off.join('-') || 'full'}.wgsl`);
+  writeFileSync(file, text);
+  return { name: `probe/${kernel.name}-${off.join('-') || 'full'}`, url: pathToFileURL(file) };
+}
+
+const filled = (shape, seed, scale, offset = 0) => {
+  const t = ctx.tensor(shape, 'f32', `in${seed}`);
+  ctx.run([makeRandomFill(ctx, t, { seed, scale, offset })]);
+  return t;
+};
+const q = filled([T, H, dk], 9, 0.1), k = filled([T, H, dk], 10, 0.1), g = filled([T, H, dk], 11, 0.02, -0.05);
+const beta = filled([T, H], 12, 0.4, 0.5), v = filled([T, H * dv], 13, 1);
+const state = ctx.tensor([H, dk, dv], 'f32', 'state');
+ctx.fill(state, 0);
+const out = ctx.tensor([T, H, dv], 'f32', 'out');
+const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
+// The wrapper resolves its dispatches; record the requests it makes so the edited kernels get the same defines,
+// params, bindings and grid.
+const requests = [];
+const dispatch = ctx.dispatch.bind(ctx);
+ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
+const passes = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, plan);
+ctx.dispatch = dispatch;
+const [intraRequest, scanRequest] = [requests[0], requests[requests.length - 1]];
+ctx.run([passes.intra, ...passes.scan]);
+await ctx.sync();
+console.log(`${ctx.caps.adapterDescription}: T=${T} H=${H} dk=${dk} dv=${dv} chunk=${plan.chunk}`);
+
+let warm = 2000;
+async function time(label, specs) {
+  let verdict;
+  try {
+    ctx.device.pushErrorScope('validation');
+    const t = await timeDispatches(ctx, specs(), { inner: 2, outer: 5, warmMs: warm });
+    const error = await ctx.device.popErrorScope();
+    warm = 300;
+    verdict = error ? `error: ${error.message.split('\n')[0].slice(0, 200)}` : `${t.ms.toFixed(3)} ms (${(T / t.ms / 1e3).toFixed(2)} Mtok/s)`;
+  } catch (e) {
+    verdict = `error: ${String(e.message ?? e).split('\n')[0].slice(0, 200)}`;
+  }
+  console.log(`kda-ablation | ${label} | ${verdict}`);
+}
+
+await time('whole chunk (intra, 4 splits, scan)', () => [passes.intra, ...passes.scan]);
+await time('split passes (4)', () => passes.scan.slice(0, -1));
+for (const off of [[], ['out'], ['split'], ['maxBarrier'], ['latency'], ['out', 'split'], ['out', 'split', 'maxBarrier'], ['out', 'split', 'maxBarrier', 'latency']]) {
+  await time(`scan-tc off: ${off.join('+') || 'none'}`, () => [dispatch({ ...scanRequest, kernel: edited(scanRequest.kernel, scanEdits, off) })]);
+}
+for (const off of [[], ['products'], ['step3']]) {
+  await time(`intra off: ${off.join('+') || 'none'}`, () => [dispatch({ ...intraRequest, kernel: edited(intraRequest.kernel, intraEdits, off) })]);
+}
+process.exit(0);
