@@ -1,8 +1,11 @@
-// Device check of the tensor-core KDA scan (kda-chunk-split16 + kda-chunk-scan-tc; lavapipe has no subgroup matrices,
-// so test/kernels/kda-scan-tc.test.ts only runs its emulation): fresh random inputs at odd T and several head counts,
-// realistic magnitudes plus a large-state case, poisoned outputs; the tensor-core scan's outputs and final state vs
-// the scalar scan on the same device (relative error, PASS/FAIL, 2e-5), then both timed at T = 16384, H = 32,
-// d = 128 after ~2 s of warm-up: the intra pass, the split passes and the scan each on GPU timestamps.
+// Device check of the tensor-core KDA scan (kda-chunk-scan-tc; lavapipe has no subgroup matrices, so
+// test/kernels/kda-scan-tc.test.ts and kda-split-fused.test.ts only run its emulation) with its split operands made
+// both ways: 'fused' (the blocked intra pass writes them, SPLIT_OUT) and 'separate' (f32 intra + four
+// kda-chunk-split16 passes). Fresh random inputs at odd T and several head counts, realistic magnitudes plus a
+// large-state case, poisoned outputs; each variant's outputs and final state vs the scalar scan on the same device
+// (relative error, PASS/FAIL, 2e-5; fused vs separate should agree exactly), then all three timed at T = 16384,
+// H = 32, d = 128 after ~2 s of warm-up: intra, split passes and scan each on GPU timestamps, and the whole chunk
+// (intra + split + scan back to back) measured as one. A variant whose shaders fail to compile prints SKIP.
 // Usage: node tools/device/kda-scan-tc-check.mjs [--no-timing]
 import { encodeDispatches, GpuContext } from '../../dist/engine/gpu/context.js';
 import { allocKdaChunkScratch, freeKdaChunkScratch, kdaChunkPasses, planKdaChunk, probeKdaScanTensorCores } from '../../dist/kernels/kda/kda-chunk.js';
@@ -23,8 +26,15 @@ function inputs(T, H, dk, dv, { gate = 4, vScale = 2, stateScale = 1 } = {}) {
   return { prep, v: rnd(T * H * dv, vScale), s0: rnd(H * dk * dv, stateScale) };
 }
 
-function setup(T, H, dk, dv, x, scan) {
-  const plan = planKdaChunk(ctx, dk, dv, 64, { scan });
+const variants = [
+  { name: 'scalar', tiles: { scan: 'scalar' } },
+  { name: 'tc-separate', tiles: { scan: 'tensor-cores', splitPass: 'separate' } },
+  { name: 'tc-fused', tiles: { scan: 'tensor-cores', splitPass: 'fused' } },
+];
+const broken = new Set(); // variants whose pipelines failed: skipped from then on
+
+function setup(T, H, dk, dv, x, tiles) {
+  const plan = planKdaChunk(ctx, dk, dv, 64, tiles);
   const state = ctx.tensor([H, dk, dv], 'f32', 'S', x.s0);
   const out = ctx.tensor([T, H, dv], 'f32', 'o');
   ctx.fill(out, NaN);
@@ -35,25 +45,58 @@ function setup(T, H, dk, dv, x, scan) {
     q: up([T, H, dk], x.prep.q, 'q'), k: up([T, H, dk], x.prep.k, 'k'), g: up([T, H, dk], x.prep.g, 'g'), beta: up([T, H], x.prep.beta, 'beta'),
     v: up([T, H * dv], x.v, 'v'), state, out, T, H, dk, dv,
   };
+  ctx.device.pushErrorScope('validation');
   const passes = kdaChunkPasses(ctx, args, scratch, plan);
   const free = () => { freeKdaChunkScratch(ctx, scratch); for (const t of [args.q, args.k, args.g, args.beta, args.v, state, out]) ctx.arena.free(t); };
-  return { plan, args, passes, free };
+  return { plan, args, passes, free, compiled: ctx.device.popErrorScope() };
+}
+
+/** setup() under an error scope: undefined (and the variant marked broken) if its shaders do not compile. */
+async function setupChecked(variant, T, H, dk, dv, x) {
+  if (broken.has(variant.name)) return undefined;
+  let s;
+  try {
+    s = setup(T, H, dk, dv, x, variant.tiles);
+  } catch (e) {
+    console.log(`SKIP ${variant.name}: ${String(e.message ?? e).split('\n')[0].slice(0, 200)}`);
+    broken.add(variant.name);
+    return undefined;
+  }
+  const error = await s.compiled;
+  if (error) {
+    console.log(`SKIP ${variant.name}: shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`);
+    broken.add(variant.name);
+    s.free();
+    return undefined;
+  }
+  return s;
 }
 
 let failed = 0;
 async function check(name, T, H, dk, dv, opts) {
   const x = inputs(T, H, dk, dv, opts);
   const res = {};
-  for (const scan of ['scalar', 'tensor-cores']) {
-    const s = setup(T, H, dk, dv, x, scan);
+  for (const variant of variants) {
+    const s = await setupChecked(variant, T, H, dk, dv, x);
+    if (!s) continue;
     ctx.run([s.passes.intra, ...s.passes.scan]);
-    res[scan] = { out: await ctx.readF32(s.args.out), state: await ctx.readF32(s.args.state), plan: s.plan };
+    res[variant.name] = { out: await ctx.readF32(s.args.out), state: await ctx.readF32(s.args.state), plan: s.plan };
     s.free();
   }
-  const eo = relErr(res['tensor-cores'].out, res.scalar.out), es = relErr(res['tensor-cores'].state, res.scalar.state);
-  const ok = eo < 2e-5 && es < 2e-5 && res['tensor-cores'].plan.scan === 'tensor-cores';
-  if (!ok) failed++;
-  console.log(`${ok ? 'PASS' : 'FAIL'} ${name} T=${T} H=${H} dk=${dk} dv=${dv} out relErr=${eo.toExponential(2)} state relErr=${es.toExponential(2)}`);
+  if (!res.scalar) { failed++; return; }
+  for (const variant of variants.slice(1)) {
+    const r = res[variant.name];
+    if (!r) { failed++; console.log(`FAIL ${variant.name} ${name}: did not run`); continue; }
+    const eo = relErr(r.out, res.scalar.out), es = relErr(r.state, res.scalar.state);
+    const ok = eo < 2e-5 && es < 2e-5 && r.plan.scan === 'tensor-cores' && r.plan.splitPass === variant.tiles.splitPass;
+    if (!ok) failed++;
+    let same = '';
+    if (variant.name === 'tc-fused' && res['tc-separate']) {
+      const sep = res['tc-separate'];
+      same = ` vs separate: out ${relErr(r.out, sep.out).toExponential(1)}, state ${relErr(r.state, sep.state).toExponential(1)}`;
+    }
+    console.log(`${ok ? 'PASS' : 'FAIL'} ${variant.name} ${name} T=${T} H=${H} dk=${dk} dv=${dv} out relErr=${eo.toExponential(2)} state relErr=${es.toExponential(2)}${same}`);
+  }
 }
 
 for (const T of [1, 63, 65, 1000, 4097]) await check('48B dims', T, 1 + Math.floor(Math.random() * 3), 128, 128);
@@ -71,14 +114,15 @@ if (!process.argv.includes('--no-timing')) {
     const T = 16384, H = 32, d = 128, blocks = 10;
     const x = inputs(T, H, d, d);
     const med = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-    for (const scan of ['scalar', 'tensor-cores']) {
-      const s = setup(T, H, d, d, x, scan);
+    for (const variant of variants) {
+      const s = await setupChecked(variant, T, H, d, d, x);
+      if (!s) continue;
       // An idle H100 sits at 345 MHz: ~2 s of back-to-back chunks first (src/bench/gpu-timer.ts warmMs).
       const warm = performance.now();
       do { ctx.run([s.passes.intra, ...s.passes.scan]); await ctx.sync(); } while (performance.now() - warm < 2000);
       const intra = await timeDispatches(ctx, [s.passes.intra], { inner: 4, outer: blocks });
       // The split passes rewrite the scratch in place, so each timed scan follows an untimed intra pass (its own
-      // compute pass, so the scan reads freshly written f32 operands). Even blocks: split passes; odd: the scan.
+      // compute pass, so the scan reads freshly written operands). Even blocks: split passes (none when fused); odd: the scan.
       const split = s.passes.scan.slice(0, -1), last = s.passes.scan.slice(-1);
       const ms = await timedBlocksMs(ctx, 2 * blocks, (encoder, querySet, b) => {
         const stamp = { querySet, beginningOfPassWriteIndex: 2 * b, endOfPassWriteIndex: 2 * b + 1 };
@@ -95,10 +139,13 @@ if (!process.argv.includes('--no-timing')) {
           p.end();
         }
       });
-      const splitMs = med(ms.filter((_, b) => b % 2 === 0)), scanMs = med(ms.filter((_, b) => b % 2 === 1));
-      const whole = intra.ms + splitMs + scanMs;
-      console.log(`TIME ${scan} T=${T} H=${H} d=${d}: intra ${intra.ms.toFixed(2)} ms, split ${splitMs.toFixed(2)} ms` +
-        ` (${split.length} dispatches), scan ${scanMs.toFixed(2)} ms, chunk ${whole.toFixed(2)} ms = ${(T / whole / 1e3).toFixed(2)} Mtok/s`);
+      const splitMs = split.length ? med(ms.filter((_, b) => b % 2 === 0)) : 0, scanMs = med(ms.filter((_, b) => b % 2 === 1));
+      const sum = intra.ms + splitMs + scanMs;
+      // The whole chunk as the engine issues it (one compute pass, no host gap between intra, split and scan).
+      const whole = await timeDispatches(ctx, [s.passes.intra, ...s.passes.scan], { inner: 2, outer: blocks });
+      console.log(`TIME ${variant.name} T=${T} H=${H} d=${d}: intra ${intra.ms.toFixed(2)} ms, split ${splitMs.toFixed(2)} ms` +
+        ` (${split.length} dispatches), scan ${scanMs.toFixed(2)} ms, sum ${sum.toFixed(2)} ms, whole chunk ${whole.ms.toFixed(2)} ms` +
+        ` = ${(T / whole.ms / 1e3).toFixed(2)} Mtok/s`);
       s.free();
     }
   }

@@ -7,9 +7,17 @@
 //  * T: the 16×16 diagonal blocks by forward substitution, one thread per column (no barrier per row), then the
 //    off-diagonal blocks block row by block row, T_ac = −T_aa Σ_b L_ab T_bc (two barriers per block row);
 //  * W and U are T·X with 4×4 register blocks over XW-column slices. X = β K ⊙ e^G is parked in W itself
-//    (storage, this chunk's rows only) between the pair pass and the product, so k, q and g are read once.
+//    (storage, this chunk's rows only, f32 bits) between the pair pass and the product, so k, q and g are read once.
 // Threads: 256. With CP = 64 the 96 cross-sub-chunk 4×4 blocks and the 160 in-sub-chunk 1×4 groups are exactly
 // one thread each, in whole warps. A ragged chunk's missing rows are zeros, which is the identity (spec §3.2).
+// SPLIT_OUT (tensor-core scan; needs C, DK and XW multiples of 16): q̃G, kG, W and P go out already split the way
+// kda-chunk-split16.wgsl splits them (same arithmetic, so the same bytes), and the rows that pass zeroes are
+// written as zeros here: rows n..C−1 of a ragged last chunk in q̃G, kG and W, P entries with row or column ≥ n.
+// X stays parked as exact f32 bits in W (bound as u32): each XW-column slice of W is read whole (stageX) before
+// the product overwrites the same 16-column groups with their split form, so no group is split half-parked.
+#if SPLIT_OUT
+enable f16;
+#endif
 #include "kda-intra-bindings.part.wgsl"
 
 const DK: u32 = {{DK}}u;
@@ -19,6 +27,11 @@ const SW: u32 = {{SW}}u;    // channels per slice of the pair pass
 const XW: u32 = {{XW}}u;    // columns per slice of the T·X products (a multiple of 4)
 const SV: u32 = {{SV}}u;    // vec4s of the shared scratch S (the largest of its three uses)
 const WG: u32 = 256u;
+#if SPLIT_OUT
+const SPLIT: bool = true;
+#else
+const SPLIT: bool = false;
+#endif
 const NB: u32 = CP / 16u;
 const RQ: u32 = CP / 4u;    // vec4s per channel (rows side by side)
 const XQ: u32 = XW / 4u;
@@ -51,6 +64,60 @@ fn aGet(r: u32, j: u32) -> f32 { return A[j * RQ + r / 4u][r % 4u]; }
 fn aSet(r: u32, j: u32, x: f32) { A[j * RQ + r / 4u][r % 4u] = x; }
 fn sGet(i: u32) -> f32 { return S[i / 4u][i % 4u]; }
 fn sSet(i: u32, x: f32) { S[i / 4u][i % 4u] = x; }
+
+#if SPLIT_OUT
+#include "f16-split.part.wgsl"
+// f32 element o of a split tensor: hi at half 32·(o/16) + o%16 of its 64-byte group, lo 16 halves later.
+fn hiHalfAt(o: u32) -> u32 { return 32u * (o / 16u) + o % 16u; }
+// (hi, lo) of 2^8·x packed as kda-chunk-split16 packs them.
+fn splitBits(x: f32) -> u32 {
+  let s = 256.0 * x;
+  let hi = f16HiPart(s);
+  return pack2x16float(vec2<f32>(hi, s - hi));
+}
+fn putQ(o: u32, x: f32) {
+  let hl = bitcast<vec2<f16>>(splitBits(x));
+  qG[hiHalfAt(o)] = hl.x;
+  qG[hiHalfAt(o) + 16u] = hl.y;
+}
+fn putK(o: u32, x: f32) {
+  let hl = bitcast<vec2<f16>>(splitBits(x));
+  kG[hiHalfAt(o)] = hl.x;
+  kG[hiHalfAt(o) + 16u] = hl.y;
+}
+// Zeros as f16 literals: putQ(o, 0.0) came out as −0 halves on lavapipe (the constant-folded split), not the
+// split pass's +0 bytes.
+fn zeroQK(o: u32) {
+  qG[hiHalfAt(o)] = 0.0h;
+  qG[hiHalfAt(o) + 16u] = 0.0h;
+  kG[hiHalfAt(o)] = 0.0h;
+  kG[hiHalfAt(o) + 16u] = 0.0h;
+}
+// Four neighbouring values from f32 index o (o % 4 == 0): hi words at 16·(o/16) + (o%16)/2 and the next, lo words 8 on.
+fn splitQuad(x: vec4<f32>) -> vec4<u32> {
+  let s = 256.0 * x;
+  let hi = vec4(f16HiPart(s.x), f16HiPart(s.y), f16HiPart(s.z), f16HiPart(s.w));
+  let lo = s - hi;
+  return vec4(pack2x16float(hi.xy), pack2x16float(hi.zw), pack2x16float(lo.xy), pack2x16float(lo.zw));
+}
+fn quadWordAt(o: u32) -> u32 { return 16u * (o / 16u) + (o % 16u) / 2u; }
+fn putW(o: u32, x: vec4<f32>) {
+  let s = splitQuad(x);
+  let at = quadWordAt(o);
+  W[at] = s.x;
+  W[at + 1u] = s.y;
+  W[at + 8u] = s.z;
+  W[at + 9u] = s.w;
+}
+fn putP(o: u32, x: vec4<f32>) {
+  let s = splitQuad(x);
+  let at = quadWordAt(o);
+  P[at] = s.x;
+  P[at + 1u] = s.y;
+  P[at + 8u] = s.z;
+  P[at + 9u] = s.w;
+}
+#endif
 
 // Stages channels d0 .. d0 + w of k, q and the in-chunk cumulative G (one thread per channel and 4-row quad: local
 // sums, then each quad adds the sums of the quads before it), every global load of a thread issued together.
@@ -122,12 +189,22 @@ fn deriveSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32, decayAt: u32) {
         let toLast = exp(gLast - G);
         for (var i = 0u; i < 4u; i++) {
           let r = rq * 4u + i;
+          let out = (rowBase + r * params.H) * DK + d0 + c;
+#if SPLIT_OUT
           if (r < n) {
-            let out = (rowBase + r * params.H) * DK + d0 + c;
+            putQ(out, qv[i] * eG[i]);
+            putK(out, kv[i] * toLast[i]);
+            W[out] = bitcast<u32>(betaRow[r] * kv[i] * eG[i]);
+          } else if (r < C) { // past T: the scan reads whole 16-row tiles
+            zeroQK(out);
+          }
+#else
+          if (r < n) {
             qG[out] = qv[i] * eG[i];
             kG[out] = kv[i] * toLast[i];
             W[out] = betaRow[r] * kv[i] * eG[i];
           }
+#endif
         }
         if (rq == 0u) { decayLast[decayAt + d0 + c] = exp(gLast); }
       }
@@ -136,12 +213,20 @@ fn deriveSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32, decayAt: u32) {
 }
 
 // One row r of L (into A) and P (to storage) for columns 4·jb .. 4·jb + 3, masked to j < r and j ≤ r.
-fn writeRow(r: u32, jb: u32, kk: vec4<f32>, qk: vec4<f32>, pBase: u32) {
+// Under SPLIT_OUT, P entries with row or column ≥ n are written as zeros (as the split pass leaves them).
+fn writeRow(r: u32, jb: u32, kk: vec4<f32>, qk: vec4<f32>, pBase: u32, n: u32) {
+  var pRow = vec4(0.0);
   for (var i = 0u; i < 4u; i++) {
     let j = 4u * jb + i;
     aSet(r, j, select(0.0, betaRow[r] * kk[i], j < r));
-    if (r < C && j < C) { P[pBase + r * C + j] = select(0.0, qk[i], j <= r); }
+    pRow[i] = select(0.0, qk[i], j <= r && (!SPLIT || (r < n && j < n)));
+#if SPLIT_OUT
   }
+  if (r < C && 4u * jb < C) { putP(pBase + r * C + 4u * jb, pRow); }
+#else
+    if (r < C && j < C) { P[pBase + r * C + j] = pRow[i]; }
+  }
+#endif
 }
 
 // Stages CP rows × w columns of the right-hand side X row-major: X = W's parked β K ⊙ e^G, or β V.
@@ -156,7 +241,11 @@ fn stageX(fromV: bool, rowBase: u32, n: u32, c0: u32, h: u32, d0: u32, w: u32, l
       if (fromV) {
         x = betaRow[r] * v[params.vOffset + (c0 + r) * params.vStride + h * params.dv + d0 + c];
       } else {
+#if SPLIT_OUT
+        x = bitcast<f32>(W[(rowBase + r * params.H) * DK + d0 + c]);
+#else
         x = W[(rowBase + r * params.H) * DK + d0 + c];
+#endif
       }
     }
     xs[it] = x;
@@ -191,10 +280,18 @@ fn productTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
       let r = 4u * rb + i;
       var o = o3;
       if (i == 0u) { o = o0; } else if (i == 1u) { o = o1; } else if (i == 2u) { o = o2; }
+#if SPLIT_OUT
+      // W rows past T as zeros; XW and w are multiples of 16, so this block's groups hold only staged columns.
+      if (!toU && r < C && 4u * cq < w) { putW((rowBase + r * params.H) * DK + d0 + 4u * cq, select(vec4(0.0), o, r < n)); }
+#endif
       for (var m = 0u; m < 4u; m++) {
         let c = 4u * cq + m;
         if (r < n && c < w) {
+#if SPLIT_OUT
+          if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; }
+#else
           if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; } else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
+#endif
         }
       }
     }
@@ -286,18 +383,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
   }
   if (isCross) {
-    writeRow(4u * rb, jb, kk0, qk0, pBase);
-    writeRow(4u * rb + 1u, jb, kk1, qk1, pBase);
-    writeRow(4u * rb + 2u, jb, kk2, qk2, pBase);
-    writeRow(4u * rb + 3u, jb, kk3, qk3, pBase);
+    writeRow(4u * rb, jb, kk0, qk0, pBase, n);
+    writeRow(4u * rb + 1u, jb, kk1, qk1, pBase, n);
+    writeRow(4u * rb + 2u, jb, kk2, qk2, pBase, n);
+    writeRow(4u * rb + 3u, jb, kk3, qk3, pBase, n);
   } else if (isDiag) {
-    writeRow(r, jb, kk0, qk0, pBase);
+    writeRow(r, jb, kk0, qk0, pBase, n);
   }
   // P entries no thread covered (above the 4×4 diagonal of each sub-chunk, and above the sub-chunk diagonal).
+#if SPLIT_OUT
+  for (var p = 4u * lane; p < C * C; p += 4u * WG) { // whole 4-column quads, which the condition never cuts
+#else
   for (var p = lane; p < C * C; p += WG) {
+#endif
     let pr = p / C;
     let pj = p % C;
-    if (pj / 16u > pr / 16u || (pj / 16u == pr / 16u && pj / 4u > pr / 4u)) { P[pBase + p] = 0.0; }
+    if (pj / 16u > pr / 16u || (pj / 16u == pr / 16u && pj / 4u > pr / 4u)) {
+#if SPLIT_OUT
+      putP(pBase + p, vec4(0.0));
+#else
+      P[pBase + p] = 0.0;
+#endif
+    }
   }
   workgroupBarrier();
 

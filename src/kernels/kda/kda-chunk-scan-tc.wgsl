@@ -7,7 +7,8 @@
 //
 // Precision (f32-class, so the engine may use it with f32 weights): every product is split hi/lo on BOTH sides,
 //   A·B ≈ A_hi·B_hi + A_hi·B_lo + A_lo·B_hi   (f32 accumulation; the dropped A_lo·B_lo is ≤ 2⁻²²·|A||B|).
-//  * W, q̃G, kG, P come from storage already split (kda-chunk-split16.wgsl) and scaled by 2^8 (OPS undoes it):
+//  * W, q̃G, kG, P come from storage already split (by the blocked intra pass with SPLIT_OUT, or kda-chunk-split16.wgsl:
+//    same bytes) and scaled by 2^8 (OPS undoes it):
 //    they are bounded (see there), and the scale keeps their lo parts out of f16 subnormals.
 //  * S is unbounded (it accumulates values): it stays f32 in workgroup memory, and each chunk its f16 copy is
 //    Ŝ = S·2^s with one power of two per slice chosen so max|Ŝ| < 2^15 (no f16 overflow); the products are
@@ -24,7 +25,7 @@
 // EMULATE replaces the subgroup-matrix builtins with scalar code over the same operands (same layouts, same
 // splits, same barriers), so lavapipe, which has no subgroup matrices, can test everything around them.
 // Requires dk % 16 == 0, dv % 16 == 0, C % 16 == 0; operand rows are read in whole 16-row tiles, so the scratch
-// holds whole chunks and the split pass has zeroed rows past T.
+// holds whole chunks and the split (fused or separate) has zeroed rows past T.
 enable f16;
 enable subgroups;
 #if EMULATE

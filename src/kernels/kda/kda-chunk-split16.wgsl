@@ -1,4 +1,6 @@
-// Chunked KDA prefill on tensor cores, between the intra pass and kda-chunk-scan-tc: rewrites an f32 chunk operand
+// Chunked KDA prefill on tensor cores with splitPass 'separate' (the pairs intra pass, or CTXBENCH_KDA_SPLIT=separate;
+// by default the blocked intra pass writes this same form itself, SPLIT_OUT), between the intra pass and
+// kda-chunk-scan-tc: rewrites an f32 chunk operand
 // (q̃ ⊙ e^G, k ⊙ e^(G_last − G), W: [rows, H, dk]; or P: [chunks, H, C, C]) IN PLACE as f16 hi/lo pairs, so the
 // scan's subgroup-matrix loads read f16 straight from storage. Each group of 16 consecutive f32 (64 bytes, never
 // straddling a row since dk and C are multiples of 16) becomes 16 f16 hi parts then 16 f16 lo parts in the same 64

@@ -1,7 +1,8 @@
 // Wrapper for the chunked KDA prefill (intra-chunk pass, then the sequential state scan) over the same [H, dk, dv]
 // f32 state that kdaRecurrentStep updates, so a prefill hands its state straight to decode. Intra: kda-chunk-intra
 // (pairs) or kda-chunk-intra-blocked. Scan: kda-chunk-scan (scalar f32, the reference and fallback) or, where
-// probeKdaScanTensorCores compiled it, kda-chunk-split16 + kda-chunk-scan-tc on subgroup matrices.
+// probeKdaScanTensorCores compiled it, kda-chunk-scan-tc on subgroup matrices, whose f16 hi/lo operands the blocked
+// intra pass writes directly (SPLIT_OUT) or kda-chunk-split16 makes from the f32 scratch (splitPass 'separate').
 import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { numel } from '../../engine/gpu/arena.js';
@@ -35,6 +36,13 @@ export interface KdaChunkPlan {
    * weights unless CTXBENCH_KDA_SCAN=scalar); CTXBENCH_KDA_SCAN=scalar|tensor-cores forces one.
    */
   scan: KdaScanVariant;
+  /**
+   * Where the tensor-core scan's split operands come from: 'fused' (the blocked intra pass writes q̃G, kG, W, P as
+   * f16 hi/lo pairs, SPLIT_OUT: four dispatches fewer) or 'separate' (f32 intra, then four kda-chunk-split16
+   * passes in place). Default 'fused' where it can run (blocked intra, product slice a multiple of 16), else
+   * 'separate'; CTXBENCH_KDA_SPLIT=separate|fused forces one. The scalar scan ignores it (f32 scratch).
+   */
+  splitPass: KdaSplitPass;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
   valueSlice: number;
   /** Threads of a scan workgroup: one per 4-row × 2-column register block of a chunk's V' and O. */
@@ -43,7 +51,10 @@ export interface KdaChunkPlan {
 
 export type KdaIntraVariant = 'blocked' | 'pairs';
 export type KdaScanVariant = 'scalar' | 'tensor-cores' | 'emulated';
-export interface KdaTileOverrides { valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant }
+export type KdaSplitPass = 'fused' | 'separate';
+export interface KdaTileOverrides {
+  valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant; splitPass?: KdaSplitPass;
+}
 
 /** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
 function blockedScratchVec4(chunk: number, slice: number, productSlice: number): number {
@@ -65,6 +76,20 @@ function intraVariant(tiles: KdaTileOverrides): KdaIntraVariant {
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/**
+ * Fused unless asked otherwise or impossible: SPLIT_OUT lives in the blocked pass only, and its product must
+ * cover whole 16-column groups (it overwrites parked X with the split form group by group).
+ */
+function splitPassFor(tiles: KdaTileOverrides, intra: KdaIntraVariant, productSlice: number): KdaSplitPass {
+  const env = process.env.CTXBENCH_KDA_SPLIT;
+  if (env !== undefined && env !== 'fused' && env !== 'separate') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SPLIT='${env}' must be fused or separate`);
+  const chosen = tiles.splitPass ?? env;
+  if (chosen !== undefined && chosen !== 'fused' && chosen !== 'separate') throw new Error(`kdaChunkPrefill: split pass '${chosen}' must be fused or separate`);
+  const why = intra !== 'blocked' ? 'the pairs intra pass writes f32 only' : productSlice % 16 ? `product slice ${productSlice} is not a multiple of 16` : undefined;
+  if (chosen === 'fused' && why) throw new Error(`kdaChunkPrefill: the fused split pass cannot run: ${why}`);
+  return chosen ?? (why ? 'separate' : 'fused');
+}
 
 /** Workgroup bytes of the scan: state slice, V', and one staging tile of CP channels × CP rows (vec4 rows + pad). */
 function scanBytes(dk: number, chunk: number, valueSlice: number): number {
@@ -110,6 +135,9 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
     ctx.device.pushErrorScope('validation');
     ctx.pipelines.get(scanTcKernel, { DK: dk, C: chunk, EMULATE: false });
     for (const P_MATRIX of [false, true]) ctx.pipelines.get(split16Kernel, { P_MATRIX });
+    // The default intra pass with the fused split (f16 storage writes), as planKdaChunk will pick it.
+    const plan = planKdaChunk(ctx, dk, dv, chunk, { scan: 'scalar' });
+    if (plan.intra === 'blocked' && plan.productSlice % 16 === 0) ctx.pipelines.get(intraBlockedKernel, blockedIntraDefines(plan, dk, true));
     const error = await ctx.device.popErrorScope();
     if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
   }
@@ -164,8 +192,11 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   const workgroupSize = intra === 'pairs' ? Math.min(tiles.workgroupSize ?? 1024, maxThreads) : 256;
   if (workgroupSize > maxThreads) throw new Error(`kdaChunkPrefill: the blocked intra pass needs 256 threads, the device allows ${maxThreads}`);
   const scan = scanVariant(ctx, dk, dv, chunk, tiles);
-  if (scan !== 'scalar') return { chunk, intra, scan, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
-  return { chunk, intra, scan, channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
+  if (scan !== 'scalar') {
+    const splitPass = splitPassFor(tiles, intra, productSlice);
+    return { chunk, intra, scan, splitPass, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
+  }
+  return { chunk, intra, scan, splitPass: 'separate', channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -197,7 +228,8 @@ export function kdaChunkMaxTokens(ctx: GpuContext, H: number, dk: number, dv: nu
 
 /**
  * Allocates scratch for prefills of up to maxTokens (split longer prompts into pieces; the state carries). Rows
- * come in whole chunks: the tensor-core scan reads operands in 16-row tiles, and the split pass zeroes the tail.
+ * come in whole chunks: the tensor-core scan reads operands in 16-row tiles, and the split (fused into the intra
+ * pass, or separate) zeroes the tail.
  */
 export function allocKdaChunkScratch(
   ctx: GpuContext, maxTokens: number, H: number, dk: number, dv: number, plan: KdaChunkPlan,
@@ -219,18 +251,29 @@ export function freeKdaChunkScratch(ctx: GpuContext, s: KdaChunkScratch): void {
   for (const t of [s.qG, s.kG, s.w, s.u, s.p, s.decayLast]) ctx.arena.free(t);
 }
 
+function blockedIntraDefines(plan: KdaChunkPlan, dk: number, splitOut: boolean) {
+  return {
+    DK: dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, CP: roundUp(plan.chunk, 16), XW: plan.productSlice,
+    SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice), SPLIT_OUT: splitOut,
+  };
+}
+
 /**
  * Chunked prefill of T tokens: o [T, H, dv] and the state advanced by T tokens (read as the entry state, so
  * a long prompt can be fed in pieces). The intra-chunk pass (chunks × H workgroups), then the scan
- * (ceil(dv / valueSlice) × H workgroups, sequential over chunks inside); on tensor cores the scan is preceded by
- * four in-place split passes (q̃G, kG, W, P to f16 hi/lo), so the f32 scratch is no longer readable as f32 after it.
+ * (ceil(dv / valueSlice) × H workgroups, sequential over chunks inside). On tensor cores q̃G, kG, W and P hold
+ * f16 hi/lo pairs, not f32, once the passes ran: written so by the intra pass (splitPass 'fused') or rewritten
+ * in place by four split passes before the scan ('separate').
  */
 export function kdaChunkPrefill(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChunkScratch, plan: KdaChunkPlan): DispatchSpec[] {
   const { intra, scan } = kdaChunkPasses(ctx, a, scratch, plan);
   return [intra, ...scan];
 }
 
-/** The two passes apart (benches time them separately): the intra dispatch and the scan's dispatches. */
+/**
+ * The two passes apart (benches time them separately): the intra dispatch and the scan's dispatches (on tensor
+ * cores with splitPass 'separate', the four split passes, then the scan; 'fused': the scan alone).
+ */
 export function kdaChunkPasses(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChunkScratch, plan: KdaChunkPlan): { intra: DispatchSpec; scan: DispatchSpec[] } {
   const name = 'kdaChunkPrefill';
   const v = checkDeltaArgs(name, a);
@@ -249,12 +292,13 @@ export function kdaChunkPasses(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChu
   const params = [a.T, a.H, a.dv, chunks, v.offset, v.rowStride, a.dk];
   const cp = roundUp(plan.chunk, 4);
   const intraBindings = [a.q, a.k, a.g, a.beta, v.tensor, scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
-  const blocked = {
-    CP: roundUp(plan.chunk, 16), XW: plan.productSlice, SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice),
-  };
+  const fused = plan.scan !== 'scalar' && plan.splitPass === 'fused';
+  if (fused && (plan.intra !== 'blocked' || plan.productSlice % 16 || plan.chunk % 16 || a.dk % 16)) {
+    throw new Error(`${name}: the fused split needs the blocked intra pass, chunk, dk and product slice multiples of 16`);
+  }
   const intra = ctx.dispatch({
     kernel: plan.intra === 'pairs' ? intraKernel : intraBlockedKernel, params,
-    defines: { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, ...(plan.intra === 'pairs' ? {} : blocked) },
+    defines: plan.intra === 'pairs' ? { DK: a.dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice } : blockedIntraDefines(plan, a.dk, fused),
     bindings: intraBindings,
     workgroups: [chunks, a.H],
   });
@@ -279,11 +323,14 @@ export function kdaChunkPasses(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChu
       bindings: [t], workgroups: [nx, ny],
     });
   };
+  const splits = fused ? [] : [
+    split(scratch.qG, rows * a.H * a.dk, false), split(scratch.kG, rows * a.H * a.dk, false), split(scratch.w, rows * a.H * a.dk, false),
+    split(scratch.p, chunks * a.H * plan.chunk ** 2, true),
+  ];
   return {
     intra,
     scan: [
-      split(scratch.qG, rows * a.H * a.dk, false), split(scratch.kG, rows * a.H * a.dk, false), split(scratch.w, rows * a.H * a.dk, false),
-      split(scratch.p, chunks * a.H * plan.chunk ** 2, true),
+      ...splits,
       ctx.dispatch({
         kernel: scanTcKernel, params, defines: { DK: a.dk, C: plan.chunk, EMULATE: plan.scan === 'emulated' },
         bindings: scanBindings, workgroups: [a.dv / 16, a.H],
