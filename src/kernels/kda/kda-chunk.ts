@@ -8,6 +8,7 @@ import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { numel } from '../../engine/gpu/arena.js';
 import { checkDeltaArgs, type KdaDeltaArgs } from './kda-recurrent.js';
 import { hasF16MatrixConfig } from '../linalg/gemm-subgroup-matrix.js';
+import { allocKdaScanF16Scratch, buildKdaScanF16, kdaScanF16Passes, kdaScanF16Problem, type KdaScanF16Scratch } from './kda-chunk-scan-f16.js';
 
 const intraKernel = { name: 'kda/kda-chunk-intra', url: new URL('./kda-chunk-intra.wgsl', import.meta.url) };
 const intraBlockedKernel = { name: 'kda/kda-chunk-intra-blocked', url: new URL('./kda-chunk-intra-blocked.wgsl', import.meta.url) };
@@ -43,6 +44,13 @@ export interface KdaChunkPlan {
    * 'separate'; CTXBENCH_KDA_SPLIT=separate|fused forces one. The scalar scan ignores it (f32 scratch).
    */
   splitPass: KdaSplitPass;
+  /**
+   * Operands of the tensor-core scan: 'split' (kda-chunk-scan-tc: hi/lo on both sides of every product,
+   * f32-class, outputs inside the sequential loop) or 'f16' (kda-chunk-scan-f16 + kda-chunk-out-f16: f16 hi parts
+   * only, as FLA's bf16, the state kept f32; the loop carries only V' and S, the outputs run for all chunks at
+   * once). Default 'split'; CTXBENCH_KDA_SCAN_OPERANDS=split|f16 forces one. The scalar scan ignores it.
+   */
+  scanOperands: KdaScanOperands;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
   valueSlice: number;
   /** Threads of a scan workgroup: one per 4-row × 2-column register block of a chunk's V' and O. */
@@ -52,8 +60,9 @@ export interface KdaChunkPlan {
 export type KdaIntraVariant = 'blocked' | 'pairs';
 export type KdaScanVariant = 'scalar' | 'tensor-cores' | 'emulated';
 export type KdaSplitPass = 'fused' | 'separate';
+export type KdaScanOperands = 'split' | 'f16';
 export interface KdaTileOverrides {
-  valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant; splitPass?: KdaSplitPass;
+  valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant; splitPass?: KdaSplitPass; scanOperands?: KdaScanOperands;
 }
 
 /** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
@@ -141,8 +150,29 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
     const error = await ctx.device.popErrorScope();
     if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
   }
+  let whyF16 = why ?? kdaScanF16Problem(ctx, dk, chunk);
+  if (!whyF16) {
+    ctx.device.pushErrorScope('validation');
+    buildKdaScanF16(ctx, dk, chunk);
+    const error = await ctx.device.popErrorScope();
+    if (error) whyF16 = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
+  }
   known.set(key, why);
+  known.set(`${key}/f16`, whyF16);
   return why;
+}
+
+/** 'split' unless asked for 'f16' (tiles, else CTXBENCH_KDA_SCAN_OPERANDS); 'f16' must fit and, on tensor cores, have compiled. */
+function scanOperandsFor(ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScanVariant, dk: number, chunk: number): KdaScanOperands {
+  const env = process.env.CTXBENCH_KDA_SCAN_OPERANDS;
+  if (env !== undefined && env !== 'split' && env !== 'f16') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SCAN_OPERANDS='${env}' must be split or f16`);
+  const chosen = tiles.scanOperands ?? env ?? 'split';
+  if (chosen !== 'split' && chosen !== 'f16') throw new Error(`kdaChunkPrefill: scan operands '${chosen}' must be split or f16`);
+  if (chosen === 'f16') {
+    const why = kdaScanF16Problem(ctx, dk, chunk) ?? (scan === 'tensor-cores' ? scanProbes.get(ctx)?.get(`${probeKey(dk, chunk)}/f16`) : undefined);
+    if (why) throw new Error(`kdaChunkPrefill: the f16 scan cannot run here: ${why}`);
+  }
+  return chosen;
 }
 
 function scanVariant(ctx: GpuContext, dk: number, dv: number, chunk: number, tiles: KdaTileOverrides): KdaScanVariant {
@@ -194,9 +224,10 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   const scan = scanVariant(ctx, dk, dv, chunk, tiles);
   if (scan !== 'scalar') {
     const splitPass = splitPassFor(tiles, intra, productSlice);
-    return { chunk, intra, scan, splitPass, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
+    const scanOperands = scanOperandsFor(ctx, tiles, scan, dk, chunk);
+    return { chunk, intra, scan, splitPass, scanOperands, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
   }
-  return { chunk, intra, scan, splitPass: 'separate', channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
+  return { chunk, intra, scan, splitPass: 'separate', scanOperands: 'split', channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -209,6 +240,8 @@ export interface KdaChunkScratch {
   u: GpuTensor;
   p: GpuTensor;
   decayLast: GpuTensor;
+  /** scanOperands 'f16' only: the scan's hand-over to the output pass. */
+  f16?: KdaScanF16Scratch;
 }
 
 export function kdaChunkScratchBytes(maxTokens: number, H: number, dk: number, dv: number, chunk: number): number {
@@ -221,7 +254,9 @@ export function kdaChunkScratchBytes(maxTokens: number, H: number, dk: number, d
  * at 128k tokens with the 48B's 32 × 128 heads). Longer prompts go through kdaChunkPrefill in pieces.
  */
 export function kdaChunkMaxTokens(ctx: GpuContext, H: number, dk: number, dv: number, plan: KdaChunkPlan): number {
-  const perToken = 4 * H * Math.max(dk, dv, plan.chunk);
+  // The f16 scan's entry states take dk·dv halves per chunk and head.
+  const f16 = plan.scan !== 'scalar' && plan.scanOperands === 'f16';
+  const perToken = Math.max(4 * H * Math.max(dk, dv, plan.chunk), f16 ? (2 * H * dk * dv) / plan.chunk : 0);
   const tokens = Math.floor(ctx.caps.maxBindingBytes / perToken);
   return Math.max(plan.chunk, tokens - (tokens % plan.chunk));
 }
@@ -244,11 +279,13 @@ export function allocKdaChunkScratch(
     u: ctx.tensor([rows, H, dv], 'f32', 'kda.U'),
     p: ctx.tensor([chunks, H, plan.chunk, plan.chunk], 'f32', 'kda.P'),
     decayLast: ctx.tensor([chunks, H, dk], 'f32', 'kda.decayLast'),
+    f16: plan.scan !== 'scalar' && plan.scanOperands === 'f16' ? allocKdaScanF16Scratch(ctx, maxTokens, H, dk, dv, plan.chunk) : undefined,
   };
 }
 
 export function freeKdaChunkScratch(ctx: GpuContext, s: KdaChunkScratch): void {
   for (const t of [s.qG, s.kG, s.w, s.u, s.p, s.decayLast]) ctx.arena.free(t);
+  if (s.f16) for (const t of Object.values(s.f16)) ctx.arena.free(t);
 }
 
 function blockedIntraDefines(plan: KdaChunkPlan, dk: number, splitOut: boolean) {
@@ -327,6 +364,11 @@ export function kdaChunkPasses(ctx: GpuContext, a: KdaDeltaArgs, scratch: KdaChu
     split(scratch.qG, rows * a.H * a.dk, false), split(scratch.kG, rows * a.H * a.dk, false), split(scratch.w, rows * a.H * a.dk, false),
     split(scratch.p, chunks * a.H * plan.chunk ** 2, true),
   ];
+  if (plan.scanOperands === 'f16') {
+    if (!scratch.f16) throw new Error(`${name}: the f16 scan needs scratch allocated for a plan with scanOperands 'f16'`);
+    const inputs = { ...scratch, T: a.T, H: a.H, dk: a.dk, dv: a.dv, chunk: plan.chunk, emulate: plan.scan === 'emulated', state: a.state, out: a.out };
+    return { intra, scan: [...splits, ...kdaScanF16Passes(ctx, inputs, scratch.f16)] };
+  }
   return {
     intra,
     scan: [
