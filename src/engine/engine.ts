@@ -146,7 +146,8 @@ function tpotStats(stepMs: readonly number[]): { tpotMeanMs: number | null; tpot
  * another GPU) stay out. A new prefill switch belongs here.
  */
 const PREFILL_SWITCHES = ['CTXBENCH_GEMM_PATH', 'CTXBENCH_MLA_PREFILL', 'CTXBENCH_MLA_EXPAND', 'CTXBENCH_MLA_KEY_BLOCK',
-  'CTXBENCH_LATENT_CACHE', 'CTXBENCH_MLA_FLASH_PLAN', 'CTXBENCH_MOE_TILE_ROWS', 'CTXBENCH_KDA_INTRA', 'CTXBENCH_KDA_SCAN', 'CTXBENCH_SUBGROUP_SIZE'];
+  'CTXBENCH_LATENT_CACHE', 'CTXBENCH_MLA_FLASH_PLAN', 'CTXBENCH_MOE_TILE_ROWS', 'CTXBENCH_KDA_INTRA', 'CTXBENCH_KDA_SCAN',
+  'CTXBENCH_KDA_SPLIT', 'CTXBENCH_KDA_SCAN_OPERANDS', 'CTXBENCH_SUBGROUP_SIZE'];
 
 export class Engine {
   private constructor(readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,
