@@ -23,7 +23,7 @@ export interface KdaScanF16Scratch {
 
 /** Workgroup bytes of the f16 scan: staged W and kG rows, Ŝ / V̂' halves, the f32 products and the max slots. */
 export function scanF16Bytes(dk: number, chunk: number): number {
-  return 2 * 2 * chunk * (dk + 8) + 2 * dk * 16 + 4 * (Math.max(2 * chunk * 16, dk * 16) + chunk / 8);
+  return 2 * 2 * chunk * (dk + 8) + 2 * Math.max(dk, chunk) * 16 + 4 * (Math.max(2 * chunk * 16, dk * 16) + chunk / 8);
 }
 
 /** Why the f16 scan cannot run these dims here (after the tensor-core scan's own checks), or undefined. */

@@ -48,7 +48,7 @@ const LOADS: u32 = (ITEMS + THREADS - 1u) / THREADS;
 var<workgroup> Wt: array<f16, C * ROW>;
 var<workgroup> Kt: array<f16, C * ROW>;
 // Ŝ [DK × VS] for phase A, then V̂' [C × VS] for phase B (Ŝ is dead once phase A's products are stored).
-var<workgroup> halves: array<f16, DK * VS>;
+var<workgroup> halves: array<f16, max(DK, C) * VS>;
 // f32 results: phase A's two partial W·Ŝ [2 × C × VS], then kGᵀ·V̂' [DK × VS]; then one max per subgroup.
 const FN: u32 = max(2u * C * VS, DK * VS);
 var<workgroup> F: array<f32, FN + NSG>;
