@@ -272,13 +272,24 @@ function kdaCasesAt(ctx: GpuContext, size: SizeClass, { T, H, dk, dv }: { T: num
   const scratchTensors = [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast];
   const anchor = size === '48b' ? `fla-chunk-kda T=${T}` : undefined;
   const base = { kernel: 'kda' as const, dtype: 'f32', tokens: T, anchor, release: () => undefined };
-  const params = { T, H, dk, dv, chunk: plan.chunk, intra: plan.intra, scan: plan.scan, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
+  const params = { T, H, dk, dv, chunk: plan.chunk, intra: plan.intra, scan: plan.scan, scanOperands: plan.scanOperands, splitPass: plan.splitPass, valueSlice: plan.valueSlice, scanThreads: plan.scanWorkgroupSize };
   const cases: KernelCase[] = [
     { ...base, name: `kda-chunk T=${T} H=${H} d=${dk}`, specs, params, verify: T <= 16384 ? () => kdaSampledError(ctx, args, specs) : undefined },
     { ...base, name: `kda-chunk-intra T=${T} H=${H} d=${dk}`, specs: [specs[0]], params, anchor: undefined },
-    // On tensor cores the scan row includes the four in-place split passes (re-splitting split data: same work).
-    { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} ${plan.scan} VS=${plan.valueSlice}`, specs: kdaChunkPasses(ctx, args, scratch, plan).scan, params, anchor: undefined },
+    // The scan row: on tensor cores the f16 scan and its output pass (split operands: the scan, after the four
+    // split passes when splitPass is 'separate').
+    { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} ${plan.scan}${plan.scanOperands === 'f16' && plan.scan !== 'scalar' ? ' f16 operands' : ''} VS=${plan.valueSlice}`, specs: kdaChunkPasses(ctx, args, scratch, plan).scan, params, anchor: undefined },
   ];
+  if (plan.scan !== 'scalar' && plan.scanOperands === 'f16') {
+    // The f32-class split-operand scan beside the f16 default (same scratch; before/after ratios in one run).
+    const split = planKdaChunk(ctx, dk, dv, plan.chunk, { scanOperands: 'split' });
+    const splitSpecs = kdaChunkPrefill(ctx, args, scratch, split);
+    const splitParams = { ...params, scanOperands: 'split' };
+    cases.push(
+      { ...base, name: `kda-chunk T=${T} H=${H} d=${dk} scan-operands=split`, specs: splitSpecs, params: splitParams, verify: T <= 16384 ? () => kdaSampledError(ctx, args, splitSpecs) : undefined },
+      { ...base, name: `kda-chunk-scan T=${T} H=${H} d=${dk} tensor-cores split operands`, specs: kdaChunkPasses(ctx, args, scratch, split).scan, params: splitParams, anchor: undefined },
+    );
+  }
   if (plan.scan !== 'scalar') {
     // The scalar scan beside the tensor-core default (before/after ratios in one run).
     const scalar = planKdaChunk(ctx, dk, dv, plan.chunk, { scan: 'scalar' });

@@ -53,12 +53,13 @@ describe('kda f16-operand scan (emulated on lavapipe)', () => {
     expect(long.es).toBeLessThan(Math.max(4 * short.es, 1e-3));
   });
 
-  it('is chosen only when asked, and refuses bad values in one line', async () => {
+  it('is the default where it fits, split where not or when asked, and refuses bad values in one line', async () => {
     const ctx = await gpu();
-    expect(planKdaChunk(ctx, 16, 16, 16, { scan: 'emulated' }).scanOperands).toBe('split');
-    expect(planKdaChunk(ctx, 16, 16, 16, { scan: 'scalar', scanOperands: 'f16' }).scanOperands).toBe('split');
-    process.env.CTXBENCH_KDA_SCAN_OPERANDS = 'f16';
     expect(planKdaChunk(ctx, 16, 16, 16, { scan: 'emulated' }).scanOperands).toBe('f16');
+    expect(planKdaChunk(ctx, 96, 96, 64, { scan: 'emulated' }).scanOperands).toBe('split');
+    expect(planKdaChunk(ctx, 16, 16, 16, { scan: 'scalar', scanOperands: 'f16' }).scanOperands).toBe('split');
+    process.env.CTXBENCH_KDA_SCAN_OPERANDS = 'split';
+    expect(planKdaChunk(ctx, 16, 16, 16, { scan: 'emulated' }).scanOperands).toBe('split');
     process.env.CTXBENCH_KDA_SCAN_OPERANDS = 'half';
     expect(() => planKdaChunk(ctx, 16, 16, 16, { scan: 'emulated' })).toThrow(/CTXBENCH_KDA_SCAN_OPERANDS='half' must be split or f16/);
     delete process.env.CTXBENCH_KDA_SCAN_OPERANDS;

@@ -15,7 +15,7 @@ import { gpu, randomInt, relativeError } from '../gpu/context.js';
 async function compare(c: ScanCase) {
   const ctx = await gpu();
   const x = inputs(c);
-  const emu = await runScan(ctx, c, x, 'emulated');
+  const emu = await runScan(ctx, c, x, 'emulated', { scanOperands: 'split' });
   const scalar = await runScan(ctx, c, x, 'scalar');
   expect([emu.plan.scan, emu.plan.valueSlice, scalar.plan.scan]).toEqual(['emulated', 16, 'scalar']);
   const ref = kdaRecurrentReference(x.prep, x.v, x.s0, c.T, c.H, c.dk, c.dv);

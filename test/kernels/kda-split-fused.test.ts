@@ -51,7 +51,7 @@ async function compare(c: Case) {
   const ctx = await gpu();
   const x = inputs(c);
   const byPass: Partial<Record<KdaSplitPass, Awaited<ReturnType<typeof run>>>> = {};
-  for (const splitPass of ['separate', 'fused'] as const) byPass[splitPass] = await run(ctx, c, x, { scan: 'emulated', splitPass });
+  for (const splitPass of ['separate', 'fused'] as const) byPass[splitPass] = await run(ctx, c, x, { scan: 'emulated', splitPass, scanOperands: 'split' });
   const { fused, separate } = byPass as Record<KdaSplitPass, Awaited<ReturnType<typeof run>>>;
   expect([fused.plan.splitPass, separate.plan.splitPass, fused.dispatches, separate.dispatches]).toEqual(['fused', 'separate', 2, 6]);
   for (const key of Object.keys(separate.scratchBits)) {

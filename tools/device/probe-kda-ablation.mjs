@@ -25,7 +25,9 @@ const emulate = process.env.EMULATE === '1';
 const T = Number(process.argv[2] ?? 16384), H = emulate ? 2 : 32, dk = emulate ? 64 : 128, dv = dk;
 const why = emulate ? undefined : await probeKdaScanTensorCores(ctx, dk, dv, 64);
 if (why) { console.log(`kda-ablation | tensor-core scan unavailable: ${why}`); process.exit(1); }
-const plan = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores' });
+const plan = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores', scanOperands: 'split', splitPass: 'separate' });
+// The f16-operand scan and its output pass, timed apart (not ablated).
+const planF16 = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores', scanOperands: 'f16' });
 const dir = mkdtempSync(join(tmpdir(), 'kda-'));
 
 const SCAN_OFF = 'params.vOffset == 12345u';
@@ -72,7 +74,7 @@ const beta = filled([T, H], 12, 0.4, 0.5), v = filled([T, H * dv], 13, 1);
 const state = ctx.tensor([H, dk, dv], 'f32', 'state');
 ctx.fill(state, 0);
 const out = ctx.tensor([T, H, dv], 'f32', 'out');
-const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
+const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, planF16);
 // The wrapper resolves its dispatches; record the requests it makes so the edited kernels get the same defines,
 // params, bindings and grid.
 const requests = [];
@@ -105,6 +107,12 @@ await time('split passes (4)', () => passes.scan.slice(0, -1));
 for (const off of [[], ['out'], ['split'], ['maxBarrier'], ['latency'], ['out', 'split'], ['out', 'split', 'maxBarrier'], ['out', 'split', 'maxBarrier', 'latency']]) {
   await time(`scan-tc off: ${off.join('+') || 'none'}`, () => [dispatch({ ...scanRequest, kernel: edited(scanRequest.kernel, scanEdits, off) })]);
 }
+const f16 = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, planF16);
+ctx.run([f16.intra, ...f16.scan]);
+await time('f16 operands: whole chunk (fused intra, scan, outputs)', () => [f16.intra, ...f16.scan]);
+await time('f16 operands: intra (fused split)', () => [f16.intra]);
+await time('f16 operands: scan', () => [f16.scan[0]]);
+await time('f16 operands: output pass', () => [f16.scan[1]]);
 for (const off of [[], ['products'], ['step3']]) {
   await time(`intra off: ${off.join('+') || 'none'}`, () => [dispatch({ ...intraRequest, kernel: edited(intraRequest.kernel, intraEdits, off) })]);
 }
