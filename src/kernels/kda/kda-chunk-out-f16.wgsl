@@ -1,8 +1,9 @@
 // Chunked KDA prefill, the outputs after kda-chunk-scan-f16, every chunk at once:
 //   O = (q̃ ⊙ e^G) Ŝ·2^−s + P V̂'·2^−t   (Ŝ the chunk's entry state and V̂' its V', f16 with their slice scales).
 // Grid: chunks × heads; subgroup s takes the 16-column slices s, s + NSG, … and every 16-row tile of the chunk.
-// q̃ ⊙ e^G and P are the hi parts of the split layout the intra pass writes (carrying its 2^8); fragments are read
-// straight from storage: with chunks × heads workgroups in flight their latency hides, unlike in the scan.
+// q̃ ⊙ e^G and P are the hi parts of the split layout the intra pass writes (carrying its 2^8), staged once per
+// workgroup in workgroup memory with coalesced 16-byte loads (all NSG subgroups read every one of their tiles);
+// Ŝ and V̂' fragments, each read by one subgroup, come straight from storage.
 // The two products keep separate accumulators (different scales) and meet in f32 through workgroup memory.
 enable f16;
 enable subgroups;
@@ -15,8 +16,8 @@ diagnostic(off, subgroup_uniformity);
 
 struct Params { T: u32, H: u32, dv: u32, nChunks: u32, dk: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> Q16: array<f16>;    // q̃ ⊙ e^G, split [rows, H, dk]
-@group(0) @binding(2) var<storage, read> P16: array<f16>;    // P, split [chunks, H, C, C]
+@group(0) @binding(1) var<storage, read> Q16: array<vec4<u32>>; // q̃ ⊙ e^G, split [rows, H, dk]
+@group(0) @binding(2) var<storage, read> P16: array<vec4<u32>>; // P, split [chunks, H, C, C]
 @group(0) @binding(3) var<storage, read> sEntry: array<f16>; // [chunks, H, dk, dv]
 @group(0) @binding(4) var<storage, read> vNew: array<f16>;   // [rows, H, dv]
 @group(0) @binding(5) var<storage, read> scales: array<f32>; // [chunks, H, dv/16, 2]
@@ -29,6 +30,10 @@ const NSG: u32 = {{NSG}}u;
 const RT: u32 = C / 16u;
 const KT: u32 = DK / 16u;
 const EPL: u32 = 256u / SG;
+const QROW: u32 = DK + 8u; // staged row pitches in halves (16-byte rows, neighbours on other banks)
+const PROW: u32 = C + 8u;
+var<workgroup> Qs: array<f16, C * QROW>;
+var<workgroup> Ps: array<f16, C * PROW>;
 var<workgroup> F: array<f32, NSG * 512u>;
 var<private> lane: u32;
 
@@ -37,8 +42,8 @@ alias Left = array<f32, 256>;
 alias Right = array<f32, 256>;
 alias Acc = array<f32, EPL>;
 fn zeroAcc() -> Acc { return Acc(); }
-fn ldQ(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Q16[off + (e / 16u) * stride + e % 16u]); } return t; }
-fn ldP(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(P16[off + (e / 16u) * stride + e % 16u]); } return t; }
+fn ldQ(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Qs[off + (e / 16u) * QROW + e % 16u]); } return t; }
+fn ldP(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Ps[off + (e / 16u) * PROW + e % 16u]); } return t; }
 fn ldS(off: u32, stride: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(sEntry[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn ldV(off: u32, stride: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(vNew[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn mma(a: Left, b: Right, c: Acc) -> Acc {
@@ -59,13 +64,21 @@ alias Left = subgroup_matrix_left<f16, 16, 16>;
 alias Right = subgroup_matrix_right<f16, 16, 16>;
 alias Acc = subgroup_matrix_result<f32, 16, 16>;
 fn zeroAcc() -> Acc { return Acc(); }
-fn ldQ(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&Q16, off, false, stride); }
-fn ldP(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&P16, off, false, stride); }
+fn ldQ(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Qs, off, false, QROW); }
+fn ldP(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Ps, off, false, PROW); }
 fn ldS(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right>(&sEntry, off, false, stride); }
 fn ldV(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right>(&vNew, off, false, stride); }
 fn mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 fn st(acc: Acc, off: u32) { subgroupMatrixStore(&F, off, acc, false, 16u); }
 #endif
+
+// Stores the 8 halves of a 16-byte load at `at` of a staged array.
+fn putQ(at: u32, x: vec4<u32>) {
+  for (var i = 0u; i < 4u; i++) { let h2 = bitcast<vec2<f16>>(x[i]); Qs[at + 2u * i] = h2.x; Qs[at + 2u * i + 1u] = h2.y; }
+}
+fn putP(at: u32, x: vec4<u32>) {
+  for (var i = 0u; i < 4u; i++) { let h2 = bitcast<vec2<f16>>(x[i]); Ps[at + 2u * i] = h2.x; Ps[at + 2u * i + 1u] = h2.y; }
+}
 
 @compute @workgroup_size(NSG * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -78,9 +91,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nSlices = dv / 16u;
   let c0 = chunk * C;
   let n = min(C, params.T - c0);
-  let RS = 2u * H * DK; // halves between a head's consecutive token rows in the split operands
   let pBase = (chunk * H + h) * C * C;
   let sBase = (chunk * H + h) * DK * dv;
+  // Stage the hi parts: in the split layout a group of 16 values is 16 hi halves then 16 lo halves (4 vec4s,
+  // the first 2 hi). Rows past T are zero there already (the intra pass writes whole chunks).
+  let threads = NSG * SG;
+  for (var e = li; e < C * DK / 8u; e += threads) {
+    let r = e / (DK / 8u);
+    let q = e % (DK / 8u);
+    putQ(r * QROW + 8u * q, Q16[((c0 + r) * H + h) * (DK / 4u) + (q / 2u) * 4u + q % 2u]);
+  }
+  for (var e = li; e < C * C / 8u; e += threads) {
+    let r = e / (C / 8u);
+    let q = e % (C / 8u);
+    putP(r * PROW + 8u * q, P16[(pBase + r * C) / 4u + (q / 2u) * 4u + q % 2u]);
+  }
+  workgroupBarrier();
   for (var j0 = 0u; j0 < nSlices; j0 += NSG) {
     let j = j0 + sg;
     let live = j < nSlices;
@@ -94,12 +120,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var rt = 0u; rt < RT; rt++) {
       if (live) {
         var accQ = zeroAcc();
-        let qOff = 2u * ((c0 + rt * 16u) * H + h) * DK;
-        for (var d = 0u; d < KT; d++) { accQ = mma(ldQ(qOff + d * 32u, RS), ldS(sBase + d * 16u * dv + j * 16u, dv), accQ); }
+        for (var d = 0u; d < KT; d++) { accQ = mma(ldQ(rt * 16u * QROW + d * 16u), ldS(sBase + d * 16u * dv + j * 16u, dv), accQ); }
         // P is zero above the diagonal: tiles r ≤ rt only.
         var accP = zeroAcc();
         for (var r = 0u; r <= rt; r++) {
-          accP = mma(ldP(2u * (pBase + rt * 16u * C) + r * 32u, 2u * C), ldV(((c0 + r * 16u) * H + h) * dv + j * 16u, H * dv), accP);
+          accP = mma(ldP(rt * 16u * PROW + r * 16u), ldV(((c0 + r * 16u) * H + h) * dv + j * 16u, H * dv), accP);
         }
         st(accQ, sg * 512u);
         st(accP, sg * 512u + 256u);

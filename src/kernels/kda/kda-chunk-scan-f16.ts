@@ -26,9 +26,15 @@ export function scanF16Bytes(dk: number, chunk: number): number {
   return 2 * 2 * chunk * (dk + 8) + 2 * Math.max(dk, chunk) * 16 + 4 * (Math.max(2 * chunk * 16, dk * 16) + chunk / 8);
 }
 
+/** Workgroup bytes of the output pass: the chunk's staged q̃ and P rows, then two f32 tiles per subgroup. */
+export function outF16Bytes(dk: number, chunk: number): number {
+  return 2 * chunk * (dk + 8) + 2 * chunk * (chunk + 8) + 4 * OUT_SUBGROUPS * 512;
+}
+
 /** Why the f16 scan cannot run these dims here (after the tensor-core scan's own checks), or undefined. */
 export function kdaScanF16Problem(ctx: GpuContext, dk: number, chunk: number): string | undefined {
   if (scanF16Bytes(dk, chunk) > ctx.caps.maxWorkgroupStorageBytes) return `the f16 scan needs ${scanF16Bytes(dk, chunk)} B of workgroup memory`;
+  if (outF16Bytes(dk, chunk) > ctx.caps.maxWorkgroupStorageBytes) return `the f16 output pass needs ${outF16Bytes(dk, chunk)} B of workgroup memory`;
   if (OUT_SUBGROUPS * ctx.caps.subgroupSize > ctx.caps.maxInvocationsPerWorkgroup) return 'output-pass workgroup too large';
   return undefined;
 }
