@@ -147,7 +147,7 @@ function tpotStats(stepMs: readonly number[]): { tpotMeanMs: number | null; tpot
  */
 const PREFILL_SWITCHES = ['CTXBENCH_GEMM_PATH', 'CTXBENCH_MLA_PREFILL', 'CTXBENCH_MLA_EXPAND', 'CTXBENCH_MLA_KEY_BLOCK',
   'CTXBENCH_LATENT_CACHE', 'CTXBENCH_MLA_FLASH_PLAN', 'CTXBENCH_MOE_TILE_ROWS', 'CTXBENCH_KDA_INTRA', 'CTXBENCH_KDA_SCAN',
-  'CTXBENCH_KDA_SPLIT', 'CTXBENCH_KDA_SCAN_OPERANDS', 'CTXBENCH_SUBGROUP_SIZE'];
+  'CTXBENCH_KDA_SPLIT', 'CTXBENCH_KDA_SCAN_OPERANDS', 'CTXBENCH_KDA_INTRA_PRODUCTS', 'CTXBENCH_SUBGROUP_SIZE'];
 
 export class Engine {
   private constructor(readonly ctx: GpuContext, readonly config: KimiConfig, readonly weights: KimiGpuWeights,

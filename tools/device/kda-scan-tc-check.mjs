@@ -3,7 +3,7 @@
 // both ways: 'fused' (the blocked intra pass writes them, SPLIT_OUT) and 'separate' (f32 intra + four
 // kda-chunk-split16 passes). Fresh random inputs at odd T and several head counts, realistic magnitudes plus a
 // large-state case, poisoned outputs; each variant's outputs and final state vs the scalar scan on the same device
-// (relative error, PASS/FAIL, 2e-5; fused vs separate should agree exactly), then all three timed at T = 16384,
+// (relative error, PASS/FAIL, 2e-5, f16 variants 4e-3; fused vs separate should agree exactly), then each timed at T = 16384,
 // H = 32, d = 128 after ~2 s of warm-up: intra, split passes and scan each on GPU timestamps, and the whole chunk
 // (intra + split + scan back to back) measured as one. A variant whose shaders fail to compile prints SKIP.
 // Usage: node tools/device/kda-scan-tc-check.mjs [--no-timing]
@@ -28,10 +28,12 @@ function inputs(T, H, dk, dv, { gate = 4, vScale = 2, stateScale = 1 } = {}) {
 
 const variants = [
   { name: 'scalar', tiles: { scan: 'scalar' } },
-  { name: 'tc-separate', tiles: { scan: 'tensor-cores', splitPass: 'separate' } },
-  { name: 'tc-fused', tiles: { scan: 'tensor-cores', splitPass: 'fused' } },
+  { name: 'tc-separate', tiles: { scan: 'tensor-cores', splitPass: 'separate', scanOperands: 'split' } },
+  { name: 'tc-fused', tiles: { scan: 'tensor-cores', splitPass: 'fused', scanOperands: 'split' } },
   // f16 operands (kda-chunk-scan-f16 + kda-chunk-out-f16): f16-sized errors against the scalar scan, not 2e-5.
-  { name: 'tc-f16', tiles: { scan: 'tensor-cores', splitPass: 'fused', scanOperands: 'f16' }, bound: 4e-3 },
+  { name: 'tc-f16', tiles: { scan: 'tensor-cores', splitPass: 'fused', scanOperands: 'f16', intraProducts: 'scalar' }, bound: 4e-3 },
+  // The same with the intra pass's W = T·X and U = T·βV on subgroup matrices (TX_MMA, f16 T and X).
+  { name: 'tc-f16-mma', tiles: { scan: 'tensor-cores', splitPass: 'fused', scanOperands: 'f16', intraProducts: 'tensor-cores' }, bound: 4e-3 },
 ];
 const broken = new Set(); // variants whose pipelines failed: skipped from then on
 
@@ -92,7 +94,7 @@ async function check(name, T, H, dk, dv, opts) {
     const eo = relErr(r.out, res.scalar.out), es = relErr(r.state, res.scalar.state);
     const bound = variant.bound ?? 2e-5;
     const ok = eo < bound && es < bound && r.plan.scan === 'tensor-cores' && r.plan.splitPass === variant.tiles.splitPass
-      && r.plan.scanOperands === (variant.tiles.scanOperands ?? 'split');
+      && r.plan.scanOperands === (variant.tiles.scanOperands ?? 'split') && r.plan.intraProducts === (variant.tiles.intraProducts ?? 'scalar');
     if (!ok) failed++;
     let same = '';
     if (variant.name === 'tc-fused' && res['tc-separate']) {
@@ -148,7 +150,7 @@ if (!process.argv.includes('--no-timing')) {
       const sum = intra.ms + splitMs + scanMs;
       // The whole chunk as the engine issues it (one compute pass, no host gap between intra, split and scan).
       const whole = await timeDispatches(ctx, [s.passes.intra, ...s.passes.scan], { inner: 2, outer: blocks });
-      console.log(`TIME ${variant.name} T=${T} H=${H} d=${d}: intra ${intra.ms.toFixed(2)} ms, split ${splitMs.toFixed(2)} ms` +
+      console.log(`TIME ${variant.name} T=${T} H=${H} d=${d} (SW=${s.plan.channelSlice} XW=${s.plan.productSlice}): intra ${intra.ms.toFixed(2)} ms, split ${splitMs.toFixed(2)} ms` +
         ` (${split.length} dispatches), scan ${scanMs.toFixed(2)} ms (${last.length} dispatches), sum ${sum.toFixed(2)} ms, whole chunk ${whole.ms.toFixed(2)} ms` +
         ` = ${(T / whole.ms / 1e3).toFixed(2)} Mtok/s`);
       s.free();

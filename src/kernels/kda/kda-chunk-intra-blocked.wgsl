@@ -15,8 +15,18 @@
 // written as zeros here: rows n..C−1 of a ragged last chunk in q̃G, kG and W, P entries with row or column ≥ n.
 // X stays parked as exact f32 bits in W (bound as u32): each XW-column slice of W is read whole (stageX) before
 // the product overwrites the same 16-column groups with their split form, so no group is split half-parked.
+// TX_MMA (with SPLIT_OUT only): step 3 on subgroup matrices, f16 T and X (kda-intra-tx-mma.part.wgsl).
 #if SPLIT_OUT
 enable f16;
+#endif
+#if TX_MMA
+enable subgroups;
+#if EMULATE
+#else
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+#endif
+diagnostic(off, subgroup_uniformity);
 #endif
 #include "kda-intra-bindings.part.wgsl"
 
@@ -46,7 +56,16 @@ const SI: u32 = (SW * RQ + WG - 1u) / WG;
 const XI: u32 = (CP * XW + WG - 1u) / WG;
 
 // L, then T in place, column-major so a thread reads four rows of one column as one vec4: (r, j) at A[j·RQ + r/4].
+// TX_MMA: the same bytes as scalars (subgroup-matrix stores need an f32 array), reused for the T·X result tiles.
+#if TX_MMA
+var<workgroup> A: array<f32, CP * CP>;
+fn aGet(r: u32, j: u32) -> f32 { return A[j * CP + r]; }
+fn aSet(r: u32, j: u32, x: f32) { A[j * CP + r] = x; }
+#else
 var<workgroup> A: array<vec4<f32>, CP * RQ>;
+fn aGet(r: u32, j: u32) -> f32 { return A[j * RQ + r / 4u][r % 4u]; }
+fn aSet(r: u32, j: u32, x: f32) { A[j * RQ + r / 4u][r % 4u] = x; }
+#endif
 // Pair pass: k, q, G, k and q scaled to their sub-chunk's first row, column operands per reference row (channel
 // major, rows side by side). Inverse: the Σ_b L_ab T_bc blocks. Products: X row-major.
 var<workgroup> S: array<vec4<f32>, SV>;
@@ -60,8 +79,6 @@ const KR_AT: u32 = 3u * SW * RQP;
 const QR_AT: u32 = 4u * SW * RQP;
 const KC_AT: u32 = 5u * SW * RQP;
 
-fn aGet(r: u32, j: u32) -> f32 { return A[j * RQ + r / 4u][r % 4u]; }
-fn aSet(r: u32, j: u32, x: f32) { A[j * RQ + r / 4u][r % 4u] = x; }
 fn sGet(i: u32) -> f32 { return S[i / 4u][i % 4u]; }
 fn sSet(i: u32, x: f32) { S[i / 4u][i % 4u] = x; }
 
@@ -254,11 +271,36 @@ fn stageX(fromV: bool, rowBase: u32, n: u32, c0: u32, h: u32, d0: u32, w: u32, l
   storageBarrier(); // every parked X of this slice is read before any thread overwrites it with T·X
   for (var it = 0u; it < XI; it++) {
     let p = lane + it * WG;
+#if TX_MMA
+    if (p < CP * XW) { X16[(p / XW) * XP + p % XW] = f16(xs[it]); }
+#else
     if (p < CP * XW) { sSet(p, xs[it]); }
+#endif
   }
   workgroupBarrier();
 }
 
+// Row r, columns 4·cq .. 4·cq + 3 of this slice of T·X to W (split under SPLIT_OUT) or U.
+fn storeTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, r: u32, cq: u32, o: vec4<f32>) {
+#if SPLIT_OUT
+  // W rows past T as zeros; XW and w are multiples of 16, so this block's groups hold only staged columns.
+  if (!toU && r < C && 4u * cq < w) { putW((rowBase + r * params.H) * DK + d0 + 4u * cq, select(vec4(0.0), o, r < n)); }
+#endif
+  for (var m = 0u; m < 4u; m++) {
+    let c = 4u * cq + m;
+    if (r < n && c < w) {
+#if SPLIT_OUT
+      if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; }
+#else
+      if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; } else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
+#endif
+    }
+  }
+}
+
+#if TX_MMA
+#include "kda-intra-tx-mma.part.wgsl"
+#else
 // T·X for the staged slice, a 4-row × 4-column register block per thread (T lower triangular: j < 4·rb + 4).
 fn productTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
   for (var it = lane; it < RQ * XQ; it += WG) {
@@ -280,23 +322,11 @@ fn productTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
       let r = 4u * rb + i;
       var o = o3;
       if (i == 0u) { o = o0; } else if (i == 1u) { o = o1; } else if (i == 2u) { o = o2; }
-#if SPLIT_OUT
-      // W rows past T as zeros; XW and w are multiples of 16, so this block's groups hold only staged columns.
-      if (!toU && r < C && 4u * cq < w) { putW((rowBase + r * params.H) * DK + d0 + 4u * cq, select(vec4(0.0), o, r < n)); }
-#endif
-      for (var m = 0u; m < 4u; m++) {
-        let c = 4u * cq + m;
-        if (r < n && c < w) {
-#if SPLIT_OUT
-          if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; }
-#else
-          if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; } else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
-#endif
-        }
-      }
+      storeTX(toU, rowBase, n, d0, w, r, cq, o);
     }
   }
 }
+#endif
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -461,16 +491,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   // Step 3: W = T · X in place (X parked by step 1), then U = T · β V.
   storageBarrier();
+#if TX_MMA
+  stageT16(lane);
+  workgroupBarrier(); // A now takes the result tiles
+#endif
   for (var d0 = 0u; d0 < dk; d0 += XW) {
     let w = min(XW, dk - d0);
     stageX(false, rowBase, n, c0, h, d0, w, lane);
+#if TX_MMA
+    productTXMma(false, rowBase, n, d0, w, lane);
+#else
     productTX(false, rowBase, n, d0, w, lane);
+#endif
     workgroupBarrier();
   }
   for (var d0 = 0u; d0 < dv; d0 += XW) {
     let w = min(XW, dv - d0);
     stageX(true, rowBase, n, c0, h, d0, w, lane);
+#if TX_MMA
+    productTXMma(true, rowBase, n, d0, w, lane);
+#else
     productTX(true, rowBase, n, d0, w, lane);
+#endif
     workgroupBarrier();
   }
 }

@@ -53,6 +53,13 @@ export interface KdaChunkPlan {
    * scan ignores it.
    */
   scanOperands: KdaScanOperands;
+  /**
+   * Step 3 of the blocked intra pass (W = T·X, U = T·βV): 'scalar' (f32 register blocks) or 'tensor-cores'
+   * (TX_MMA: 16×16×16 subgroup matrices on f16 T and X, f32 results; the channel slice shrinks to make room for the
+   * f16 staging). Default 'tensor-cores' only on the tensor-core scan with f16 operands and the fused split, where
+   * the probe compiled it; 'emulated' scans may ask for it (tests). CTXBENCH_KDA_INTRA_PRODUCTS forces one.
+   */
+  intraProducts: KdaIntraProducts;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
   valueSlice: number;
   /** Threads of a scan workgroup: one per 4-row × 2-column register block of a chunk's V' and O. */
@@ -63,21 +70,46 @@ export type KdaIntraVariant = 'blocked' | 'pairs';
 export type KdaScanVariant = 'scalar' | 'tensor-cores' | 'emulated';
 export type KdaSplitPass = 'fused' | 'separate';
 export type KdaScanOperands = 'split' | 'f16';
+export type KdaIntraProducts = 'scalar' | 'tensor-cores';
 export interface KdaTileOverrides {
   valueSlice?: number; channelSlice?: number; workgroupSize?: number; intra?: KdaIntraVariant; scan?: KdaScanVariant; splitPass?: KdaSplitPass; scanOperands?: KdaScanOperands;
+  intraProducts?: KdaIntraProducts;
 }
 
-/** Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X. */
-function blockedScratchVec4(chunk: number, slice: number, productSlice: number): number {
+/**
+ * Workgroup vec4s of the blocked intra pass's shared scratch: the largest of the pair pass, the inverse and T·X
+ * (with TX_MMA, X is staged as f16 outside it).
+ */
+function blockedScratchVec4(chunk: number, slice: number, productSlice: number, mma = false): number {
   const cp = roundUp(chunk, 16), nb = cp / 16;
   // Pair pass: five CP-row operands and the column operands per channel, each channel padded by one vec4.
-  return Math.max((5 * (cp / 4 + 1) + 2 * nb * (nb - 1) + 1) * slice, nb > 1 ? 192 : 0, (cp * productSlice) / 4);
+  return Math.max((5 * (cp / 4 + 1) + 2 * nb * (nb - 1) + 1) * slice, nb > 1 ? 192 : 0, mma ? 0 : (cp * productSlice) / 4);
 }
 
-/** Workgroup bytes of the blocked intra pass: T (CP²), the scratch, the quad sums and β of the chunk. */
-function blockedBytes(chunk: number, slice: number, productSlice: number): number {
+/**
+ * Workgroup bytes of the blocked intra pass: T (CP²), the scratch, the quad sums and β of the chunk; with TX_MMA
+ * also T and one X slice as f16 (rows padded by 8 halves). WGSL cannot alias an f16 array onto the f32 scratch,
+ * so those are extra; the f32 results reuse T's own array once T16 holds it.
+ */
+function blockedBytes(chunk: number, slice: number, productSlice: number, mma = false): number {
   const cp = roundUp(chunk, 16);
-  return 4 * (cp * cp + slice * (cp / 4 + 1) + cp) + 16 * blockedScratchVec4(chunk, slice, productSlice);
+  const f16Staging = mma ? 2 * cp * (cp + 8) + 2 * cp * (productSlice + 8) : 0;
+  return 4 * (cp * cp + slice * (cp / 4 + 1) + cp) + 16 * blockedScratchVec4(chunk, slice, productSlice, mma) + f16Staging;
+}
+
+/**
+ * Channel and product slices of the blocked pass within `mem` bytes: channels first (16 unless told), then the
+ * widest product slice. TX_MMA: product slices of whole 16-column tiles, at most CP (the results reuse T's CP²
+ * floats); undefined if none fits.
+ */
+function blockedSlices(mem: number, chunk: number, tiles: KdaTileOverrides, mma: boolean): { channelSlice: number; productSlice: number } | undefined {
+  const minProduct = mma ? 16 : 4;
+  let channelSlice = tiles.channelSlice ?? 16;
+  while (channelSlice > 1 && blockedBytes(chunk, channelSlice, minProduct, mma) > mem) channelSlice /= 2;
+  let productSlice = mma ? Math.min(64, 16 * Math.floor(roundUp(chunk, 16) / 16)) : 64;
+  while (productSlice > minProduct && blockedBytes(chunk, channelSlice, productSlice, mma) > mem) productSlice = mma ? productSlice - 16 : productSlice / 2;
+  if (mma && blockedBytes(chunk, channelSlice, productSlice, mma) > mem) return undefined;
+  return { channelSlice, productSlice };
 }
 
 function intraVariant(tiles: KdaTileOverrides): KdaIntraVariant {
@@ -152,6 +184,16 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
     const error = await ctx.device.popErrorScope();
     if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
   }
+  // The intra pass's step 3 on subgroup matrices (TX_MMA), as planKdaChunk sizes it; a failure keeps it scalar.
+  const mmaSlices = blockedSlices(ctx.caps.maxWorkgroupStorageBytes, chunk, {}, true);
+  let whyMma = why ?? (mmaSlices ? undefined : 'its f16 staging does not fit workgroup memory');
+  const plan = planKdaChunk(ctx, dk, dv, chunk, { scan: 'scalar' });
+  if (!whyMma && mmaSlices && plan.intra === 'blocked') {
+    ctx.device.pushErrorScope('validation');
+    ctx.pipelines.get(intraBlockedKernel, blockedIntraDefines({ ...plan, ...mmaSlices, scan: 'tensor-cores', intraProducts: 'tensor-cores' }, dk, true));
+    const error = await ctx.device.popErrorScope();
+    if (error) whyMma = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
+  }
   let whyF16 = why ?? kdaScanF16Problem(ctx, dk, chunk);
   if (!whyF16) {
     ctx.device.pushErrorScope('validation');
@@ -161,6 +203,7 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
   }
   known.set(key, why);
   known.set(`${key}/f16`, whyF16);
+  known.set(`${key}/intra-mma`, whyMma);
   return why;
 }
 
@@ -176,6 +219,33 @@ function scanOperandsFor(ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScan
   const why = kdaScanF16Problem(ctx, dk, chunk) ?? (scan === 'tensor-cores' ? scanProbes.get(ctx)?.get(`${probeKey(dk, chunk)}/f16`) : undefined);
   if (chosen === 'f16' && why) throw new Error(`kdaChunkPrefill: the f16 scan cannot run here: ${why}`);
   return chosen ?? (why ? 'split' : 'f16');
+}
+
+/** Why TX_MMA cannot run this plan here, or undefined (the probe's compile failure included on tensor cores). */
+function intraProductsProblem(ctx: GpuContext, scan: KdaScanVariant, intra: KdaIntraVariant, splitPass: KdaSplitPass, dk: number, chunk: number): string | undefined {
+  if (intra !== 'blocked' || splitPass !== 'fused') return 'it needs the blocked intra pass with the fused split';
+  if (!blockedSlices(ctx.caps.maxWorkgroupStorageBytes, chunk, {}, true)) return `its f16 staging does not fit ${ctx.caps.maxWorkgroupStorageBytes} B of workgroup memory`;
+  if (scan === 'tensor-cores') return scanProbes.get(ctx)?.get(`${probeKey(dk, chunk)}/intra-mma`);
+  return undefined;
+}
+
+/**
+ * 'tensor-cores' by default only on the tensor-core scan with f16 operands and the fused split, where the probe
+ * compiled TX_MMA; tiles, then CTXBENCH_KDA_INTRA_PRODUCTS, may ask for either ('tensor-cores' where it cannot run
+ * is an error; an emulated scan runs it emulated).
+ */
+function intraProductsFor(
+  ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScanVariant, intra: KdaIntraVariant, splitPass: KdaSplitPass, operands: KdaScanOperands, dk: number, chunk: number,
+): KdaIntraProducts {
+  const env = process.env.CTXBENCH_KDA_INTRA_PRODUCTS;
+  if (env !== undefined && env !== 'scalar' && env !== 'tensor-cores') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_INTRA_PRODUCTS='${env}' must be scalar or tensor-cores`);
+  const chosen = tiles.intraProducts ?? env;
+  if (chosen !== undefined && chosen !== 'scalar' && chosen !== 'tensor-cores') throw new Error(`kdaChunkPrefill: intra products '${chosen}' must be scalar or tensor-cores`);
+  const why = intraProductsProblem(ctx, scan, intra, splitPass, dk, chunk);
+  if (chosen === 'tensor-cores' && why) throw new Error(`kdaChunkPrefill: the intra pass's tensor-core products cannot run here: ${why}`);
+  if (chosen) return chosen;
+  const probed = scanProbes.get(ctx)?.has(`${probeKey(dk, chunk)}/intra-mma`);
+  return scan === 'tensor-cores' && operands === 'f16' && probed && !why ? 'tensor-cores' : 'scalar';
 }
 
 function scanVariant(ctx: GpuContext, dk: number, dv: number, chunk: number, tiles: KdaTileOverrides): KdaScanVariant {
@@ -228,9 +298,14 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   if (scan !== 'scalar') {
     const splitPass = splitPassFor(tiles, intra, productSlice);
     const scanOperands = scanOperandsFor(ctx, tiles, scan, dk, chunk);
-    return { chunk, intra, scan, splitPass, scanOperands, channelSlice, productSlice, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
+    const intraProducts = intraProductsFor(ctx, tiles, scan, intra, splitPass, scanOperands, dk, chunk);
+    const slices = intraProducts === 'tensor-cores' ? blockedSlices(mem, chunk, tiles, true)! : { channelSlice, productSlice };
+    return { chunk, intra, scan, splitPass, scanOperands, intraProducts, ...slices, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
   }
-  return { chunk, intra, scan, splitPass: 'separate', scanOperands: 'split', channelSlice, productSlice, workgroupSize, valueSlice: vs, scanWorkgroupSize: (cp / 4) * (vs / 2) };
+  return {
+    chunk, intra, scan, splitPass: 'separate', scanOperands: 'split', intraProducts: 'scalar', channelSlice, productSlice, workgroupSize, valueSlice: vs,
+    scanWorkgroupSize: (cp / 4) * (vs / 2),
+  };
 }
 
 /** Per-prefill scratch (f32): q̃⊙e^G, k⊙e^(G_last−G), W [T, H, dk]; U [T, H, dv]; P [chunks, H, C, C]; e^G_last. */
@@ -292,9 +367,12 @@ export function freeKdaChunkScratch(ctx: GpuContext, s: KdaChunkScratch): void {
 }
 
 function blockedIntraDefines(plan: KdaChunkPlan, dk: number, splitOut: boolean) {
+  // TX_MMA and EMULATE only where used, so the scalar-product pipelines keep their cache keys.
+  const mma = splitOut && plan.intraProducts === 'tensor-cores';
   return {
     DK: dk, C: plan.chunk, WG: plan.workgroupSize, SW: plan.channelSlice, CP: roundUp(plan.chunk, 16), XW: plan.productSlice,
-    SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice), SPLIT_OUT: splitOut,
+    SV: blockedScratchVec4(plan.chunk, plan.channelSlice, plan.productSlice, mma), SPLIT_OUT: splitOut,
+    ...(mma ? { TX_MMA: true, EMULATE: plan.scan === 'emulated' } : {}),
   };
 }
 
