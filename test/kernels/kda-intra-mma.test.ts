@@ -83,7 +83,7 @@ describe('kda intra pass, T·X on (emulated) subgroup matrices', () => {
     it.runIf(process.env.CTXBENCH_KDA_EMULATE === '1')(`matches the f64 recurrence and the f32 products (${name})`, () => compare(make()), 900_000);
   }
 
-  it('is asked for, never a default off tensor cores, and refuses what cannot run in one line', async () => {
+  it('is never a default (slower on the H100), is asked for, and refuses what cannot run in one line', async () => {
     const ctx = await gpu();
     const plan = (tiles = {}) => planKdaChunk(ctx, 16, 16, 32, { scan: 'emulated', scanOperands: 'f16', ...tiles });
     expect(plan().intraProducts).toBe('scalar');

@@ -56,8 +56,9 @@ export interface KdaChunkPlan {
   /**
    * Step 3 of the blocked intra pass (W = T·X, U = T·βV): 'scalar' (f32 register blocks) or 'tensor-cores'
    * (TX_MMA: 16×16×16 subgroup matrices on f16 T and X, f32 results; the channel slice shrinks to make room for the
-   * f16 staging). Default 'tensor-cores' only on the tensor-core scan with f16 operands and the fused split, where
-   * the probe compiled it; 'emulated' scans may ask for it (tests). CTXBENCH_KDA_INTRA_PRODUCTS forces one.
+   * f16 staging). Default 'scalar': on the H100 at 16k, d 128 the staging forces channel slice 8 and product
+   * slice 48, and the intra pass went 4.69 → 5.46 ms (whole chunk 8.32 → 9.04). Opt in with tiles or
+   * CTXBENCH_KDA_INTRA_PRODUCTS=tensor-cores (the tensor-core or emulated scan with the fused split).
    */
   intraProducts: KdaIntraProducts;
   /** Value columns per scan workgroup (even; the scan's grid is ceil(dv / valueSlice) × heads; 16 on tensor cores). */
@@ -184,16 +185,6 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
     const error = await ctx.device.popErrorScope();
     if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
   }
-  // The intra pass's step 3 on subgroup matrices (TX_MMA), as planKdaChunk sizes it; a failure keeps it scalar.
-  const mmaSlices = blockedSlices(ctx.caps.maxWorkgroupStorageBytes, chunk, {}, true);
-  let whyMma = why ?? (mmaSlices ? undefined : 'its f16 staging does not fit workgroup memory');
-  const plan = planKdaChunk(ctx, dk, dv, chunk, { scan: 'scalar' });
-  if (!whyMma && mmaSlices && plan.intra === 'blocked') {
-    ctx.device.pushErrorScope('validation');
-    ctx.pipelines.get(intraBlockedKernel, blockedIntraDefines({ ...plan, ...mmaSlices, scan: 'tensor-cores', intraProducts: 'tensor-cores' }, dk, true));
-    const error = await ctx.device.popErrorScope();
-    if (error) whyMma = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
-  }
   let whyF16 = why ?? kdaScanF16Problem(ctx, dk, chunk);
   if (!whyF16) {
     ctx.device.pushErrorScope('validation');
@@ -203,7 +194,6 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
   }
   known.set(key, why);
   known.set(`${key}/f16`, whyF16);
-  known.set(`${key}/intra-mma`, whyMma);
   return why;
 }
 
@@ -221,31 +211,27 @@ function scanOperandsFor(ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScan
   return chosen ?? (why ? 'split' : 'f16');
 }
 
-/** Why TX_MMA cannot run this plan here, or undefined (the probe's compile failure included on tensor cores). */
-function intraProductsProblem(ctx: GpuContext, scan: KdaScanVariant, intra: KdaIntraVariant, splitPass: KdaSplitPass, dk: number, chunk: number): string | undefined {
+/** Why TX_MMA cannot run this plan here, or undefined. */
+function intraProductsProblem(ctx: GpuContext, intra: KdaIntraVariant, splitPass: KdaSplitPass, chunk: number): string | undefined {
   if (intra !== 'blocked' || splitPass !== 'fused') return 'it needs the blocked intra pass with the fused split';
   if (!blockedSlices(ctx.caps.maxWorkgroupStorageBytes, chunk, {}, true)) return `its f16 staging does not fit ${ctx.caps.maxWorkgroupStorageBytes} B of workgroup memory`;
-  if (scan === 'tensor-cores') return scanProbes.get(ctx)?.get(`${probeKey(dk, chunk)}/intra-mma`);
   return undefined;
 }
 
 /**
- * 'tensor-cores' by default only on the tensor-core scan with f16 operands and the fused split, where the probe
- * compiled TX_MMA; tiles, then CTXBENCH_KDA_INTRA_PRODUCTS, may ask for either ('tensor-cores' where it cannot run
- * is an error; an emulated scan runs it emulated).
+ * 'scalar' unless tiles, then CTXBENCH_KDA_INTRA_PRODUCTS, ask for 'tensor-cores' (an error where it cannot run;
+ * an emulated scan runs it emulated).
  */
 function intraProductsFor(
-  ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScanVariant, intra: KdaIntraVariant, splitPass: KdaSplitPass, operands: KdaScanOperands, dk: number, chunk: number,
+  ctx: GpuContext, tiles: KdaTileOverrides, intra: KdaIntraVariant, splitPass: KdaSplitPass, chunk: number,
 ): KdaIntraProducts {
   const env = process.env.CTXBENCH_KDA_INTRA_PRODUCTS;
   if (env !== undefined && env !== 'scalar' && env !== 'tensor-cores') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_INTRA_PRODUCTS='${env}' must be scalar or tensor-cores`);
   const chosen = tiles.intraProducts ?? env;
   if (chosen !== undefined && chosen !== 'scalar' && chosen !== 'tensor-cores') throw new Error(`kdaChunkPrefill: intra products '${chosen}' must be scalar or tensor-cores`);
-  const why = intraProductsProblem(ctx, scan, intra, splitPass, dk, chunk);
+  const why = intraProductsProblem(ctx, intra, splitPass, chunk);
   if (chosen === 'tensor-cores' && why) throw new Error(`kdaChunkPrefill: the intra pass's tensor-core products cannot run here: ${why}`);
-  if (chosen) return chosen;
-  const probed = scanProbes.get(ctx)?.has(`${probeKey(dk, chunk)}/intra-mma`);
-  return scan === 'tensor-cores' && operands === 'f16' && probed && !why ? 'tensor-cores' : 'scalar';
+  return chosen ?? 'scalar';
 }
 
 function scanVariant(ctx: GpuContext, dk: number, dv: number, chunk: number, tiles: KdaTileOverrides): KdaScanVariant {
@@ -298,7 +284,7 @@ export function planKdaChunk(ctx: GpuContext, dk: number, dv: number, requestedC
   if (scan !== 'scalar') {
     const splitPass = splitPassFor(tiles, intra, productSlice);
     const scanOperands = scanOperandsFor(ctx, tiles, scan, dk, chunk);
-    const intraProducts = intraProductsFor(ctx, tiles, scan, intra, splitPass, scanOperands, dk, chunk);
+    const intraProducts = intraProductsFor(ctx, tiles, intra, splitPass, chunk);
     const slices = intraProducts === 'tensor-cores' ? blockedSlices(mem, chunk, tiles, true)! : { channelSlice, productSlice };
     return { chunk, intra, scan, splitPass, scanOperands, intraProducts, ...slices, workgroupSize, valueSlice: 16, scanWorkgroupSize: scanTcThreads(ctx, chunk) };
   }
