@@ -7,10 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu/context.js';
 import { f16BitsToF32 } from '../../src/engine/gpu/half.js';
 import { kdaRecurrentReference } from '../../src/kernels/kda/kda-reference.js';
-import {
-  allocKdaChunkScratch, freeKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaIntraProducts,
-} from '../../src/kernels/kda/kda-chunk.js';
-import { inputs, type ScanCase } from './kda-scan-cases.js';
+import { kdaChunkPrefill, planKdaChunk, type KdaIntraProducts } from '../../src/kernels/kda/kda-chunk.js';
+import { inputs, prepareChunk, type ScanCase } from './kda-scan-cases.js';
 import { gpu, randomInt, relativeError } from '../gpu/context.js';
 
 /** The f16 scan's bound (kda-scan-f16.test.ts): f16 operands, relative to the largest output or state entry. */
@@ -21,27 +19,16 @@ const PRODUCT_BOUND = 2e-3;
 /** One emulated f16-scan prefill with the given step-3 products; returns outputs, state, W's hi parts and U. */
 async function run(ctx: GpuContext, c: ScanCase, x: ReturnType<typeof inputs>, intraProducts: KdaIntraProducts) {
   const { T, H, dk, dv } = c;
-  const plan = planKdaChunk(ctx, dk, dv, c.chunk, { scan: 'emulated', scanOperands: 'f16', intraProducts });
-  const state = ctx.tensor([H, dk, dv], 'f32', 'S', x.s0);
-  const out = ctx.tensor([T, H, dv], 'f32', 'o');
-  ctx.fill(out, NaN);
-  const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
-  for (const t of [scratch.qG, scratch.kG, scratch.w, scratch.u, scratch.p, scratch.decayLast, ...Object.values(scratch.f16 ?? {})]) ctx.fill(t, NaN);
-  const up = (shape: number[], data: Float32Array, label: string) => ctx.tensor(shape, 'f32', label, data);
-  const args = {
-    q: up([T, H, dk], x.prep.q, 'q'), k: up([T, H, dk], x.prep.k, 'k'), g: up([T, H, dk], x.prep.g, 'g'),
-    beta: up([T, H], x.prep.beta, 'beta'), v: up([T, H * dv], x.v, 'v'), state, out, T, H, dk, dv,
-  };
+  const { plan, scratch, args, free } = prepareChunk(ctx, c, x, { scan: 'emulated', scanOperands: 'f16', intraProducts });
   ctx.run(kdaChunkPrefill(ctx, args, scratch, plan));
   // W in the split layout: element o's hi half (2^8·W) at 32·(o/16) + o%16 of the halves.
   const wWords = await ctx.readF32(scratch.w);
   const halves = new Uint16Array(wWords.buffer, wWords.byteOffset, 2 * wWords.length);
   const wHi = Float32Array.from({ length: T * H * dk }, (_, o) => f16BitsToF32(halves[32 * Math.floor(o / 16) + (o % 16)]) / 256);
   const result = {
-    plan, wHi, u: (await ctx.readF32(scratch.u)).slice(0, T * H * dv), out: await ctx.readF32(out), state: await ctx.readF32(state),
+    plan, wHi, u: (await ctx.readF32(scratch.u)).slice(0, T * H * dv), out: await ctx.readF32(args.out), state: await ctx.readF32(args.state),
   };
-  freeKdaChunkScratch(ctx, scratch);
-  for (const t of [args.q, args.k, args.g, args.beta, args.v, state, out]) ctx.arena.free(t);
+  free();
   return result;
 }
 

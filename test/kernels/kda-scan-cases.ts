@@ -2,7 +2,7 @@
 // them and one chunked prefill with a given scan, scratch and outputs poisoned with NaN.
 import type { GpuContext } from '../../src/engine/gpu/context.js';
 import { kdaPrepareReference } from '../../src/kernels/kda/kda-reference.js';
-import { allocKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaScanVariant, type KdaTileOverrides } from '../../src/kernels/kda/kda-chunk.js';
+import { allocKdaChunkScratch, freeKdaChunkScratch, kdaChunkPrefill, planKdaChunk, type KdaScanVariant, type KdaTileOverrides } from '../../src/kernels/kda/kda-chunk.js';
 import { randomArray } from '../gpu/context.js';
 
 // slowGates: decay rate 1 and dt_bias ≈ −6, so every step decays by e^−(0.002…0.004): the state keeps its
@@ -19,9 +19,13 @@ export function inputs(c: ScanCase) {
   return { prep, v: randomArray(T * H * c.dv, c.vScale ?? 2), s0: randomArray(H * dk * c.dv, c.stateScale) };
 }
 
-export async function runScan(ctx: GpuContext, c: ScanCase, x: ReturnType<typeof inputs>, scan: KdaScanVariant, tiles: KdaTileOverrides = {}) {
+/**
+ * One chunked prefill set up: its plan, the scratch and output NaN-poisoned (the arena hands back used memory),
+ * the inputs uploaded; free() returns every tensor to the arena.
+ */
+export function prepareChunk(ctx: GpuContext, c: ScanCase, x: ReturnType<typeof inputs>, tiles: KdaTileOverrides) {
   const { T, H, dk, dv } = c;
-  const plan = planKdaChunk(ctx, dk, dv, c.chunk, { ...tiles, scan });
+  const plan = planKdaChunk(ctx, dk, dv, c.chunk, tiles);
   const state = ctx.tensor([H, dk, dv], 'f32', 'S', x.s0);
   const out = ctx.tensor([T, H, dv], 'f32', 'o');
   ctx.fill(out, NaN);
@@ -32,7 +36,17 @@ export async function runScan(ctx: GpuContext, c: ScanCase, x: ReturnType<typeof
     q: ctx.tensor([T, H, dk], 'f32', 'q', x.prep.q), k: ctx.tensor([T, H, dk], 'f32', 'k', x.prep.k), g: ctx.tensor([T, H, dk], 'f32', 'g', x.prep.g),
     beta: ctx.tensor([T, H], 'f32', 'beta', x.prep.beta), v: ctx.tensor([T, H * dv], 'f32', 'v', x.v), state, out, T, H, dk, dv,
   };
-  ctx.run(kdaChunkPrefill(ctx, args, scratch, plan));
-  return { plan, out: await ctx.readF32(out), state: await ctx.readF32(state) };
+  const free = () => {
+    freeKdaChunkScratch(ctx, scratch);
+    for (const t of [args.q, args.k, args.g, args.beta, args.v, state, out]) ctx.arena.free(t);
+  };
+  return { plan, scratch, args, free };
 }
 
+export async function runScan(ctx: GpuContext, c: ScanCase, x: ReturnType<typeof inputs>, scan: KdaScanVariant, tiles: KdaTileOverrides = {}) {
+  const { plan, scratch, args, free } = prepareChunk(ctx, c, x, { ...tiles, scan });
+  ctx.run(kdaChunkPrefill(ctx, args, scratch, plan));
+  const result = { plan, out: await ctx.readF32(args.out), state: await ctx.readF32(args.state) };
+  free();
+  return result;
+}

@@ -5,51 +5,31 @@
 // back used memory). The emulated scan on the fused operands must also match the scalar f32 scan.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu/context.js';
-import { kdaPrepareReference } from '../../src/kernels/kda/kda-reference.js';
-import {
-  allocKdaChunkScratch, freeKdaChunkScratch, kdaChunkPasses, planKdaChunk, type KdaSplitPass, type KdaTileOverrides,
-} from '../../src/kernels/kda/kda-chunk.js';
-import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
+import { kdaChunkPasses, planKdaChunk, type KdaSplitPass, type KdaTileOverrides } from '../../src/kernels/kda/kda-chunk.js';
+import { inputs, prepareChunk, type ScanCase } from './kda-scan-cases.js';
+import { gpu, randomInt, relativeError } from '../gpu/context.js';
 
-interface Case { T: number; H: number; dk: number; dv: number; chunk: number }
-
-function inputs({ T, H, dk, dv }: Case) {
-  const prep = kdaPrepareReference(randomArray(T * H * dk), randomArray(T * H * dk), randomArray(T * H * dk, 4),
-    randomArray(T * H, 3), randomArray(H, Math.log(16)), randomArray(H * dk, 2), T, H, dk);
-  return { prep, v: randomArray(T * H * dv, 2), s0: randomArray(H * dk * dv) };
-}
-
+type Case = Omit<ScanCase, 'stateScale'>;
 const bits = (f: Float32Array, n: number) => new Uint32Array(f.buffer, f.byteOffset, n);
 
 async function run(ctx: GpuContext, c: Case, x: ReturnType<typeof inputs>, tiles: KdaTileOverrides) {
   const { T, H, dk, dv, chunk } = c;
-  const plan = planKdaChunk(ctx, dk, dv, chunk, tiles);
-  const state = ctx.tensor([H, dk, dv], 'f32', 'S', x.s0);
-  const out = ctx.tensor([T, H, dv], 'f32', 'o');
-  ctx.fill(out, NaN);
-  const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, plan);
+  const { plan, scratch, args, free } = prepareChunk(ctx, { ...c, stateScale: 1 }, x, tiles);
   const tensors = { qG: scratch.qG, kG: scratch.kG, w: scratch.w, u: scratch.u, p: scratch.p, decayLast: scratch.decayLast };
-  for (const t of Object.values(tensors)) ctx.fill(t, NaN);
-  const up = (shape: number[], data: Float32Array, label: string) => ctx.tensor(shape, 'f32', label, data);
-  const args = {
-    q: up([T, H, dk], x.prep.q, 'q'), k: up([T, H, dk], x.prep.k, 'k'), g: up([T, H, dk], x.prep.g, 'g'),
-    beta: up([T, H], x.prep.beta, 'beta'), v: up([T, H * dv], x.v, 'v'), state, out, T, H, dk, dv,
-  };
   const passes = kdaChunkPasses(ctx, args, scratch, plan);
   ctx.run([passes.intra, ...passes.scan]);
   const chunks = Math.ceil(T / chunk), rows = chunks * chunk;
   const sizes = { qG: rows * H * dk, kG: rows * H * dk, w: rows * H * dk, u: T * H * dv, p: chunks * H * chunk * chunk, decayLast: chunks * H * dk };
   const scratchBits: Record<string, Uint32Array> = {};
   for (const [key, t] of Object.entries(tensors)) scratchBits[key] = bits(await ctx.readF32(t), sizes[key as keyof typeof sizes]);
-  const result = { plan, dispatches: 1 + passes.scan.length, scratchBits, out: await ctx.readF32(out), state: await ctx.readF32(state) };
-  freeKdaChunkScratch(ctx, scratch);
-  for (const t of [args.q, args.k, args.g, args.beta, args.v, state, out]) ctx.arena.free(t);
+  const result = { plan, dispatches: 1 + passes.scan.length, scratchBits, out: await ctx.readF32(args.out), state: await ctx.readF32(args.state) };
+  free();
   return result;
 }
 
 async function compare(c: Case) {
   const ctx = await gpu();
-  const x = inputs(c);
+  const x = inputs({ ...c, stateScale: 1 });
   const byPass: Partial<Record<KdaSplitPass, Awaited<ReturnType<typeof run>>>> = {};
   for (const splitPass of ['separate', 'fused'] as const) byPass[splitPass] = await run(ctx, c, x, { scan: 'emulated', splitPass, scanOperands: 'split' });
   const { fused, separate } = byPass as Record<KdaSplitPass, Awaited<ReturnType<typeof run>>>;

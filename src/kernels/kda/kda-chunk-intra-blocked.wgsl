@@ -16,17 +16,10 @@
 // X stays parked as exact f32 bits in W (bound as u32): each XW-column slice of W is read whole (stageX) before
 // the product overwrites the same 16-column groups with their split form, so no group is split half-parked.
 // TX_MMA (with SPLIT_OUT only): step 3 on subgroup matrices, f16 T and X (kda-intra-tx-mma.part.wgsl).
-#if SPLIT_OUT
-enable f16;
-#endif
 #if TX_MMA
-enable subgroups;
-#if EMULATE
-#else
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-#endif
-diagnostic(off, subgroup_uniformity);
+#include "subgroup-matrix-enable.part.wgsl"
+#elif SPLIT_OUT
+enable f16;
 #endif
 #include "kda-intra-bindings.part.wgsl"
 
@@ -118,22 +111,15 @@ fn splitQuad(x: vec4<f32>) -> vec4<u32> {
   return vec4(pack2x16float(hi.xy), pack2x16float(hi.zw), pack2x16float(lo.xy), pack2x16float(lo.zw));
 }
 fn quadWordAt(o: u32) -> u32 { return 16u * (o / 16u) + (o % 16u) / 2u; }
-fn putW(o: u32, x: vec4<f32>) {
+// Elements o .. o + 3 of W or P in the split layout: two hi words, then the two lo words 8 words on.
+fn putSplit(toP: bool, o: u32, x: vec4<f32>) {
   let s = splitQuad(x);
   let at = quadWordAt(o);
-  W[at] = s.x;
-  W[at + 1u] = s.y;
-  W[at + 8u] = s.z;
-  W[at + 9u] = s.w;
+  let word = vec4(at, at + 1u, at + 8u, at + 9u);
+  for (var i = 0u; i < 4u; i++) { if (toP) { P[word[i]] = s[i]; } else { W[word[i]] = s[i]; } }
 }
-fn putP(o: u32, x: vec4<f32>) {
-  let s = splitQuad(x);
-  let at = quadWordAt(o);
-  P[at] = s.x;
-  P[at + 1u] = s.y;
-  P[at + 8u] = s.z;
-  P[at + 9u] = s.w;
-}
+fn putW(o: u32, x: vec4<f32>) { putSplit(false, o, x); }
+fn putP(o: u32, x: vec4<f32>) { putSplit(true, o, x); }
 #endif
 
 // Stages channels d0 .. d0 + w of k, q and the in-chunk cumulative G (one thread per channel and 4-row quad: local

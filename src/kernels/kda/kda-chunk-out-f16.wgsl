@@ -5,14 +5,7 @@
 // workgroup in workgroup memory with coalesced 16-byte loads (all NSG subgroups read every one of their tiles);
 // Ŝ and V̂' fragments, each read by one subgroup, come straight from storage.
 // The two products keep separate accumulators (different scales) and meet in f32 through workgroup memory.
-enable f16;
-enable subgroups;
-#if EMULATE
-#else
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-#endif
-diagnostic(off, subgroup_uniformity);
+#include "subgroup-matrix-enable.part.wgsl"
 
 struct Params { T: u32, H: u32, dv: u32, nChunks: u32, dk: u32, pad0: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -29,46 +22,26 @@ const SG: u32 = {{SUBGROUP_SIZE}}u;
 const NSG: u32 = {{NSG}}u;
 const RT: u32 = C / 16u;
 const KT: u32 = DK / 16u;
-const EPL: u32 = 256u / SG;
 const QROW: u32 = DK + 8u; // staged row pitches in halves (16-byte rows, neighbours on other banks)
 const PROW: u32 = C + 8u;
 var<workgroup> Qs: array<f16, C * QROW>;
 var<workgroup> Ps: array<f16, C * PROW>;
 var<workgroup> F: array<f32, NSG * 512u>;
-var<private> lane: u32;
 
+#include "subgroup-matrix-ops.part.wgsl"
 #if EMULATE
-alias Left = array<f32, 256>;
-alias Right = array<f32, 256>;
-alias Acc = array<f32, EPL>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldQ(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Qs[off + (e / 16u) * QROW + e % 16u]); } return t; }
 fn ldP(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Ps[off + (e / 16u) * PROW + e % 16u]); } return t; }
 fn ldS(off: u32, stride: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(sEntry[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn ldV(off: u32, stride: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(vNew[off + (e / 16u) * stride + e % 16u]); } return t; }
-fn mma(a: Left, b: Right, c: Acc) -> Acc {
-  var o = c;
-  for (var i = 0u; i < EPL; i++) {
-    let e = lane + i * SG;
-    var s = 0.0;
-    for (var k = 0u; k < 16u; k++) { s += a[(e / 16u) * 16u + k] * b[k * 16u + e % 16u]; }
-    o[i] += s;
-  }
-  return o;
-}
 fn st(acc: Acc, off: u32) {
-  for (var i = 0u; i < EPL; i++) { let e = lane + i * SG; F[off + e] = acc[i]; }
+  for (var i = 0u; i < EPL; i++) { let e = sgLane + i * SG; F[off + e] = acc[i]; }
 }
 #else
-alias Left = subgroup_matrix_left<f16, 16, 16>;
-alias Right = subgroup_matrix_right<f16, 16, 16>;
-alias Acc = subgroup_matrix_result<f32, 16, 16>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldQ(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Qs, off, false, QROW); }
 fn ldP(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Ps, off, false, PROW); }
 fn ldS(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right>(&sEntry, off, false, stride); }
 fn ldV(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right>(&vNew, off, false, stride); }
-fn mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 fn st(acc: Acc, off: u32) { subgroupMatrixStore(&F, off, acc, false, 16u); }
 #endif
 
@@ -82,7 +55,7 @@ fn putP(at: u32, x: vec4<u32>) {
 
 @compute @workgroup_size(NSG * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  lane = li % SG;
+  sgLane = li % SG;
   let sg = li / SG;
   let chunk = wg.x;
   let h = wg.y;
@@ -132,7 +105,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       workgroupBarrier();
       if (live) {
         for (var i = 0u; i < EPL; i++) {
-          let e = lane + i * SG;
+          let e = sgLane + i * SG;
           let r = rt * 16u + e / 16u;
           if (r < n) { out[((c0 + r) * H + h) * dv + j * 16u + e % 16u] = invS * F[sg * 512u + e] + invV * F[sg * 512u + 256u + e]; }
         }

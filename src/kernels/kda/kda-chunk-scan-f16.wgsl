@@ -11,15 +11,7 @@
 // deals the dk/16 tiles of kGᵀ·V̂'. Six barriers per chunk.
 // Scales: Ŝ = S·2^s and V̂' = V'·2^t with max|·| < 2^15 per slice (no f16 overflow); W and kG carry the intra
 // pass's 2^8. EMULATE does the subgroup-matrix builtins in scalar code over the same operands (lavapipe tests).
-enable f16;
-enable subgroups;
-#if EMULATE
-#else
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-#endif
-// Tiles are dealt by local_invocation_index / SG: subgroup-uniform, which the analysis cannot see.
-diagnostic(off, subgroup_uniformity);
+#include "subgroup-matrix-enable.part.wgsl"
 
 struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u32, dk: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -32,16 +24,7 @@ struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u3
 @group(0) @binding(7) var<storage, read_write> vNew: array<f16>;   // [chunk rows, H, dv]: V̂'
 @group(0) @binding(8) var<storage, read_write> scales: array<f32>; // [chunks, H, dv/16, 2]: 2^−8/2^s, 2^−8/2^t
 
-const DK: u32 = {{DK}}u;
-const C: u32 = {{C}}u;
-const VS: u32 = 16u;
-const SG: u32 = {{SUBGROUP_SIZE}}u;
-const RT: u32 = C / 16u;          // row tiles of a chunk
-const KT: u32 = DK / 16u;         // channel tiles
-const NSG: u32 = 2u * RT;
-const THREADS: u32 = NSG * SG;
-const VE: u32 = C * VS / THREADS;  // V' elements per thread
-const SE: u32 = (DK * VS + THREADS - 1u) / THREADS; // state elements per thread
+#include "kda-scan-geometry.part.wgsl"
 const ROW: u32 = DK + 8u;          // staged row pitch in halves (16-byte aligned rows, neighbours on other banks)
 const ITEMS: u32 = C * DK / 8u;    // 16-byte loads per operand per chunk (8 hi halves each)
 const LOADS: u32 = (ITEMS + THREADS - 1u) / THREADS;
@@ -52,58 +35,25 @@ var<workgroup> halves: array<f16, max(DK, C) * VS>;
 // f32 results: phase A's two partial W·Ŝ [2 × C × VS], then kGᵀ·V̂' [DK × VS]; then one max per subgroup.
 const FN: u32 = max(2u * C * VS, DK * VS);
 var<workgroup> F: array<f32, FN + NSG>;
-var<private> lane: u32;
+const MAX_SLOTS: u32 = FN;
 const OPS: f32 = 1.0 / 256.0; // undoes the intra pass's 2^8 on W and kG
 
+#include "subgroup-matrix-ops.part.wgsl"
 #if EMULATE
-const EPL: u32 = 256u / SG;
-alias Left = array<f32, 256>;
-alias Right = array<f32, 256>;
-alias Acc = array<f32, EPL>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldW(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Wt[off + (e / 16u) * ROW + e % 16u]); } return t; }
 fn ldKt(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Kt[off + (e % 16u) * ROW + e / 16u]); } return t; }
 fn ldR(off: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(halves[off + (e / 16u) * VS + e % 16u]); } return t; }
-fn mma(a: Left, b: Right, c: Acc) -> Acc {
-  var o = c;
-  for (var i = 0u; i < EPL; i++) {
-    let e = lane + i * SG;
-    var s = 0.0;
-    for (var k = 0u; k < 16u; k++) { s += a[(e / 16u) * 16u + k] * b[k * 16u + e % 16u]; }
-    o[i] += s;
-  }
-  return o;
-}
 fn st(acc: Acc, off: u32) {
-  for (var i = 0u; i < EPL; i++) { let e = lane + i * SG; F[off + (e / 16u) * VS + e % 16u] = acc[i]; }
+  for (var i = 0u; i < EPL; i++) { let e = sgLane + i * SG; F[off + (e / 16u) * VS + e % 16u] = acc[i]; }
 }
 #else
-alias Left = subgroup_matrix_left<f16, 16, 16>;
-alias Right = subgroup_matrix_right<f16, 16, 16>;
-alias Acc = subgroup_matrix_result<f32, 16, 16>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldW(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Wt, off, false, ROW); }
 fn ldKt(off: u32) -> Left { return subgroupMatrixLoad<Left>(&Kt, off, true, ROW); }
 fn ldR(off: u32) -> Right { return subgroupMatrixLoad<Right>(&halves, off, false, VS); }
-fn mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 fn st(acc: Acc, off: u32) { subgroupMatrixStore(&F, off, acc, false, VS); }
 #endif
 
-// Max over the workgroup of each thread's m (subgroup max, one slot per subgroup, one barrier).
-fn sliceMax(m: f32, sg: u32) -> f32 {
-  let sm = subgroupMax(m);
-  if (lane == 0u) { F[FN + sg] = sm; }
-  workgroupBarrier();
-  var all = 0.0;
-  for (var s = 0u; s < NSG; s++) { all = max(all, F[FN + s]); }
-  return all;
-}
-
-// Power of two 2^s with max·2^s < 2^15 (1 for an all-zero slice; s ≤ 120 so 2^s and 2^−s stay finite).
-fn upScale(m: f32) -> f32 {
-  if (!(m > 0.0)) { return 1.0; }
-  return ldexp(1.0, min(15 - frexp(m).exp, 120));
-}
+#include "slice-scale.part.wgsl"
 
 // Load e of a chunk operand: 8 hi halves of one row (row e / (DK/8), channels 8·(e % (DK/8)) ..), as 16 bytes.
 // In the split layout a group of 16 channels is 16 hi halves then 16 lo halves: 4 vec4s, the first 2 are hi.
@@ -126,7 +76,7 @@ fn opStage(toK: bool, e: u32, x: vec4<u32>) {
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  lane = li % SG;
+  sgLane = li % SG;
   let sg = li / SG;
   let h = wg.y;
   let slice = wg.x;

@@ -26,15 +26,7 @@
 // splits, same barriers), so lavapipe, which has no subgroup matrices, can test everything around them.
 // Requires dk % 16 == 0, dv % 16 == 0, C % 16 == 0; operand rows are read in whole 16-row tiles, so the scratch
 // holds whole chunks and the split (fused or separate) has zeroed rows past T.
-enable f16;
-enable subgroups;
-#if EMULATE
-#else
-enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-#endif
-// Tiles are dealt by local_invocation_index / SG: subgroup-uniform, which the analysis cannot see.
-diagnostic(off, subgroup_uniformity);
+#include "subgroup-matrix-enable.part.wgsl"
 
 struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u32, dk: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,16 +39,7 @@ struct Params { T: u32, H: u32, dv: u32, nChunks: u32, vOffset: u32, vStride: u3
 @group(0) @binding(7) var<storage, read_write> state: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 
-const DK: u32 = {{DK}}u;
-const C: u32 = {{C}}u;
-const VS: u32 = 16u;
-const SG: u32 = {{SUBGROUP_SIZE}}u;
-const RT: u32 = C / 16u;          // row tiles of a chunk
-const KT: u32 = DK / 16u;         // channel tiles
-const NSG: u32 = 2u * RT;
-const THREADS: u32 = NSG * SG;
-const VE: u32 = C * VS / THREADS;  // V' / O elements per thread (= 128 / SG)
-const SE: u32 = (DK * VS + THREADS - 1u) / THREADS; // state elements per thread
+#include "kda-scan-geometry.part.wgsl"
 // f16 right operands: Ŝ hi, Ŝ lo [DK × VS], V̂' hi, V̂' lo [C × VS].
 const SH: u32 = 0u;
 const SL: u32 = DK * VS;
@@ -68,48 +51,27 @@ var<workgroup> halves: array<f16, 2u * DK * VS + 2u * C * VS>;
 const VF: u32 = 0u;
 const OF: u32 = C * VS;
 const UF: u32 = 2u * C * VS;
-const SLOT: u32 = UF + DK * VS;
-var<workgroup> F: array<f32, SLOT + NSG>;
+const MAX_SLOTS: u32 = UF + DK * VS;
+var<workgroup> F: array<f32, MAX_SLOTS + NSG>;
 var<workgroup> St: array<f32, DK * VS>; // the state slice, f32
-var<private> lane: u32;
 const OPS: f32 = 1.0 / 256.0; // undoes the split pass's 2^8 on W, q̃G, kG and P
 
+#include "subgroup-matrix-ops.part.wgsl"
 #if EMULATE
-// Each lane holds a whole operand tile (row-major, 256 values) and its share of the result: elements lane + SG·i.
-const EPL: u32 = 256u / SG;
-alias Left = array<f32, 256>;
-alias Right = array<f32, 256>;
-alias Acc = array<f32, EPL>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldW(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(W16[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn ldQ(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(Q16[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn ldKt(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(K16[off + (e % 16u) * stride + e / 16u]); } return t; }
 fn ldP(off: u32, stride: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(P16[off + (e / 16u) * stride + e % 16u]); } return t; }
 fn ldR(off: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(halves[off + (e / 16u) * VS + e % 16u]); } return t; }
-fn mma(a: Left, b: Right, c: Acc) -> Acc {
-  var o = c;
-  for (var i = 0u; i < EPL; i++) {
-    let e = lane + i * SG;
-    var s = 0.0;
-    for (var k = 0u; k < 16u; k++) { s += a[(e / 16u) * 16u + k] * b[k * 16u + e % 16u]; }
-    o[i] += s;
-  }
-  return o;
-}
 fn st(acc: Acc, off: u32) {
-  for (var i = 0u; i < EPL; i++) { let e = lane + i * SG; F[off + (e / 16u) * VS + e % 16u] = acc[i]; }
+  for (var i = 0u; i < EPL; i++) { let e = sgLane + i * SG; F[off + (e / 16u) * VS + e % 16u] = acc[i]; }
 }
 #else
-alias Left = subgroup_matrix_left<f16, 16, 16>;
-alias Right = subgroup_matrix_right<f16, 16, 16>;
-alias Acc = subgroup_matrix_result<f32, 16, 16>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldW(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&W16, off, false, stride); }
 fn ldQ(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&Q16, off, false, stride); }
 fn ldKt(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&K16, off, true, stride); }
 fn ldP(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left>(&P16, off, false, stride); }
 fn ldR(off: u32) -> Right { return subgroupMatrixLoad<Right>(&halves, off, false, VS); }
-fn mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 fn st(acc: Acc, off: u32) { subgroupMatrixStore(&F, off, acc, false, VS); }
 #endif
 
@@ -132,21 +94,7 @@ fn qTimesS(aOff: u32, RS: u32) -> Acc {
   return acc;
 }
 
-// Max over the workgroup of each thread's m (subgroup max, one slot per subgroup, one barrier).
-fn sliceMax(m: f32, sg: u32) -> f32 {
-  let sm = subgroupMax(m);
-  if (lane == 0u) { F[SLOT + sg] = sm; }
-  workgroupBarrier();
-  var all = 0.0;
-  for (var s = 0u; s < NSG; s++) { all = max(all, F[SLOT + s]); }
-  return all;
-}
-
-// Power of two 2^s with max·2^s < 2^15 (1 for an all-zero slice; s ≤ 120 so 2^s and 2^−s stay finite).
-fn upScale(m: f32) -> f32 {
-  if (!(m > 0.0)) { return 1.0; }
-  return ldexp(1.0, min(15 - frexp(m).exp, 120));
-}
+#include "slice-scale.part.wgsl"
 
 #include "f16-split.part.wgsl"
 
@@ -158,7 +106,7 @@ fn putSplit(hiAt: u32, loAt: u32, x: f32) {
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  lane = li % SG;
+  sgLane = li % SG;
   let sg = li / SG;
   let h = wg.y;
   let e0 = wg.x * VS;

@@ -17,37 +17,17 @@ const ROUNDS: u32 = (NT + NSG - 1u) / NSG;
 const FLIP: bool = NSG % NB == 0u;
 var<workgroup> T16: array<f16, CP * TP>;
 var<workgroup> X16: array<f16, CP * XP>;
-var<private> sgLane: u32;
 
+#include "subgroup-matrix-ops.part.wgsl"
 #if EMULATE
-const EPL: u32 = 256u / SG;
-alias Left = array<f32, 256>;
-alias Right = array<f32, 256>;
-alias Acc = array<f32, EPL>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldT(off: u32) -> Left { var t: Left; for (var e = 0u; e < 256u; e++) { t[e] = f32(T16[off + (e / 16u) * TP + e % 16u]); } return t; }
 fn ldX(off: u32) -> Right { var t: Right; for (var e = 0u; e < 256u; e++) { t[e] = f32(X16[off + (e / 16u) * XP + e % 16u]); } return t; }
-fn mma(a: Left, b: Right, c: Acc) -> Acc {
-  var o = c;
-  for (var i = 0u; i < EPL; i++) {
-    let e = sgLane + i * SG;
-    var s = 0.0;
-    for (var k = 0u; k < 16u; k++) { s += a[(e / 16u) * 16u + k] * b[k * 16u + e % 16u]; }
-    o[i] += s;
-  }
-  return o;
-}
 fn st(acc: Acc, off: u32) {
   for (var i = 0u; i < EPL; i++) { let e = sgLane + i * SG; A[off + (e / 16u) * XW + e % 16u] = acc[i]; }
 }
 #else
-alias Left = subgroup_matrix_left<f16, 16, 16>;
-alias Right = subgroup_matrix_right<f16, 16, 16>;
-alias Acc = subgroup_matrix_result<f32, 16, 16>;
-fn zeroAcc() -> Acc { return Acc(); }
 fn ldT(off: u32) -> Left { return subgroupMatrixLoad<Left>(&T16, off, false, TP); }
 fn ldX(off: u32) -> Right { return subgroupMatrixLoad<Right>(&X16, off, false, XP); }
-fn mma(a: Left, b: Right, c: Acc) -> Acc { return subgroupMatrixMultiplyAccumulate(a, b, c); }
 fn st(acc: Acc, off: u32) { subgroupMatrixStore(&A, off, acc, false, XW); }
 #endif
 
