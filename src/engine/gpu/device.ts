@@ -39,6 +39,7 @@ export interface GpuDeviceHandle {
 
 // Adapter stage needs the NVIDIA f16 toggle before shader-f16 shows up; the rest are speed toggles others ship.
 const DEFAULT_TOGGLES = ['vulkan_enable_f16_on_nvidia', 'use_vulkan_memory_model', 'allow_unsafe_apis'];
+const DEFAULT_DISABLED_TOGGLES = ['timestamp_quantization'];
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'];
 // Dawn rejects unknown names in requiredLimits, so only these known keys are copied from the adapter.
 const LIMITS_TO_RAISE = [
@@ -59,7 +60,8 @@ function instance(): GPU {
     Object.assign(globalThis, globals);
     const toggles = process.env.DAWN_ENABLE_FEATURES ?? DEFAULT_TOGGLES.join(',');
     const flags = [`enable-dawn-features=${toggles}`];
-    if (process.env.DAWN_DISABLE_FEATURES) flags.push(`disable-dawn-features=${process.env.DAWN_DISABLE_FEATURES}`);
+    // Fine GPU timestamps: Dawn rounds them to 2^16 ns by default, which turns µs kernels into multiples of 65.5 µs.
+    flags.push(`disable-dawn-features=${process.env.DAWN_DISABLE_FEATURES ?? DEFAULT_DISABLED_TOGGLES.join(',')}`);
     if (process.env.DAWN_BACKEND) flags.push(`backend=${process.env.DAWN_BACKEND}`);
     if (process.env.DAWN_VALIDATE === '1') flags.push('validate=1');
     gpuInstance = create(flags);
