@@ -6,22 +6,11 @@ import type { DispatchSpec, GpuContext } from '../engine/gpu/context.js';
 import type { GpuTensor } from '../engine/gpu/arena.js';
 import { makeSwiGlu } from '../kernels/elementwise/swiglu.js';
 import { makeCopy } from '../kernels/elementwise/copy.js';
-import { makeMoeCombine } from '../kernels/moe/combine.js';
 import { makeExpertGemv, makeExpertGemvSwiGlu, planExpertGemv, type ExpertGemvPlan } from '../kernels/moe/expert-gemv.js';
-import { EXPERT_FFN_FUSED_TILES, expertFfnFusedReason, expertFfnSlices, makeExpertFfnFused, type ExpertFfnFusedPlan } from '../kernels/moe/expert-ffn-fused.js';
 import { COPY_ANCHOR, filled, maxRelDiff, releaser, type KernelCase, type SizeClass } from './kernel-cases.js';
 
 /** Subgroup tilings (rows per subgroup × subgroups per workgroup) timed beside the default, 48B size only. */
 const TILINGS: [number, number][] = [[1, 4], [4, 4], [2, 8], [1, 8], [4, 2]];
-/** Fused-FFN tilings (rows per subgroup × subgroups) beside the default 2×16: BI 32 at 256 lanes, BI 16, BI 64. */
-const FUSED_FFN_TILINGS: [number, number][] = [[4, 8], [2, 8], [4, 16]];
-
-/** Sums each slot's `slices` partial rows of `width` (the sliced combine's sum, unweighted). */
-function sumSlices(partials: Float32Array, slots: number, slices: number, width: number): Float32Array {
-  const out = new Float32Array(slots * width);
-  for (let s = 0; s < slots; s++) for (let j = 0; j < slices; j++) for (let n = 0; n < width; n++) out[s * width + n] += partials[(s * slices + j) * width + n];
-  return out;
-}
 
 export function moeDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
   const { E, topK, H, I } = size === 'small' ? { E: 7, topK: 2, H: 24, I: 16 } : { E: 64, topK: 8, H: 2304, I: 1024 };
@@ -87,51 +76,6 @@ export function moeDecodeCases(ctx: GpuContext, size: SizeClass): KernelCase[] {
       bytes: 3 * projection, anchor, params: params(plans[0], { projections: 'gate|up|swiglu, down' }), release: () => undefined,
       verify: async () => maxRelDiff(await ctx.readF32(fusedOut), await ctx.readF32(ffnBefore)),
     });
-  }
-  // The whole FFN in one dispatch (expert-ffn-fused.wgsl, CTXBENCH_EXPERT_FFN=fused): per-slice partials,
-  // which the engine's combine sums (not timed here, as the pair's combine is not). Verified by summing slices.
-  {
-    const tilings: ExpertFfnFusedPlan[] = [EXPERT_FFN_FUSED_TILES];
-    if (size === '48b') tilings.push(...FUSED_FFN_TILINGS.map(([r, sg]) => ({ rowsPerSubgroup: r, subgroupsPerWorkgroup: sg })));
-    for (const [i, p] of tilings.entries()) {
-      const why = expertFfnFusedReason(ctx, { gate: w1, up: w3, down: w2 }, undefined, p);
-      const tag = `BI ${p.rowsPerSubgroup * p.subgroupsPerWorkgroup} ${p.rowsPerSubgroup}r×${p.subgroupsPerWorkgroup}sg`;
-      if (why) { console.warn(`moe cases: fused FFN one dispatch ${tag} skipped: ${why}`); continue; }
-      const slices = expertFfnSlices(I, p);
-      const partials = ctx.tensor([topK * slices, H], 'f32', `bench.moe.ffn.partials.${i}`);
-      tensors.push(partials);
-      try {
-        cases.push({
-          kernel: 'moe', name: `moe-expert-ffn ${shape} fused FFN one dispatch ${tag}`, dtype: 'f16 W',
-          specs: [makeExpertFfnFused(ctx, x, { gate: w1, up: w3, down: w2 }, ids, partials, topK, topK, undefined, p)],
-          bytes: 3 * projection, anchor, params: { E, topK, H, I, slices, ...p, projections: 'gate|up|swiglu|down' }, release: () => undefined,
-          verify: async () => maxRelDiff(sumSlices(await ctx.readF32(partials), topK, slices, H), await ctx.readF32(ffnBefore)),
-        });
-      } catch (e) {
-        console.warn(`moe cases: fused FFN one dispatch ${tag} skipped: ${String((e as Error).message ?? e).split('\n')[0]}`);
-      }
-    }
-  }
-  // With their combines (x += Σ w · rows): the sliced one reads slices × the pair's rows (2.4 MB at BI 32).
-  // Unchecked: x accumulates over the timed repeats.
-  if (plans[0].path === 'subgroup' && !expertFfnFusedReason(ctx, { gate: w1, up: w3, down: w2 })) {
-    const residual = filled(ctx, [1, H], 'f32', 'bench.moe.residual', 35), rw = filled(ctx, [topK], 'f32', 'bench.moe.rw', 36);
-    const slices = expertFfnSlices(I), partials = ctx.tensor([topK * slices, H], 'f32', 'bench.moe.ffn.partials.combine');
-    const mid = rows('bench.moe.em.combine', I), out = rows('bench.moe.ffn.combine', H);
-    tensors.push(residual, rw, partials);
-    const withCombine = (name: string, specs: DispatchSpec[]): KernelCase => ({
-      kernel: 'moe', name: `moe-expert-ffn ${shape} ${name}`, dtype: 'f16 W', specs, bytes: 3 * projection, anchor,
-      params: { E, topK, H, I, slices, projections: name }, release: () => undefined,
-    });
-    cases.push(
-      withCombine('fused pair + combine', [
-        ...makeExpertGemvSwiGlu(ctx, x, w1, w3, ids, mid, topK, topK, plans[0]), ...makeExpertGemv(ctx, mid, w2, ids, out, topK, topK, false, plans[0]),
-        makeMoeCombine(ctx, residual, out, rw, null, 1, topK),
-      ]),
-      withCombine('fused FFN one dispatch + sliced combine', [
-        makeExpertFfnFused(ctx, x, { gate: w1, up: w3, down: w2 }, ids, partials, topK, topK), makeMoeCombine(ctx, residual, partials, rw, null, 1, topK, undefined, slices),
-      ]),
-    );
   }
   cases[cases.length - 1].release = releaser(ctx, tensors);
   cases.push(dependentCopyCase(ctx, projection, `moe-expert-gemv ${shape}`));

@@ -19,7 +19,6 @@ import { makeMoeRoute } from '../../kernels/moe/route.js';
 import { makeMoePlan, moeCapacity } from '../../kernels/moe/plan.js';
 import { makeMoeCombine } from '../../kernels/moe/combine.js';
 import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, sharedExpertFoldReason } from '../../kernels/moe/expert-gemv.js';
-import { expertFfnFusedReason, expertFfnSlices, makeExpertFfnFused } from '../../kernels/moe/expert-ffn-fused.js';
 import { shortConvGroups } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
 import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
@@ -397,21 +396,6 @@ export class KimiLinearGraph {
     }
     // Decode fuses gate, up and SwiGLU into one pass over the chosen experts where the subgroup kernel runs.
     if (fold) {
-      // CTXBENCH_EXPERT_FFN=fused: the whole expert FFN in one dispatch (per-slice partials the combine sums)
-      // where expertFfnFusedReason allows; 'pair' or unset keeps gate|up|SwiGLU then down.
-      const ffn = process.env.CTXBENCH_EXPERT_FFN ?? 'pair';
-      if (ffn !== 'pair' && ffn !== 'fused') throw new Error(`CTXBENCH_EXPERT_FFN must be pair or fused (got ${ffn})`);
-      const routedFfn = { gate: lw.w1, up: lw.w3, down: lw.w2 };
-      if (ffn === 'fused' && !expertFfnFusedReason(ctx, routedFfn, fold)) {
-        const slices = expertFfnSlices(moe.intermediateSize);
-        // Sized for the most decode tokens, made once (every recorded step shares it).
-        const partials = this.buf.ffnPartials ??= ctx.tensor([EXPERT_GEMV_MAX_TOKENS * (moe.topK + 1) * slices, c.hiddenSize], 'f32', 'ffnPartials');
-        specs.push(
-          makeExpertFfnFused(ctx, h, routedFfn, ids, partials, routed, moe.topK, fold),
-          makeMoeCombine(ctx, x, partials, rw, null, T, moe.topK, 'slot', slices),
-        );
-        return specs;
-      }
       specs.push(
         ...makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), routed, moe.topK, undefined, fold),
         ...makeExpertGemv(ctx, v('em', rows), lw.w2, ids, v('ed', rows), routed, moe.topK, false, undefined, fold.down),

@@ -2,17 +2,10 @@
 // DIRECT: expert_out holds one row per slot in slot order (the decode path), so slot_pos is the identity.
 // SHARED_SLOT (DIRECT only): each token has top_k + 1 rows there, the last its shared expert's (added with
 // weight 1, after the routed sum as a separate shared_out would be).
-// SLICED (DIRECT only; expert-ffn-fused.wgsl): each expert row is SLICES partial rows to sum first. A token's
-// rows × SLICES partials (288 × 2304 floats at the 48B decode) are too many for one lane per element: a
-// workgroup takes 16-byte columns × LANES_PER_COLUMN row groups and meets in workgroup memory.
 struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
-#if SLICED
-@group(0) @binding(2) var<storage, read> expert_out: array<vec4<f32>>;
-#else
 @group(0) @binding(2) var<storage, read> expert_out: array<f32>;
-#endif
 @group(0) @binding(3) var<storage, read> weights: array<f32>;
 #if DIRECT
 #else
@@ -22,48 +15,6 @@ struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 @group(0) @binding({{SHARED_BINDING}}) var<storage, read> shared_out: array<f32>;
 #endif
 
-#if SLICED
-const COLUMNS = {{COLUMNS}}u;
-const LANES_PER_COLUMN = {{LANES_PER_COLUMN}}u;
-var<workgroup> sums: array<vec4<f32>, COLUMNS * LANES_PER_COLUMN>;
-
-// Workgroups [dim / (4 · COLUMNS), tokens]; lane = group · COLUMNS + column, so a row group's loads are contiguous.
-@compute @workgroup_size(COLUMNS * LANES_PER_COLUMN)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = wg.y;
-  let column = li % COLUMNS;
-  let group = li / COLUMNS;
-  let quads = params.dim / 4u;
-  let q = min(wg.x * COLUMNS + column, quads - 1u);
-#if SHARED_SLOT
-  let rows_per_token = params.top_k + 1u;
-#else
-  let rows_per_token = params.top_k;
-#endif
-  let partial_rows = rows_per_token * {{SLICES}}u;
-  var acc = vec4<f32>(0.0);
-  for (var p = group; p < partial_rows; p += LANES_PER_COLUMN) {
-    let j = p / {{SLICES}}u;
-    // The shared expert's row (j == top_k) weighs 1.
-    let w = select(weights[t * params.top_k + min(j, params.top_k - 1u)], 1.0, j >= params.top_k);
-    acc = fma(vec4<f32>(w), expert_out[(t * partial_rows + p) * quads + q], acc);
-  }
-  sums[li] = acc;
-  workgroupBarrier();
-  for (var half = LANES_PER_COLUMN / 2u; half > 0u; half /= 2u) {
-    if (group < half) { sums[li] += sums[li + half * COLUMNS]; }
-    workgroupBarrier();
-  }
-  if (group == 0u && wg.x * COLUMNS + column < quads) {
-    let total = sums[column];
-    let i = (t * quads + q) * 4u;
-    x[i] += total.x;
-    x[i + 1u] += total.y;
-    x[i + 2u] += total.z;
-    x[i + 3u] += total.w;
-  }
-}
-#else
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -97,4 +48,3 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #endif
   x[t * params.dim + i] += acc;
 }
-#endif
