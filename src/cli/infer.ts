@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { action, integerFlag, UsageError } from './usage.js';
 import { Engine, type EngineOptions, type ModelSource } from '../engine/engine.js';
 import { modelFolderId } from '../engine/prefill-checkpoint.js';
+import type { KernelTime } from '../engine/gpu/dispatch-profile.js';
 import { RANDOM_SHAPES, randomShapeConfig } from '../engine/models/kimi-linear-shapes.js';
 import { mulberry32 } from '../random/seeded.js';
 import type { TextTokenizer } from '../tokenize/tokenizer.js';
@@ -26,6 +27,7 @@ interface InferOptions {
   piece: string;
   progress?: boolean;
   profileDecode?: boolean;
+  profilePrefill?: boolean;
   prefillCheckpoint?: string;
   checkpointEvery: string;
   keepCheckpoint?: boolean;
@@ -69,6 +71,7 @@ export function registerInfer(program: Command): void {
     .option('--prefill-checkpoint <dir>', 'save the prefill state under DIR every --checkpoint-every tokens; a rerun of the same prompt and weights resumes from the last one')
     .option('--checkpoint-every <n>', 'tokens between prefill checkpoints', '65536')
     .option('--keep-checkpoint', 'keep the prefill checkpoint after the prefill has finished')
+    .option('--profile-prefill', 'time each dispatch of the last prefill piece and print the time per kernel (needs timestamp queries)')
     .option('--profile-decode', 'time each dispatch of one decode step after the last token and print the time per kernel (needs timestamp queries, --max-tokens ≥ 2)')
     .action(action(async (opts: InferOptions) => {
       if (Boolean(opts.model) === Boolean(opts.randomWeights)) throw new UsageError('give exactly one of --model DIR or --random-weights SHAPE');
@@ -138,7 +141,7 @@ export function registerInfer(program: Command): void {
           modelId: opts.model ? modelFolderId(opts.model) : `random:${opts.randomWeights}:${opts.randomExperts ?? ''}`,
         } : undefined;
         const result = await engine.generate(ids, {
-          maxTokens, temperature, topP, seed, onPrefillProgress, profileDecode: opts.profileDecode, prefillCheckpoint,
+          maxTokens, temperature, topP, seed, onPrefillProgress, profileDecode: opts.profileDecode, profilePrefill: opts.profilePrefill, prefillCheckpoint,
           onToken: (id) => {
             if (!opts.json && tokenizer) process.stdout.write(tokenizer.decode([id]));
             pieces.push(String(id));
@@ -150,10 +153,11 @@ export function registerInfer(program: Command): void {
           ids: result.ids, text: tokenizer ? tokenizer.decode(result.ids) : undefined, finishReason: result.finishReason,
           ...result.stats,
         };
+        if (result.stats.prefillProfile) {
+          process.stderr.write(kernelTable(`last prefill piece (${result.stats.prefillProfileTokens} tokens) by kernel`, result.stats.prefillProfile));
+        }
         if (result.stats.decodeProfile) {
-          const total = result.stats.decodeProfile.reduce((a, k) => a + k.ms, 0);
-          process.stderr.write(`decode step by kernel (${total.toFixed(2)} ms summed over single-dispatch passes):\n${result.stats.decodeProfile.map((k) =>
-            `  ${k.ms.toFixed(3).padStart(9)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${String(k.dispatches).padStart(4)}×  ${k.kernel}`).join('\n')}\n`);
+          process.stderr.write(kernelTable('decode step by kernel', result.stats.decodeProfile));
           const stepGpu = result.stats.decodeStepGpuMs, encode = result.stats.decodeEncodeMs;
           if (stepGpu !== undefined && encode !== undefined) {
             process.stderr.write(`decode step: GPU ${stepGpu.toFixed(2)} ms in one pass, host encode + submit ${encode.toFixed(2)} ms\n`);
@@ -179,4 +183,11 @@ export function registerInfer(program: Command): void {
         await engine.close();
       }
     }));
+}
+
+/** A per-kernel profile as printed lines, largest first. */
+function kernelTable(title: string, rows: readonly KernelTime[]): string {
+  const total = rows.reduce((a, k) => a + k.ms, 0);
+  return `${title} (${total.toFixed(2)} ms summed over single-dispatch passes):\n${rows.map((k) =>
+    `  ${k.ms.toFixed(3).padStart(9)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${String(k.dispatches).padStart(4)}×  ${k.kernel}`).join('\n')}\n`;
 }

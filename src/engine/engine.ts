@@ -51,6 +51,12 @@ export interface GenerateOptions extends SamplingOptions {
    */
   profileDecode?: boolean;
   /**
+   * Run the last prefill piece with each dispatch in its own timed pass (each still runs exactly once, so the
+   * sequence is unchanged) and report the time per kernel (stats.prefillProfile). Needs timestamp queries; the
+   * per-pass stamps add a little to TTFT. A prompt of whole pieces makes the last one representative.
+   */
+  profilePrefill?: boolean;
+  /**
    * Save the prefill's state every N tokens and resume this same request from its last checkpoint
    * (prefill-checkpoint.ts); the checkpoint is removed once the prefill has finished unless `keep`.
    */
@@ -67,6 +73,9 @@ export interface RequestStats {
   tpotP90Ms: number | null;
   peakArenaBytes: number;
   kvCacheBytes: number;
+  /** Per-kernel GPU time of the last prefill piece, largest first, and its tokens (profilePrefill). */
+  prefillProfile?: KernelTime[];
+  prefillProfileTokens?: number;
   /** Per-kernel GPU time of one decode step, largest first (profileDecode). */
   decodeProfile?: KernelTime[];
   /** profileDecode: GPU ms of the whole step in one pass, and host ms to encode + submit it (TPOT ≈ the larger). */
@@ -221,6 +230,7 @@ export class Engine {
     if (bad !== undefined) throw new Error(`generate: token id ${bad} outside the vocabulary (0..${config.vocabSize - 1})`);
     // Refused before the prefill, not after a long run.
     if (opts.profileDecode && !ctx.caps.hasTimestamps) throw new Error('generate: profileDecode needs the timestamp-query feature, which this adapter lacks');
+    if (opts.profilePrefill && !ctx.caps.hasTimestamps) throw new Error('generate: profilePrefill needs the timestamp-query feature, which this adapter lacks');
     const capacity = opts.capacity ?? promptIds.length + Math.max(opts.maxTokens, 1);
     const stop = new Set([...config.eosTokenIds, ...(opts.stopIds ?? [])]);
     const started = performance.now();
@@ -232,6 +242,7 @@ export class Engine {
     let finishReason: 'eos' | 'length' = 'length';
     let ttftMs = 0;
     let decodeProfile: KernelTime[] | undefined;
+    let prefillProfile: Pick<RequestStats, 'prefillProfile' | 'prefillProfileTokens'> = {};
     let stepCost: { decodeStepGpuMs: number; decodeEncodeMs: number } | undefined;
     const checkpoint = opts.prefillCheckpoint
       ? new PrefillCheckpoint(ctx, opts.prefillCheckpoint, prefillCheckpointKey(`${this.identity}\0${opts.prefillCheckpoint.modelId}`, promptIds), promptIds.length)
@@ -248,7 +259,11 @@ export class Engine {
         const T = Math.min(graph.pieceTokens, N - at);
         const specs = graph.forward(seq, ids, at, T);
         if (at + T === N && opts.maxTokens > 0) specs.push(...sampler.step(graph.logits, ids, graph.allLogits ? T - 1 : 0, N));
-        ctx.run(specs);
+        if (opts.profilePrefill && at + T === N) {
+          prefillProfile = { prefillProfile: sumByKernel(specs, await timeEachDispatch(ctx, specs)), prefillProfileTokens: T };
+        } else {
+          ctx.run(specs);
+        }
         if (opts.onPrefillProgress) {
           await ctx.sync();
           opts.onPrefillProgress(at + T, N);
@@ -291,7 +306,7 @@ export class Engine {
         wallMs: performance.now() - started,
         resumedFromTokens: restored.pos, priorPrefillMs: restored.priorPrefillMs, checkpointMs,
         ...(restored.skipped ? { checkpointSkipped: restored.skipped } : {}),
-        ...(decodeProfile ? { decodeProfile } : {}), ...stepCost,
+        ...prefillProfile, ...(decodeProfile ? { decodeProfile } : {}), ...stepCost,
       },
     };
   }

@@ -94,6 +94,23 @@ describe('GPU Kimi Linear forward (random weights)', () => {
     expect(r.stats.decodeEncodeMs).toBeGreaterThan(0);
   });
 
+  it('profiles the last prefill piece per kernel without changing what the prefill computes', async () => {
+    const ids = prompt.slice(0, 40); // pieces of 16: the last one has 8 tokens
+    if (!chunked.ctx.caps.hasTimestamps) {
+      await expect(chunked.generate(ids, { maxTokens: 2, temperature: 0, profilePrefill: true })).rejects.toThrow(/timestamp-query/);
+      return;
+    }
+    const plain = await chunked.generate(ids, { maxTokens: 6, temperature: 0, stopIds: [] });
+    const profiled = await chunked.generate(ids, { maxTokens: 6, temperature: 0, stopIds: [], profilePrefill: true });
+    expect(profiled.ids).toEqual(plain.ids);
+    expect(profiled.stats.prefillProfileTokens).toBe(8);
+    const profile = profiled.stats.prefillProfile!;
+    expect(profile.length).toBeGreaterThan(3);
+    expect(profile.every((k) => k.dispatches > 0 && k.ms >= 0 && k.share >= 0)).toBe(true);
+    expect(profile.reduce((a, k) => a + k.share, 0)).toBeCloseTo(1, 6);
+    expect(plain.stats.prefillProfile).toBeUndefined();
+  });
+
   it('rejects out-of-vocabulary prompt ids with a clear message', async () => {
     await expect(engine.generate([1, 500], { maxTokens: 2, temperature: 0 })).rejects.toThrow(/token id 500 outside the vocabulary/);
   });
