@@ -14,13 +14,17 @@ export interface TensorCoreTiles {
   TILE_M: number; TILE_N: number; TILE_K: number; SG_M: number; SG_N: number; PAD: number;
 }
 
-/** 128×128 outputs per workgroup from 2×4 subgroups (64×32 each, 4×2 result matrices), K step 64. */
-export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 64, SG_M: 2, SG_N: 4, PAD: 8 };
+/**
+ * 128×128 outputs per workgroup from 2×2 subgroups (64×64 each, 4×4 result matrices: 8 fragment loads per 16 MMAs
+ * instead of 6 per 8), K step 32. H100 (bench --kernels gemm, session 11): 4096³ 97.4 → 124.8 TFLOP/s,
+ * 8192×4096×2304 98.6 → 119.8, 8192×2304×4096 98.3 → 109.5 against 2×4 subgroups at K step 64 (sessions 6–10).
+ */
+export const TENSOR_CORE_TILES: TensorCoreTiles = { TILE_M: 128, TILE_N: 128, TILE_K: 32, SG_M: 2, SG_N: 2, PAD: 8 };
 
 /**
  * Dense linears of many rows: 256×128 outputs from 4×4 subgroups (512 threads, 4×2 result matrices each), K step 32,
  * 45.6 KiB of workgroup memory. H100 (tools/device/probe-gemm-overlap.mjs, session 9): 4096³ 100.4 → 140.2 TFLOP/s,
- * 8192×4096×2304 97.2 → 134.9, 8192×2304×4096 95.2 → 126.2 against TENSOR_CORE_TILES; twice the rows per workgroup
+ * 8192×4096×2304 97.2 → 134.9, 8192×2304×4096 95.2 → 126.2 against 128×128 from 2×4 subgroups; twice the rows per workgroup
  * halve W's staging per output, and 16 subgroups keep MMAs going while others stage. The MoE grouped GEMM takes them
  * where the graph plans 256-row expert tiles (moeTileRows in kimi-linear.ts), else TENSOR_CORE_TILES.
  */
@@ -31,9 +35,11 @@ export const DENSE_TILE_MIN_ROWS = 1024;
 
 /** Variants the bench and the device edge check time side by side. */
 export const TENSOR_CORE_VARIANTS: Record<string, TensorCoreTiles> = {
-  '128x128-2x4-k64': TENSOR_CORE_TILES,
-  '128x128-2x4-k32': { ...TENSOR_CORE_TILES, TILE_K: 32 },
+  '128x128-2x2-k32': TENSOR_CORE_TILES,
+  '128x128-2x2-k64': { ...TENSOR_CORE_TILES, TILE_K: 64 },
+  '128x128-2x4-k64': { ...TENSOR_CORE_TILES, TILE_K: 64, SG_N: 4 },
   '256x128-4x4-k32': TENSOR_CORE_DENSE_TILES,
+  '256x128-4x2-k32': { ...TENSOR_CORE_DENSE_TILES, SG_N: 2 },
 };
 
 export type GemmPath = 'subgroup-matrix' | 'scalar';
