@@ -67,6 +67,16 @@ describe('ctxbench infer', () => {
     expect(run.stderr).toMatch(/decode step by kernel \([\d.]+ ms/);
   });
 
+  it('--profile-prefill times the last prefill piece per kernel and prints the table', () => {
+    const run = cli('--random-weights', 'kimi-linear-tiny', '--random-prompt', '21', '--piece', '8', '--max-tokens', '2', '--json', '--profile-prefill');
+    expect(run.status, run.stderr).toBe(0);
+    const stats = JSON.parse(run.stdout.trim().split('\n').pop()!) as { prefillProfileTokens: number; prefillProfile: { kernel: string; ms: number; share: number }[] };
+    expect(stats.prefillProfileTokens).toBe(5); // pieces of 8, 8 and 5
+    expect(stats.prefillProfile.reduce((a, k) => a + k.share, 0)).toBeCloseTo(1, 5);
+    expect(stats.prefillProfile.map((k) => k.kernel)).toContain('embedding/embedding');
+    expect(run.stderr).toMatch(/last prefill piece \(5 tokens\) by kernel \([\d.]+ ms/);
+  });
+
   it('answers bad input with one line and exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'infer-'));
     writeFileSync(join(dir, 'bad.json'), '{"x": 1}');
