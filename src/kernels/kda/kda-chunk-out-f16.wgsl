@@ -20,7 +20,7 @@ const DK: u32 = {{DK}}u;
 const C: u32 = {{C}}u;
 const SG: u32 = {{SUBGROUP_SIZE}}u;
 const NSG: u32 = {{NSG}}u;
-const RT: u32 = C / 16u;
+const RT: u32 = {{RT}}u; // = C / 16, the unroll count
 const KT: u32 = DK / 16u;
 const QROW: u32 = DK + 8u; // staged row pitches in halves (16-byte rows, neighbours on other banks)
 const PROW: u32 = C + 8u;
@@ -90,27 +90,43 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       invS = scales[at];
       invV = scales[at + 1u];
     }
-    for (var rt = 0u; rt < RT; rt++) {
-      if (live) {
-        var accQ = zeroAcc();
-        for (var d = 0u; d < KT; d++) { accQ = mma(ldQ(rt * 16u * QROW + d * 16u), ldS(sBase + d * 16u * dv + j * 16u, dv), accQ); }
-        // P is zero above the diagonal: tiles r ≤ rt only.
-        var accP = zeroAcc();
-        for (var r = 0u; r <= rt; r++) {
-          accP = mma(ldP(rt * 16u * PROW + r * 16u), ldV(((c0 + r * 16u) * H + h) * dv + j * 16u, H * dv), accP);
-        }
-        st(accQ, sg * 512u);
-        st(accP, sg * 512u + 256u);
+    // All RT row tiles at once (accumulators written out): each Ŝ fragment is read from storage once for the RT
+    // q̃ tiles and each V̂' fragment once for the P tiles at or below it, instead of once per row tile.
+#unroll r RT
+    var accQ_{{r}} = zeroAcc();
+    var accP_{{r}} = zeroAcc();
+#endunroll
+    if (live) {
+      for (var d = 0u; d < KT; d++) {
+        let s = ldS(sBase + d * 16u * dv + j * 16u, dv);
+#unroll r RT
+        accQ_{{r}} = mma(ldQ({{r}}u * 16u * QROW + d * 16u), s, accQ_{{r}});
+#endunroll
       }
-      workgroupBarrier();
-      if (live) {
-        for (var i = 0u; i < EPL; i++) {
-          let e = sgLane + i * SG;
-          let r = rt * 16u + e / 16u;
-          if (r < n) { out[((c0 + r) * H + h) * dv + j * 16u + e % 16u] = invS * F[sg * 512u + e] + invV * F[sg * 512u + 256u + e]; }
-        }
+      // P is zero above the diagonal: V̂' tile c feeds row tiles r ≥ c only.
+#unroll c RT
+      {
+        let v = ldV(((c0 + {{c}}u * 16u) * H + h) * dv + j * 16u, H * dv);
+#unroll r RT
+        if ({{r}}u >= {{c}}u) { accP_{{r}} = mma(ldP({{r}}u * 16u * PROW + {{c}}u * 16u), v, accP_{{r}}); }
+#endunroll
       }
-      workgroupBarrier();
+#endunroll
     }
+#unroll r RT
+    if (live) {
+      st(accQ_{{r}}, sg * 512u);
+      st(accP_{{r}}, sg * 512u + 256u);
+    }
+    workgroupBarrier();
+    if (live) {
+      for (var i = 0u; i < EPL; i++) {
+        let e = sgLane + i * SG;
+        let r = {{r}}u * 16u + e / 16u;
+        if (r < n) { out[((c0 + r) * H + h) * dv + j * 16u + e % 16u] = invS * F[sg * 512u + e] + invV * F[sg * 512u + 256u + e]; }
+      }
+    }
+    workgroupBarrier();
+#endunroll
   }
 }

@@ -42,7 +42,7 @@ export function kdaScanF16Problem(ctx: GpuContext, dk: number, chunk: number): s
 /** Compiles both kernels (the tensor-core probe calls this under its error scope). */
 export function buildKdaScanF16(ctx: GpuContext, dk: number, chunk: number): void {
   ctx.pipelines.get(scanF16Kernel, { DK: dk, C: chunk, EMULATE: false });
-  ctx.pipelines.get(outF16Kernel, { DK: dk, C: chunk, NSG: OUT_SUBGROUPS, EMULATE: false });
+  ctx.pipelines.get(outF16Kernel, { DK: dk, C: chunk, RT: chunk / 16, NSG: OUT_SUBGROUPS, EMULATE: false });
 }
 
 /** Bytes of the hand-over for prefills of up to maxTokens (sEntry dominates: dk·dv halves per chunk and head). */
@@ -82,7 +82,7 @@ export function kdaScanF16Passes(ctx: GpuContext, x: KdaScanF16Inputs, hand: Kda
     workgroups: [x.dv / 16, x.H],
   });
   const out = ctx.dispatch({
-    kernel: outF16Kernel, params: [x.T, x.H, x.dv, chunks, x.dk, 0, 0, 0], defines: { DK: x.dk, C: x.chunk, NSG: OUT_SUBGROUPS, EMULATE: x.emulate },
+    kernel: outF16Kernel, params: [x.T, x.H, x.dv, chunks, x.dk, 0, 0, 0], defines: { DK: x.dk, C: x.chunk, RT: x.chunk / 16, NSG: OUT_SUBGROUPS, EMULATE: x.emulate },
     bindings: [x.qG, x.p, hand.sEntry, hand.vNew, hand.scales, x.out],
     workgroups: [chunks, x.H],
   });
