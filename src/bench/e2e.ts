@@ -73,7 +73,7 @@ export async function runE2e(opts: E2eOptions): Promise<E2eResult[]> {
   const log = opts.log ?? (() => undefined);
   const results: E2eResult[] = [];
   for (const { name, config } of shapeAndTwin(opts.shape, opts.experts)) {
-    const engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: opts.weights ?? 'f16' });
+    const engine = await Engine.load({ randomConfig: config, seed: 7 }, { matmulDtype: opts.weights ?? 'f16', warmupPiece: true });
     try {
       let last: { length: number; seconds: number } | undefined;
       for (const length of [...opts.lengths].sort((a, b) => a - b)) {

@@ -121,6 +121,8 @@ export function registerInfer(program: Command): void {
         matmulDtype: opts.weights === 'int8' ? 'q8' : (opts.weights as 'f32' | 'f16'),
         pieceTokens: integerFlag('--piece', opts.piece, 1),
         allLogits: Boolean(opts.logitsOut),
+        // TTFT of a warm engine, as a run of many samples sees it (the first request would also create the arena's buffers).
+        warmupPiece: true,
       };
       const loadStart = performance.now();
       const engine = await Engine.load(source, engineOpts);

@@ -1,12 +1,13 @@
 // Does a request pay one-time costs? One engine, the same prompt several times: TTFT, prefill tok/s and TPOT per
 // request (first request vs warm ones), then the GPU time of the prefill alone (each piece submitted and awaited).
-// Usage (after `npm run build`): node tools/device/probe-ttft-repeat.mjs [tokens=8192] [requests=3] [experts=64]
+// Usage (after `npm run build`): node tools/device/probe-ttft-repeat.mjs [tokens=8192] [requests=3] [experts=64] [warm]
+// (warm: the engine warms up with one full piece at load, EngineOptions.warmupPiece)
 import { Engine } from '../../dist/engine/engine.js';
 import { randomShapeConfig } from '../../dist/engine/models/kimi-linear-shapes.js';
 
 const tokens = Number(process.argv[2] ?? 8192), requests = Number(process.argv[3] ?? 3), experts = Number(process.argv[4] ?? 64);
 const config = randomShapeConfig('kimi-linear-48b', experts);
-const engine = await Engine.load({ randomConfig: config, seed: 0 }, { matmulDtype: 'f16', pieceTokens: 8192 });
+const engine = await Engine.load({ randomConfig: config, seed: 0 }, { matmulDtype: 'f16', pieceTokens: 8192, warmupPiece: process.argv[5] === 'warm' });
 let x = 12345;
 const ids = Array.from({ length: tokens }, () => (x = (x * 1103515245 + 12345) % 2 ** 31) % config.vocabSize);
 for (let r = 0; r < requests; r++) {

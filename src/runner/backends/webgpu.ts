@@ -22,7 +22,7 @@ export async function createWebGpuBackend(options: BackendOptions): Promise<Back
   let tokenizer: TextTokenizer;
   let renderChat: ChatRenderer | undefined;
   if (random) {
-    engine = await Engine.load({ randomConfig: randomShapeConfig(options.model.slice(RANDOM_PREFIX.length)), seed: 0 }, { matmulDtype: 'f16' });
+    engine = await Engine.load({ randomConfig: randomShapeConfig(options.model.slice(RANDOM_PREFIX.length)), seed: 0 }, { matmulDtype: 'f16', warmupPiece: true });
     // Random weights have no tokenizer: o200k ids folded into the vocabulary keep prompt lengths realistic.
     tokenizer = await loadTokenizer('o200k_base');
   } else {
@@ -30,7 +30,7 @@ export async function createWebGpuBackend(options: BackendOptions): Promise<Back
     tokenizer = model.tokenizer;
     const template = model.chatTemplate;
     if (template) renderChat = (messages) => template.render(messages, { addGenerationPrompt: true });
-    engine = await Engine.load({ checkpoint: model.checkpoint });
+    engine = await Engine.load({ checkpoint: model.checkpoint }, { warmupPiece: true });
   }
   const prefillCheckpoint = options.prefillCheckpoint
     ? { ...options.prefillCheckpoint, modelId: random ? options.model : modelFolderId(options.model) } : undefined;
