@@ -24,7 +24,7 @@ export interface EngineOptions {
   allLogits?: boolean;
   /** Cap on MLA heads per prefill group (groups are chosen automatically to fit the binding limit). */
   mlaMaxHeadsPerGroup?: number;
-  /** Keys per MLA prefill key block (default CTXBENCH_MLA_KEY_BLOCK or 16384; tests set a tiny one). */
+  /** Keys per MLA prefill key block (default CTXBENCH_MLA_KEY_BLOCK or 65536; tests set a tiny one). */
   mlaKeyBlockTokens?: number;
   /**
    * Warm up with one full prefill piece at load instead of two tokens, so the first request finds the arena's
