@@ -234,8 +234,9 @@ export class Engine {
     const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize);
     if (bad !== undefined) throw new Error(`generate: token id ${bad} outside the vocabulary (0..${config.vocabSize - 1})`);
     // Refused before the prefill, not after a long run.
-    if (opts.profileDecode && !ctx.caps.hasTimestamps) throw new Error('generate: profileDecode needs the timestamp-query feature, which this adapter lacks');
-    if (opts.profilePrefill && !ctx.caps.hasTimestamps) throw new Error('generate: profilePrefill needs the timestamp-query feature, which this adapter lacks');
+    for (const profile of ['profileDecode', 'profilePrefill'] as const) {
+      if (opts[profile] && !ctx.caps.hasTimestamps) throw new Error(`generate: ${profile} needs the timestamp-query feature, which this adapter lacks`);
+    }
     const capacity = opts.capacity ?? promptIds.length + Math.max(opts.maxTokens, 1);
     const stop = new Set([...config.eosTokenIds, ...(opts.stopIds ?? [])]);
     const started = performance.now();

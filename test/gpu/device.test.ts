@@ -88,4 +88,18 @@ describe('gpu device layer', () => {
     await expect(ctx.sync()).rejects.toMatchObject({ name: 'GpuError' });
     await ctx.destroy();
   });
+
+  it('captures a rejected shader as a one-line reason under shaderRejection, and the device stays usable', async () => {
+    const ctx = await gpu();
+    const dir = mkdtempSync(join(tmpdir(), 'ctxbench-rejection-'));
+    writeFileSync(join(dir, 'ok.wgsl'), '@compute @workgroup_size(1) fn main() {}\n');
+    writeFileSync(join(dir, 'broken.wgsl'), '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }\n');
+    const source = (name: string) => ({ name: `test/${name}`, url: pathToFileURL(join(dir, `${name}.wgsl`)) });
+    expect(await ctx.shaderRejection(() => ctx.pipelines.get(source('ok'), {}))).toBeUndefined();
+    const why = await ctx.shaderRejection(() => ctx.pipelines.get(source('broken'), {}));
+    expect(why).toMatch(/^shader rejected: \S/);
+    expect(why).not.toContain('\n');
+    expect(why!.length).toBeLessThanOrEqual('shader rejected: '.length + 200);
+    await expect(ctx.sync()).resolves.toBeUndefined();
+  });
 });

@@ -216,6 +216,17 @@ export class GpuContext {
   }
 
   /** Encodes the specs into one compute pass and submits; WebGPU orders dependent dispatches itself. */
+  /**
+   * Builds pipelines under a validation error scope, so a shader Dawn rejects gives a one-line reason (for a
+   * probe to fall back on) instead of an uncaptured error at the next sync; undefined when all compiled.
+   */
+  async shaderRejection(build: () => void): Promise<string | undefined> {
+    this.device.pushErrorScope('validation');
+    build();
+    const error = await this.device.popErrorScope();
+    return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
+  }
+
   run(specs: readonly DispatchSpec[]): void {
     if (specs.length === 0) return;
     const encoder = this.device.createCommandEncoder();

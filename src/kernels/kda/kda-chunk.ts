@@ -121,15 +121,28 @@ function intraVariant(tiles: KdaTileOverrides): KdaIntraVariant {
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
+/** "a or b", "a, b or c": the allowed values of a switch in its error message. */
+const choices = (values: readonly string[]) => `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+
+/**
+ * A plan switch as asked: the tiles' value, else the environment variable's (the environment may name only
+ * `allowed`, the tiles also `tileOnly`), each checked with a one-line error; undefined when neither asks.
+ */
+function askedSwitch<T extends string>(tileValue: T | undefined, envName: string, label: string, allowed: readonly T[], tileOnly: readonly T[] = []): T | undefined {
+  const env = process.env[envName];
+  if (env !== undefined && !allowed.includes(env as T)) throw new Error(`kdaChunkPrefill: ${envName}='${env}' must be ${choices(allowed)}`);
+  const chosen = tileValue ?? env;
+  const any = [...allowed, ...tileOnly];
+  if (chosen !== undefined && !any.includes(chosen as T)) throw new Error(`kdaChunkPrefill: ${label} '${chosen}' must be ${choices(any)}`);
+  return chosen as T | undefined;
+}
+
 /**
  * Fused unless asked otherwise or impossible: SPLIT_OUT lives in the blocked pass only, and its product must
  * cover whole 16-column groups (it overwrites parked X with the split form group by group).
  */
 function splitPassFor(tiles: KdaTileOverrides, intra: KdaIntraVariant, productSlice: number): KdaSplitPass {
-  const env = process.env.CTXBENCH_KDA_SPLIT;
-  if (env !== undefined && env !== 'fused' && env !== 'separate') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SPLIT='${env}' must be fused or separate`);
-  const chosen = tiles.splitPass ?? env;
-  if (chosen !== undefined && chosen !== 'fused' && chosen !== 'separate') throw new Error(`kdaChunkPrefill: split pass '${chosen}' must be fused or separate`);
+  const chosen = askedSwitch<KdaSplitPass>(tiles.splitPass, 'CTXBENCH_KDA_SPLIT', 'split pass', ['fused', 'separate']);
   const why = intra !== 'blocked' ? 'the pairs intra pass writes f32 only' : productSlice % 16 ? `product slice ${productSlice} is not a multiple of 16` : undefined;
   if (chosen === 'fused' && why) throw new Error(`kdaChunkPrefill: the fused split pass cannot run: ${why}`);
   return chosen ?? (why ? 'separate' : 'fused');
@@ -175,23 +188,14 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
   const key = probeKey(dk, chunk);
   if (known.has(key)) return known.get(key);
   let why = kdaScanTensorCoreProblem(ctx, dk, dv, chunk);
-  if (!why) {
-    ctx.device.pushErrorScope('validation');
+  why ??= await ctx.shaderRejection(() => {
     ctx.pipelines.get(scanTcKernel, { DK: dk, C: chunk, EMULATE: false });
     for (const P_MATRIX of [false, true]) ctx.pipelines.get(split16Kernel, { P_MATRIX });
     // The default intra pass with the fused split (f16 storage writes), as planKdaChunk will pick it.
     const plan = planKdaChunk(ctx, dk, dv, chunk, { scan: 'scalar' });
     if (plan.intra === 'blocked' && plan.productSlice % 16 === 0) ctx.pipelines.get(intraBlockedKernel, blockedIntraDefines(plan, dk, true));
-    const error = await ctx.device.popErrorScope();
-    if (error) why = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
-  }
-  let whyF16 = why ?? kdaScanF16Problem(ctx, dk, chunk);
-  if (!whyF16) {
-    ctx.device.pushErrorScope('validation');
-    buildKdaScanF16(ctx, dk, chunk);
-    const error = await ctx.device.popErrorScope();
-    if (error) whyF16 = `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
-  }
+  });
+  const whyF16 = why ?? kdaScanF16Problem(ctx, dk, chunk) ?? await ctx.shaderRejection(() => buildKdaScanF16(ctx, dk, chunk));
   known.set(key, why);
   known.set(`${key}/f16`, whyF16);
   return why;
@@ -202,10 +206,7 @@ export async function probeKdaScanTensorCores(ctx: GpuContext, dk: number, dv: n
  * CTXBENCH_KDA_SCAN_OPERANDS, may ask for either ('f16' where it cannot run is an error).
  */
 function scanOperandsFor(ctx: GpuContext, tiles: KdaTileOverrides, scan: KdaScanVariant, dk: number, chunk: number): KdaScanOperands {
-  const env = process.env.CTXBENCH_KDA_SCAN_OPERANDS;
-  if (env !== undefined && env !== 'split' && env !== 'f16') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SCAN_OPERANDS='${env}' must be split or f16`);
-  const chosen = tiles.scanOperands ?? env;
-  if (chosen !== undefined && chosen !== 'split' && chosen !== 'f16') throw new Error(`kdaChunkPrefill: scan operands '${chosen}' must be split or f16`);
+  const chosen = askedSwitch<KdaScanOperands>(tiles.scanOperands, 'CTXBENCH_KDA_SCAN_OPERANDS', 'scan operands', ['split', 'f16']);
   const why = kdaScanF16Problem(ctx, dk, chunk) ?? (scan === 'tensor-cores' ? scanProbes.get(ctx)?.get(`${probeKey(dk, chunk)}/f16`) : undefined);
   if (chosen === 'f16' && why) throw new Error(`kdaChunkPrefill: the f16 scan cannot run here: ${why}`);
   return chosen ?? (why ? 'split' : 'f16');
@@ -225,22 +226,14 @@ function intraProductsProblem(ctx: GpuContext, intra: KdaIntraVariant, splitPass
 function intraProductsFor(
   ctx: GpuContext, tiles: KdaTileOverrides, intra: KdaIntraVariant, splitPass: KdaSplitPass, chunk: number,
 ): KdaIntraProducts {
-  const env = process.env.CTXBENCH_KDA_INTRA_PRODUCTS;
-  if (env !== undefined && env !== 'scalar' && env !== 'tensor-cores') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_INTRA_PRODUCTS='${env}' must be scalar or tensor-cores`);
-  const chosen = tiles.intraProducts ?? env;
-  if (chosen !== undefined && chosen !== 'scalar' && chosen !== 'tensor-cores') throw new Error(`kdaChunkPrefill: intra products '${chosen}' must be scalar or tensor-cores`);
+  const chosen = askedSwitch<KdaIntraProducts>(tiles.intraProducts, 'CTXBENCH_KDA_INTRA_PRODUCTS', 'intra products', ['scalar', 'tensor-cores']);
   const why = intraProductsProblem(ctx, intra, splitPass, chunk);
   if (chosen === 'tensor-cores' && why) throw new Error(`kdaChunkPrefill: the intra pass's tensor-core products cannot run here: ${why}`);
   return chosen ?? 'scalar';
 }
 
 function scanVariant(ctx: GpuContext, dk: number, dv: number, chunk: number, tiles: KdaTileOverrides): KdaScanVariant {
-  const env = process.env.CTXBENCH_KDA_SCAN;
-  if (env !== undefined && env !== 'scalar' && env !== 'tensor-cores') throw new Error(`kdaChunkPrefill: CTXBENCH_KDA_SCAN='${env}' must be scalar or tensor-cores`);
-  const chosen = tiles.scan ?? env;
-  if (chosen !== undefined && chosen !== 'scalar' && chosen !== 'tensor-cores' && chosen !== 'emulated') {
-    throw new Error(`kdaChunkPrefill: scan variant '${chosen}' must be scalar, tensor-cores or emulated`);
-  }
+  const chosen = askedSwitch<KdaScanVariant>(tiles.scan, 'CTXBENCH_KDA_SCAN', 'scan variant', ['scalar', 'tensor-cores'], ['emulated']);
   const probed = scanProbes.get(ctx)?.has(probeKey(dk, chunk));
   const probeProblem = scanProbes.get(ctx)?.get(probeKey(dk, chunk));
   if (chosen === undefined) return probed && !probeProblem ? 'tensor-cores' : 'scalar';

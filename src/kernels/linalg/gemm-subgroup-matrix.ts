@@ -101,18 +101,16 @@ export async function probeTensorCoreGemm(ctx: GpuContext, tiles = TENSOR_CORE_T
   else if (!hasF16MatrixConfig(ctx)) choice = { path: 'scalar', reason: 'no f16→f32 16×16×16 subgroup-matrix config' };
   else if (problem) choice = { path: 'scalar', reason: problem };
   else {
-    ctx.device.pushErrorScope('validation');
-    for (const VEC4 of [false, true]) {
-      for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tileDefines(tiles), VEC4, MOE, GATHER });
-    }
-    const error = await ctx.device.popErrorScope();
-    choice = error ? { path: 'scalar', reason: `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` } : { path: 'subgroup-matrix', tiles };
-    if (!error && tiles === TENSOR_CORE_TILES && !tilesProblem(ctx, TENSOR_CORE_DENSE_TILES)) {
-      ctx.device.pushErrorScope('validation');
+    // Every variant the engine dispatches with these tiles: f32/vec4 loads × dense, MoE gather and MoE in place.
+    const build = (t: TensorCoreTiles) => () => {
       for (const VEC4 of [false, true]) {
-        for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tileDefines(TENSOR_CORE_DENSE_TILES), VEC4, MOE, GATHER });
+        for (const [MOE, GATHER] of [[false, false], [true, true], [true, false]]) ctx.pipelines.get(kernel, { ...tileDefines(t), VEC4, MOE, GATHER });
       }
-      if (!await ctx.device.popErrorScope()) choice.denseTiles = TENSOR_CORE_DENSE_TILES;
+    };
+    const rejected = await ctx.shaderRejection(build(tiles));
+    choice = rejected ? { path: 'scalar', reason: rejected } : { path: 'subgroup-matrix', tiles };
+    if (!rejected && tiles === TENSOR_CORE_TILES && !tilesProblem(ctx, TENSOR_CORE_DENSE_TILES)) {
+      if (!await ctx.shaderRejection(build(TENSOR_CORE_DENSE_TILES))) choice.denseTiles = TENSOR_CORE_DENSE_TILES;
     }
   }
   probed.set(ctx, choice);

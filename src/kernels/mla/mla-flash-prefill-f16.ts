@@ -88,12 +88,11 @@ export function mlaFlashF16Unsupported(ctx: GpuContext, Dn: number, Dr: number, 
 export async function probeMlaFlashF16(ctx: GpuContext, Dn: number, Dr: number, Dv: number, plan = MLA_FLASH_F16_PLAN): Promise<string | undefined> {
   const why = mlaFlashF16Unsupported(ctx, Dn, Dr, Dv, plan);
   if (why) return why;
-  ctx.device.pushErrorScope('validation');
-  for (const block of [undefined, { first: true, last: false }, { first: false, last: false }, { first: false, last: true }]) {
-    ctx.pipelines.get(kernel, mlaFlashF16Defines(Dn, Dr, Dv, plan, block, ctx.caps.subgroupSize));
-  }
-  const error = await ctx.device.popErrorScope();
-  return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
+  return ctx.shaderRejection(() => {
+    for (const block of [undefined, { first: true, last: false }, { first: false, last: false }, { first: false, last: true }]) {
+      ctx.pipelines.get(kernel, mlaFlashF16Defines(Dn, Dr, Dv, plan, block, ctx.caps.subgroupSize));
+    }
+  });
 }
 
 /** Storage bindings in order: q, kNope, [kRope], v, [out unless storing a carry], [carry]. */
