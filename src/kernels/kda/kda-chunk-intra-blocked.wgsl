@@ -275,10 +275,10 @@ fn storeTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, r: u32, cq: u32, o:
   for (var m = 0u; m < 4u; m++) {
     let c = 4u * cq + m;
     if (r < n && c < w) {
-#if SPLIT_OUT
       if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; }
+#if SPLIT_OUT
 #else
-      if (toU) { U[(rowBase + r * params.H) * params.dv + d0 + c] = o[m]; } else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
+      else { W[(rowBase + r * params.H) * DK + d0 + c] = o[m]; }
 #endif
     }
   }
@@ -484,21 +484,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var d0 = 0u; d0 < dk; d0 += XW) {
     let w = min(XW, dk - d0);
     stageX(false, rowBase, n, c0, h, d0, w, lane);
-#if TX_MMA
-    productTXMma(false, rowBase, n, d0, w, lane);
-#else
     productTX(false, rowBase, n, d0, w, lane);
-#endif
     workgroupBarrier();
   }
   for (var d0 = 0u; d0 < dv; d0 += XW) {
     let w = min(XW, dv - d0);
     stageX(true, rowBase, n, c0, h, d0, w, lane);
-#if TX_MMA
-    productTXMma(true, rowBase, n, d0, w, lane);
-#else
     productTX(true, rowBase, n, d0, w, lane);
-#endif
     workgroupBarrier();
   }
 }

@@ -36,8 +36,9 @@ fn stageT16(lane: u32) {
   for (var p = lane; p < CP * CP; p += WG) { T16[(p % CP) * TP + p / CP] = f16(A[p]); }
 }
 
-// T·X for the slice staged in X16: tile (a, c) = Σ_{b ≤ a} T_ab X_bc (T's tiles above the diagonal are zero).
-fn productTXMma(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
+// The blocked pass's productTX under TX_MMA: T·X for the slice staged in X16, tile (a, c) = Σ_{b ≤ a} T_ab X_bc
+// (T's tiles above the diagonal are zero).
+fn productTX(toU: bool, rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
   let sg = lane / SG;
   sgLane = lane % SG;
   for (var round = 0u; round < ROUNDS; round++) {
