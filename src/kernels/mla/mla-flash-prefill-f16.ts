@@ -22,11 +22,6 @@ export interface MlaFlashF16Plan {
   pInKeyTile?: boolean;
   /** Every lane of a subgroup works in the softmax: each weighs keyRows / (subgroup size / 16) columns of its row. */
   splitRows?: boolean;
-  /**
-   * Subgroup pairs share 32 query rows in the products (keyRows 32): half h scores key fragment h and
-   * accumulates output columns h·Dv/2.. for both row tiles, so each staged K/V fragment feeds two MMAs.
-   */
-  pairedRows?: boolean;
   /** Diagnostics only (tools/device/mla-f16-check.mjs): 1 scores, 2 weights, 3 unnormalised output, 4 row sum. */
   dump?: 0 | 1 | 2 | 3 | 4;
 }
@@ -84,9 +79,6 @@ export function mlaFlashF16Unsupported(ctx: GpuContext, Dn: number, Dr: number, 
   }
   if ((plan.keyRows / (sg / 16)) < 1) return 'key block narrower than the lanes of a row';
   if (plan.splitRows && plan.keyRows % (sg / 16) !== 0) return `key block of ${plan.keyRows} does not split over ${sg / 16} lanes per row`;
-  if (plan.pairedRows && (plan.keyRows !== 32 || plan.subgroups % 2 !== 0 || Dv % 32 !== 0)) {
-    return `paired rows need 32-key blocks, an even subgroup count and Dv a multiple of 32 (plan ${queryRowsOf(plan)}×${plan.keyRows}, Dv ${Dv})`;
-  }
   if (mlaFlashF16WorkgroupBytes(plan, Dn + Dr, Dv) > ctx.caps.maxWorkgroupStorageBytes) return 'tiles exceed workgroup memory';
   if (plan.subgroups * sg > ctx.caps.maxInvocationsPerWorkgroup) return 'workgroup too large';
   return undefined;
@@ -111,7 +103,7 @@ export function mlaFlashF16Defines(Dn: number, Dr: number, Dv: number, plan: Mla
   return {
     DN: Dn, DR: Dr, DV: Dv, SGS: plan.subgroups, BK: plan.keyRows, TAU: plan.tau.toFixed(1), DUMP: plan.dump ?? 0,
     P_IN_K: Boolean(plan.pInKeyTile), P_TILE: plan.pInKeyTile ? 'kTile' : 'pTile',
-    SPLIT_ROWS: Boolean(plan.splitRows), PAIRED: Boolean(plan.pairedRows), NVH_FRAGS: Math.floor(Dv / 32), CPL: plan.splitRows ? plan.keyRows / Math.max(1, subgroupSize / 16) : plan.keyRows,
+    SPLIT_ROWS: Boolean(plan.splitRows), CPL: plan.splitRows ? plan.keyRows / Math.max(1, subgroupSize / 16) : plan.keyRows,
     // Unroll counts: Q fragments, key fragments per block, V column chunks of one key block's width.
     NQ_FRAGS: (Dn + Dr) / 16, NK_FRAGS: plan.keyRows / 16, V_CHUNKS: Math.ceil(Dv / plan.keyRows),
     V_BINDING: vBinding, OUT_BINDING: outBinding, CARRY_BINDING: carryOut ? outBinding : outBinding + 1,

@@ -16,11 +16,6 @@
 // holding just those keys from row 0, padded to whole BK blocks. Between calls `carry` [Tq, H, DV + 2] f32 holds
 // each row's unnormalised output, the running max it is scaled against (log2 units, this kernel's own) and the
 // row sum (CARRY_IN: resume from it; CARRY_OUT: store to it instead of writing the normalised output).
-// PAIRED (BK = 32): subgroups 2p and 2p + 1 share query rows 32p..32p+31 in the products. Half h of the pair
-// scores key fragment h of the block for both row tiles and accumulates output columns h·DV/2.. for both, so
-// each staged K and V fragment it loads feeds two MMAs (24 fragment loads per 40 MMAs instead of 42), as the
-// 2×2-subgroup GEMM tiles do. The softmax keeps one subgroup per 16 rows; accumulators go through the scores
-// tile DV/32 fragments at a time (columns 0..15 for half 0, 16..31 for half 1), per-row factors from the lanes.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -65,8 +60,6 @@ const SPLIT_ROWS = {{SPLIT_ROWS}};
 const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
-const PAIRED = {{PAIRED}};
-const NVH = DV / 32u; // = {{NVH_FRAGS}}, PAIRED: output column fragments per half
 // One key block's K and V rows in vec4 loads, and each thread's share (fetched one block ahead into registers).
 const K_ITEMS = BK * (DQ / 4u);
 const V_ITEMS = BK * (DV / 4u);
@@ -108,15 +101,6 @@ fn loadV(kRel: u32, e: u32, h: u32) -> vec4<f16> {
   return v[((kRel + e / (DV / 4u)) * params.H * DV + h * DV + (e % (DV / 4u)) * 4u) / 4u];
 }
 
-// PAIRED: output column of scores-tile column col (0..31) in round f: half col / 16's fragment f.
-fn pairedColumn(col: u32, f: u32) -> u32 { return (col / 16u) * (DV / 2u) + f * 16u + col % 16u; }
-
-// PAIRED: a half's two row-tile accumulators of round f into its 16 columns of the scores tile.
-fn storePairedTile(a: subgroup_matrix_result<f32, 16, 16>, b: subgroup_matrix_result<f32, 16, 16>, pairBase: u32, half: u32) {
-  subgroupMatrixStore(&scores, pairBase * SROW + half * 16u, a, false, SROW);
-  subgroupMatrixStore(&scores, (pairBase + 16u) * SROW + half * 16u, b, false, SROW);
-}
-
 @compute @workgroup_size(SGS * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = wg.y;
@@ -136,9 +120,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rowLive = qi < params.Tq;
   let qPos = params.qPos0 + qi;
   let qStride = params.H * DQ;
-  // PAIRED: this subgroup's half of its pair and the pair's first query row (products only).
-  let half = sg % 2u;
-  let pairBase = (sg / 2u) * 32u;
 
   // Q fragments go through workgroup memory (this subgroup's rows of the P tile, 16 columns at a time), the left-load
   // pattern the tensor-core GEMM verified; a direct row-major left load from storage gave wrong scores on the H100.
@@ -150,26 +131,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     {{P_TILE}}[(rowBase + e / 16u) * PROW + e % 16u + 1u] = q[at + 1u];
   }
   workgroupBarrier();
-#if PAIRED
-  let qa_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, pairBase * PROW, false, PROW);
-  let qb_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, (pairBase + 16u) * PROW, false, PROW);
-#else
   let qf_{{d}} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, rowBase * PROW, false, PROW);
-#endif
   workgroupBarrier();
 #endunroll
-#if PAIRED
-#unroll f NVH_FRAGS
-  var oa_{{f}} = subgroup_matrix_result<f32, 16, 16>();
-  var ob_{{f}} = subgroup_matrix_result<f32, 16, 16>();
-#endunroll
-#else
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
   var o_{{c}}_{{j}} = subgroup_matrix_result<f32, 16, 16>();
 #endunroll
 #endunroll
-#endif
   var mUsed = MASKED;
   var rowSum = 0.0;
 #if CARRY_IN
@@ -180,22 +149,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     mUsed = carry[carryRow + DV];
     if (owner) { rowSum = carry[carryRow + DV + 1u]; }
   }
-#if PAIRED
-  // Tile columns 0..15 carry half 0's fragment f, 16..31 half 1's.
-#unroll f NVH_FRAGS
-  if (owner) {
-    for (var col = 0u; col < 32u; col++) {
-      var x = 0.0;
-      if (rowLive) { x = carry[carryRow + pairedColumn(col, {{f}}u)]; }
-      scores[r * SROW + col] = x;
-    }
-  }
-  workgroupBarrier();
-  oa_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, pairBase * SROW + half * 16u, false, SROW);
-  ob_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, (pairBase + 16u) * SROW + half * 16u, false, SROW);
-  workgroupBarrier();
-#endunroll
-#else
 #unroll c V_CHUNKS
   if (owner) {
     for (var col = 0u; col < BK; col++) {
@@ -210,7 +163,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #endunroll
   workgroupBarrier();
 #endunroll
-#endif
 #endif
 
   let nq = min(BQ, params.Tq - q0);
@@ -247,23 +199,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       for (var i = 0u; i < K_LOADS; i++) { if (li + i * THREADS < K_ITEMS) { pk[i] = loadK(kRel + BK, li + i * THREADS, h); } }
       for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { pv[i] = loadV(kRel + BK, li + i * THREADS, h); } }
     }
-    // Kᵀ as d × key fragments: each staged key row is a column, contiguous in d.
-#if PAIRED
-    var sa = subgroup_matrix_result<f32, 16, 16>();
-    var sb = subgroup_matrix_result<f32, 16, 16>();
-#unroll d NQ_FRAGS
-    {
-      let kf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&kTile, half * 16u * KROW + {{d}}u * 16u, true, KROW);
-      sa = subgroupMatrixMultiplyAccumulate(qa_{{d}}, kf, sa);
-      sb = subgroupMatrixMultiplyAccumulate(qb_{{d}}, kf, sb);
-    }
-#endunroll
-    subgroupMatrixStore(&scores, pairBase * SROW + half * 16u, sa, false, SROW);
-    subgroupMatrixStore(&scores, (pairBase + 16u) * SROW + half * 16u, sb, false, SROW);
-#else
 #unroll j NK_FRAGS
     var s_{{j}} = subgroup_matrix_result<f32, 16, 16>();
 #endunroll
+    // Kᵀ as d × key fragments: each staged key row is a column, contiguous in d.
 #unroll d NQ_FRAGS
 #unroll j NK_FRAGS
     s_{{j}} = subgroupMatrixMultiplyAccumulate(qf_{{d}},
@@ -273,7 +212,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #unroll j NK_FRAGS
     subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, s_{{j}}, false, SROW);
 #endunroll
-#endif
     workgroupBarrier();
 
     var rescale = 1.0;
@@ -322,19 +260,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
 #endif
     if (rescaleAt == f32(blk)) {
-#if PAIRED
-#unroll f NVH_FRAGS
-      storePairedTile(oa_{{f}}, ob_{{f}}, pairBase, half);
-      workgroupBarrier();
-      if (owner) {
-        for (var col = 0u; col < 32u; col++) { scores[r * SROW + col] *= rescale; }
-      }
-      workgroupBarrier();
-      oa_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, pairBase * SROW + half * 16u, false, SROW);
-      ob_{{f}} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>>(&scores, (pairBase + 16u) * SROW + half * 16u, false, SROW);
-      workgroupBarrier();
-#endunroll
-#else
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
       if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
@@ -349,24 +274,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #endunroll
       workgroupBarrier();
 #endunroll
-#endif
     }
 
-#if PAIRED
-#unroll kk NK_FRAGS
-    {
-      let pa = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, pairBase * PROW + {{kk}}u * 16u, false, PROW);
-      let pb = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, (pairBase + 16u) * PROW + {{kk}}u * 16u, false, PROW);
-#unroll f NVH_FRAGS
-      {
-        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&vTile, {{kk}}u * 16u * VROW + half * (DV / 2u) + {{f}}u * 16u, false, VROW);
-        oa_{{f}} = subgroupMatrixMultiplyAccumulate(pa, vf, oa_{{f}});
-        ob_{{f}} = subgroupMatrixMultiplyAccumulate(pb, vf, ob_{{f}});
-      }
-#endunroll
-    }
-#endunroll
-#else
 #unroll kk NK_FRAGS
     {
       let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&{{P_TILE}}, rowBase * PROW + {{kk}}u * 16u, false, PROW);
@@ -380,7 +289,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #endunroll
     }
 #endunroll
-#endif
   }
 
 #if SPLIT_ROWS
@@ -400,16 +308,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     carry[carryAt + DV] = mUsed;
     carry[carryAt + DV + 1u] = rowSum;
   }
-#if PAIRED
-#unroll f NVH_FRAGS
-  storePairedTile(oa_{{f}}, ob_{{f}}, pairBase, half);
-  workgroupBarrier();
-  if (owner && rowLive) {
-    for (var col = 0u; col < 32u; col++) { carry[carryAt + pairedColumn(col, {{f}}u)] = scores[r * SROW + col]; }
-  }
-  workgroupBarrier();
-#endunroll
-#else
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
   if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
@@ -420,7 +318,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   workgroupBarrier();
 #endunroll
-#endif
 #else
   var inv = select(0.0, 1.0 / rowSum, rowSum > 0.0);
   if (DUMP == 3u) { inv = 1.0; }
@@ -428,16 +325,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (owner && rowLive) { for (var e = 0u; e < DV; e++) { out[(qi * params.H + h) * DV + e] = rowSum; } }
     return;
   }
-#if PAIRED
-#unroll f NVH_FRAGS
-  storePairedTile(oa_{{f}}, ob_{{f}}, pairBase, half);
-  workgroupBarrier();
-  if (owner && rowLive) {
-    for (var col = 0u; col < 32u; col++) { out[(qi * params.H + h) * DV + pairedColumn(col, {{f}}u)] = scores[r * SROW + col] * inv; }
-  }
-  workgroupBarrier();
-#endunroll
-#else
 #unroll c V_CHUNKS
 #unroll j NK_FRAGS
   if ({{c}}u * NK + {{j}}u < NV) { subgroupMatrixStore(&scores, rowBase * SROW + {{j}}u * 16u, o_{{c}}_{{j}}, false, SROW); }
@@ -448,6 +335,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   workgroupBarrier();
 #endunroll
-#endif
 #endif
 }
