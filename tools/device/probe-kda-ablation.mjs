@@ -4,7 +4,8 @@
 // only time is read. Scan stages: the output products (q̃G·S, P·V' and the stores: what moving O out of the
 // sequential scan, as FLA does, would save), the hi/lo split (one MMA per product instead of three), the two
 // slice-max barriers, and the operands' memory latency (every chunk reads chunk 0's rows: L1/L2 hits).
-// Intra stages: the T·X products (W and U), and all of step 3 (staging X and the products).
+// Intra stages (of the f16-operand plan's fused intra pass): the T·X products (W and U), all of step 3 (staging X and
+// the products), step 1's cross-sub-chunk and in-sub-chunk pair products, step 2's inverse.
 // Usage (after `npm run build`): node tools/device/probe-kda-ablation.mjs [T]   (EMULATE=1 … 256 on lavapipe)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,7 @@ const scanEdits = {
     ['if (r < n) { out[', `if (r < n && ${SCAN_OFF}) { out[`],
   ],
   split: [['return mma(al, bh, mma(ah, bl, mma(ah, bh, c)));', 'return mma(ah, bh, c);']],
-  maxBarrier: [['  if (lane == 0u) { F[SLOT + sg] = sm; }\n  workgroupBarrier();', '  if (lane == 0u) { F[SLOT + sg] = sm; }']],
+  maxBarrier: [['  if (sgLane == 0u) { F[MAX_SLOTS + sg] = sm; }\n  workgroupBarrier();', '  if (sgLane == 0u) { F[MAX_SLOTS + sg] = sm; }']],
   latency: [['let rowBase = c0 * H + h;', 'let rowBase = h;'], ['let pBase = (chunk * H + h) * C * C;', 'let pBase = h * C * C;']],
 };
 const intraEdits = {
@@ -47,6 +48,12 @@ const intraEdits = {
     ['    productTX(true, rowBase, n, d0, w, lane);', `    if (${INTRA_OFF}) { productTX(true, rowBase, n, d0, w, lane); }`]],
   step3: [['  for (var d0 = 0u; d0 < dk; d0 += XW) {', `  for (var d0 = 0u; d0 < dk && ${INTRA_OFF}; d0 += XW) {`],
     ['  for (var d0 = 0u; d0 < dv; d0 += XW) {', `  for (var d0 = 0u; d0 < dv && ${INTRA_OFF}; d0 += XW) {`]],
+  // Step 1's products: the cross-sub-chunk 4×4 blocks, and the in-sub-chunk groups with their per-pair exps.
+  cross: [['    if (isCross) {\n      for (var c = 0u; c < w; c++) {', `    if (isCross && ${INTRA_OFF}) {\n      for (var c = 0u; c < w; c++) {`]],
+  diag: [['    } else if (isDiag) {\n      let valid', `    } else if (isDiag && ${INTRA_OFF}) {\n      let valid`]],
+  // Step 2: the diagonal blocks' forward substitution and the off-diagonal block rows.
+  inverseDiag: [['  if (lane < 16u * NB) {\n    for (var i = 0u; i < 16u; i++) {\n      var acc', `  if (lane < 16u * NB && ${INTRA_OFF}) {\n    for (var i = 0u; i < 16u; i++) {\n      var acc`]],
+  inverseRows: [['  for (var a = 1u; a < NB; a++) {\n    var y0', `  for (var a = 1u; a < NB && ${INTRA_OFF}; a++) {\n    var y0`]],
 };
 
 /** A copy of the kernel's WGSL with the named stages switched off (its #includes resolve from dist/, so it sits there). */
@@ -82,7 +89,7 @@ const dispatch = ctx.dispatch.bind(ctx);
 ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
 const passes = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, plan);
 ctx.dispatch = dispatch;
-const [intraRequest, scanRequest] = [requests[0], requests[requests.length - 1]];
+const scanRequest = requests[requests.length - 1];
 ctx.run([passes.intra, ...passes.scan]);
 await ctx.sync();
 console.log(`${ctx.caps.adapterDescription}: T=${T} H=${H} dk=${dk} dv=${dv} chunk=${plan.chunk}`);
@@ -107,13 +114,19 @@ await time('split passes (4)', () => passes.scan.slice(0, -1));
 for (const off of [[], ['out'], ['split'], ['maxBarrier'], ['latency'], ['out', 'split'], ['out', 'split', 'maxBarrier'], ['out', 'split', 'maxBarrier', 'latency']]) {
   await time(`scan-tc off: ${off.join('+') || 'none'}`, () => [dispatch({ ...scanRequest, kernel: edited(scanRequest.kernel, scanEdits, off) })]);
 }
+requests.length = 0;
+ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
 const f16 = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, planF16);
+ctx.dispatch = dispatch;
+const f16IntraRequest = requests[0];
 ctx.run([f16.intra, ...f16.scan]);
 await time('f16 operands: whole chunk (fused intra, scan, outputs)', () => [f16.intra, ...f16.scan]);
 await time('f16 operands: intra (fused split)', () => [f16.intra]);
 await time('f16 operands: scan', () => [f16.scan[0]]);
 await time('f16 operands: output pass', () => [f16.scan[1]]);
-for (const off of [[], ['products'], ['step3']]) {
-  await time(`intra off: ${off.join('+') || 'none'}`, () => [dispatch({ ...intraRequest, kernel: edited(intraRequest.kernel, intraEdits, off) })]);
+// The production (f16-operand, fused split) intra pass, stage by stage.
+for (const off of [[], ['products'], ['step3'], ['cross'], ['diag'], ['cross', 'diag'], ['inverseDiag'], ['inverseRows'], ['inverseDiag', 'inverseRows'],
+  ['cross', 'diag', 'inverseDiag', 'inverseRows', 'step3']]) {
+  await time(`intra off: ${off.join('+') || 'none'}`, () => [dispatch({ ...f16IntraRequest, kernel: edited(f16IntraRequest.kernel, intraEdits, off) })]);
 }
 process.exit(0);
