@@ -52,7 +52,7 @@ const intraEdits = {
   cross: [['    if (isCross) {\n      for (var c = 0u; c < w; c++) {', `    if (isCross && ${INTRA_OFF}) {\n      for (var c = 0u; c < w; c++) {`]],
   diag: [['    } else if (isDiag) {\n      let valid', `    } else if (isDiag && ${INTRA_OFF}) {\n      let valid`]],
   // Step 2: the diagonal blocks' forward substitution and the off-diagonal block rows.
-  inverseDiag: [['  if (lane < 16u * NB) {\n    for (var i = 0u; i < 16u; i++) {\n      var acc', `  if (lane < 16u * NB && ${INTRA_OFF}) {\n    for (var i = 0u; i < 16u; i++) {\n      var acc`]],
+  inverseDiag: [['  if (lane < 16u * NB) {\n#unroll i 16', `  if (lane < 16u * NB && ${INTRA_OFF}) {\n#unroll i 16`]],
   inverseRows: [['  for (var a = 1u; a < NB; a++) {\n    var y0', `  for (var a = 1u; a < NB && ${INTRA_OFF}; a++) {\n    var y0`]],
 };
 

@@ -122,33 +122,42 @@ fn putW(o: u32, x: vec4<f32>) { putSplit(false, o, x); }
 fn putP(o: u32, x: vec4<f32>) { putSplit(true, o, x); }
 #endif
 
-// Stages channels d0 .. d0 + w of k, q and the in-chunk cumulative G (one thread per channel and 4-row quad: local
-// sums, then each quad adds the sums of the quads before it), every global load of a thread issued together.
-fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
-  var k4: array<vec4<f32>, SI>;
-  var q4: array<vec4<f32>, SI>;
+// This thread's share of channels d0 .. d0 + w of k, q and g (one channel and 4-row quad per item), every global
+// load issued together. The main loop fetches the next slice this way before deriving the current one, so the
+// loads travel during its exps and products.
+struct SliceRows { k: array<vec4<f32>, SI>, q: array<vec4<f32>, SI>, g: array<vec4<f32>, SI> }
+
+fn loadSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) -> SliceRows {
+  var rows: SliceRows;
+  for (var it = 0u; it < SI; it++) {
+    let p = lane + it * WG;
+    let c = p % SW;
+    let rq = p / SW;
+    for (var i = 0u; i < 4u; i++) {
+      let r = rq * 4u + i;
+      if (r < n && c < w) {
+        let at = (rowBase + r * params.H) * DK + d0 + c;
+        rows.k[it][i] = k[at];
+        rows.q[it][i] = q[at];
+        rows.g[it][i] = g[at];
+      }
+    }
+  }
+  return rows;
+}
+
+// Stages loaded rows of k, q and the in-chunk cumulative G (local quad sums, then each quad adds the sums of the
+// quads before it).
+fn stageSlice(rows: SliceRows, lane: u32) {
   var g4: array<vec4<f32>, SI>;
   for (var it = 0u; it < SI; it++) {
     let p = lane + it * WG;
     let c = p % SW;
     let rq = p / SW;
-    var kv = vec4(0.0);
-    var qv = vec4(0.0);
-    var gv = vec4(0.0);
-    for (var i = 0u; i < 4u; i++) {
-      let r = rq * 4u + i;
-      if (r < n && c < w) {
-        let at = (rowBase + r * params.H) * DK + d0 + c;
-        kv[i] = k[at];
-        qv[i] = q[at];
-        gv[i] = g[at];
-      }
-    }
+    var gv = rows.g[it];
     gv.y += gv.x;
     gv.z += gv.y;
     gv.w += gv.z;
-    k4[it] = kv;
-    q4[it] = qv;
     g4[it] = gv;
     if (rq < RQ) { quadSum[c * RQP + rq] = gv.w; }
   }
@@ -160,8 +169,8 @@ fn stageSlice(rowBase: u32, n: u32, d0: u32, w: u32, lane: u32) {
     if (rq < RQ) {
       var before = 0.0;
       for (var m = 0u; m < rq; m++) { before += quadSum[c * RQP + m]; }
-      S[K_AT + c * RQP + rq] = k4[it];
-      S[Q_AT + c * RQP + rq] = q4[it];
+      S[K_AT + c * RQP + rq] = rows.k[it];
+      S[Q_AT + c * RQP + rq] = rows.q[it];
       S[G_AT + c * RQP + rq] = g4[it] + before;
     }
   }
@@ -366,10 +375,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
 
   // Step 1: L, P and the row-wise outputs, SW channels at a time.
+  var rows = loadSlice(rowBase, n, 0u, min(SW, dk), lane);
   for (var d0 = 0u; d0 < dk; d0 += SW) {
     let w = min(SW, dk - d0);
     workgroupBarrier(); // the previous slice is fully consumed
-    stageSlice(rowBase, n, d0, w, lane);
+    stageSlice(rows, lane);
+    if (d0 + SW < dk) { rows = loadSlice(rowBase, n, d0 + SW, min(SW, dk - d0 - SW), lane); }
     deriveSlice(rowBase, n, d0, w, lane, (chunk * H + h) * DK);
     workgroupBarrier();
     if (isCross) {
@@ -427,15 +438,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   // Step 2a: each diagonal block's inverse, one thread per column j held in registers (column j of T needs only L
   // and itself; constant trip counts let the compiler unroll it): T[i][j] = δ_ij − Σ_{m<i} L[i][m] T[m][j], which
   // gives zeros above the diagonal and ones on it. Written back once every thread has read its block of L.
+  // Written out (#unroll): constant indices keep col in registers.
   var col: array<f32, 16>;
   let diagAt = 16u * (lane / 16u);
   let diagCol = lane % 16u;
   if (lane < 16u * NB) {
-    for (var i = 0u; i < 16u; i++) {
-      var acc = select(0.0, 1.0, i == diagCol);
-      for (var m = 0u; m < i; m++) { acc -= aGet(diagAt + i, diagAt + m) * col[m]; }
-      col[i] = acc;
+#unroll i 16
+    {
+      var acc = select(0.0, 1.0, {{i}}u == diagCol);
+#unroll m 16
+      if ({{m}}u < {{i}}u) { acc -= aGet(diagAt + {{i}}u, diagAt + {{m}}u) * col[{{m}}u]; }
+#endunroll
+      col[{{i}}u] = acc;
     }
+#endunroll
   }
   workgroupBarrier();
   if (lane < 16u * NB) {
@@ -450,11 +466,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var y0 = 0.0;
     var y1 = 0.0;
     var y2 = 0.0;
-    for (var m = 0u; m < 16u * a; m++) {
-      let l = aGet(16u * a + bi, m);
-      y0 += l * aGet(m, bj);
-      if (m >= 16u) { y1 += l * aGet(m, 16u + bj); }
-      if (m >= 32u) { y2 += l * aGet(m, 32u + bj); }
+    // 16 terms at a time (a constant trip count the compiler can unroll), in the same order as one loop.
+    for (var mb = 0u; mb < a; mb++) {
+      for (var mi = 0u; mi < 16u; mi++) {
+        let m = 16u * mb + mi;
+        let l = aGet(16u * a + bi, m);
+        y0 += l * aGet(m, bj);
+        if (mb >= 1u) { y1 += l * aGet(m, 16u + bj); }
+        if (mb >= 2u) { y2 += l * aGet(m, 32u + bj); }
+      }
     }
     sSet(bi * 16u + bj, y0);
     sSet(256u + bi * 16u + bj, y1);
@@ -463,7 +483,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var t0 = 0.0;
     var t1 = 0.0;
     var t2 = 0.0;
-    for (var m = 0u; m <= bi; m++) {
+    // All 16 columns of T_aa (step 2a wrote its zeros above the diagonal): one trip count for every lane.
+    for (var m = 0u; m < 16u; m++) {
       let t = aGet(16u * a + bi, 16u * a + m);
       t0 -= t * sGet(m * 16u + bj);
       t1 -= t * sGet(256u + m * 16u + bj);
