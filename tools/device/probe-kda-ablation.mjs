@@ -15,7 +15,7 @@ import { GpuContext } from '../../dist/engine/gpu/context.js';
 import { loadSource } from '../../dist/engine/gpu/pipelines.js';
 import { timeDispatches } from '../../dist/bench/gpu-timer.js';
 import { makeRandomFill } from '../../dist/kernels/elementwise/random-fill.js';
-import { allocKdaChunkScratch, kdaChunkPasses, planKdaChunk, probeKdaScanTensorCores } from '../../dist/kernels/kda/kda-chunk.js';
+import { allocKdaChunkScratch, freeKdaChunkScratch, kdaChunkPasses, planKdaChunk, probeKdaScanTensorCores } from '../../dist/kernels/kda/kda-chunk.js';
 
 const ctx = await GpuContext.create();
 // Dawn's pending callbacks do not keep node alive: without a timer a long (lavapipe) compile ends the process.
@@ -128,5 +128,13 @@ await time('f16 operands: output pass', () => [f16.scan[1]]);
 for (const off of [[], ['products'], ['step3'], ['cross'], ['diag'], ['cross', 'diag'], ['inverseDiag'], ['inverseRows'], ['inverseDiag', 'inverseRows'],
   ['cross', 'diag', 'inverseDiag', 'inverseRows', 'step3']]) {
   await time(`intra off: ${off.join('+') || 'none'}`, () => [dispatch({ ...f16IntraRequest, kernel: edited(f16IntraRequest.kernel, intraEdits, off) })]);
+}
+// Other slicings of the same intra pass (the planner shrinks a channel slice that does not fit workgroup memory).
+for (const tiles of [{ channelSlice: 8 }, { intraProducts: 'tensor-cores' }]) {
+  const p = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores', scanOperands: 'f16', ...tiles });
+  const s = allocKdaChunkScratch(ctx, T, H, dk, dv, p);
+  const variant = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, s, p);
+  await time(`f16 operands: intra ${JSON.stringify(tiles)} (channel slice ${p.channelSlice}, product slice ${p.productSlice})`, () => [variant.intra]);
+  freeKdaChunkScratch(ctx, s);
 }
 process.exit(0);
