@@ -43,6 +43,18 @@ const scanEdits = {
   maxBarrier: [['  if (sgLane == 0u) { F[MAX_SLOTS + sg] = sm; }\n  workgroupBarrier();', '  if (sgLane == 0u) { F[MAX_SLOTS + sg] = sm; }']],
   latency: [['let rowBase = c0 * H + h;', 'let rowBase = h;'], ['let pBase = (chunk * H + h) * C * C;', 'let pBase = h * C * C;']],
 };
+// The f16-operand scan (kda-chunk-scan-f16, the default), stage by stage: phase A's W·Ŝ MMAs, phase B's kGᵀ·V̂′
+// MMAs, the global stores of V̂′ and Ŝ, the workgroup slice maxima (each thread's own max instead), staging the
+// next chunk's operands, and the operands' latency (every chunk fetches chunk 0's rows).
+const f16ScanEdits = {
+  phaseA: [['for (var d = kh; d < KT; d += 2u) {', `for (var d = kh; d < KT && ${SCAN_OFF}; d += 2u) {`]],
+  phaseB: [['for (var r = 0u; r < RT; r++) { acc = mma(ldKt(', `for (var r = 0u; r < RT && ${SCAN_OFF}; r++) { acc = mma(ldKt(`]],
+  stores: [['      vNew[(rowBase + r * H) * dv + e0 + p % VS] = x;', `      if (${SCAN_OFF}) { vNew[(rowBase + r * H) * dv + e0 + p % VS] = x; }`],
+    ['          sEntry[(((chunk + 1u) * H + h) * DK + p / VS) * dv + e0 + p % VS] = x;', `          if (${SCAN_OFF}) { sEntry[(((chunk + 1u) * H + h) * DK + p / VS) * dv + e0 + p % VS] = x; }`]],
+  maxes: [['let sV = upScale(sliceMax(m, sg));', 'let sV = upScale(m);'], ['    sS = upScale(sliceMax(m, sg));', '    sS = upScale(m);']],
+  staging: [['    if (chunk + 1u < nChunks) {\n      for (var i = 0u; i < LOADS; i++) {', `    if (chunk + 1u < nChunks) {\n      for (var i = 0u; i < LOADS && ${SCAN_OFF}; i++) {`]],
+  latency: [['wR[i] = opLoad(0u, c2 * H + h, e, n2); kR[i] = opLoad(1u, c2 * H + h, e, n2);', 'wR[i] = opLoad(0u, h, e, n2); kR[i] = opLoad(1u, h, e, n2);']],
+};
 const intraEdits = {
   products: [['    productTX(false, rowBase, n, d0, w, lane);', `    if (${INTRA_OFF}) { productTX(false, rowBase, n, d0, w, lane); }`],
     ['    productTX(true, rowBase, n, d0, w, lane);', `    if (${INTRA_OFF}) { productTX(true, rowBase, n, d0, w, lane); }`]],
@@ -119,11 +131,15 @@ ctx.dispatch = (request) => { requests.push(request); return dispatch(request); 
 const f16 = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, planF16);
 ctx.dispatch = dispatch;
 const f16IntraRequest = requests[0];
+const f16ScanRequest = requests.find((r) => r.kernel.name.includes('scan-f16'));
 ctx.run([f16.intra, ...f16.scan]);
 await time('f16 operands: whole chunk (fused intra, scan, outputs)', () => [f16.intra, ...f16.scan]);
 await time('f16 operands: intra (fused split)', () => [f16.intra]);
 await time('f16 operands: scan', () => [f16.scan[0]]);
 await time('f16 operands: output pass', () => [f16.scan[1]]);
+for (const off of [[], ['phaseA'], ['phaseB'], ['phaseA', 'phaseB'], ['stores'], ['maxes'], ['staging'], ['latency'], ['phaseA', 'phaseB', 'stores', 'maxes', 'staging', 'latency']]) {
+  await time(`scan-f16 off: ${off.join('+') || 'none'}`, () => [dispatch({ ...f16ScanRequest, kernel: edited(f16ScanRequest.kernel, f16ScanEdits, off) })]);
+}
 // The production (f16-operand, fused split) intra pass, stage by stage.
 for (const off of [[], ['products'], ['step3'], ['cross'], ['diag'], ['cross', 'diag'], ['inverseDiag'], ['inverseRows'], ['inverseDiag', 'inverseRows'],
   ['cross', 'diag', 'inverseDiag', 'inverseRows', 'step3']]) {
