@@ -109,8 +109,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     for (var s = 0u; s < B_LOADS; s++) {
       let u = li + s * THREADS;
-      let at = (u % QUADS) * 4u * ROW_B + u / QUADS;
-      tile_b[at] = pb[s].x; tile_b[at + ROW_B] = pb[s].y; tile_b[at + 2u * ROW_B] = pb[s].z; tile_b[at + 3u * ROW_B] = pb[s].w;
+      let q = u % QUADS;
+      let at = q * 4u * ROW_B + u / QUADS;
+      // The four k rows in an order rotated by q / 2: with ROW_B ≡ 8 (mod 64) halves, rows 4q + c of a subgroup's
+      // 8 quads fell on 4 banks in plain order (4-way conflicts on every 2-byte store); rotated, on 16.
+      let rot = (q / 2u) % 4u;
+      for (var c = 0u; c < 4u; c++) {
+        let r = (c + rot) % 4u;
+        tile_b[at + r * ROW_B] = pb[s][r];
+      }
     }
     workgroupBarrier();
     let k1 = k0 + TILE_K;
