@@ -37,7 +37,14 @@ const B_LOADS = TILE_N * QUADS / THREADS;
 // Names tile-rows.part.wgsl reads.
 const TILE_ROWS = TILE_M;
 const ROW_LOADS = A_LOADS;
-const STAGE_PER_ROW = QUADS;
+// Tile row of staged x item u (its quad is u % QUADS). At TILE_K 32 a row is 8 quads of 8 bytes and rows are 80
+// bytes apart, so rows r and r + 1 in one half-subgroup's store would share banks; each 64 items instead give
+// half-subgroups the rows r and r + 4 (320 bytes apart: the other 16 banks). Wider K tiles keep plain order.
+fn stagedRow(u: u32) -> u32 {
+  if (QUADS != 8u || ROW_A != 40u) { return u / QUADS; }
+  let i = u % 16u;
+  return 8u * (u / 64u) + (u / 16u) % 4u + 4u * (i / 8u);
+}
 
 var<workgroup> tile_a: array<f16, TILE_M * ROW_A>;
 var<workgroup> tile_b: array<f16, TILE_K * ROW_B>;
@@ -103,7 +110,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     for (var s = 0u; s < A_LOADS; s++) {
       let u = li + s * THREADS;
-      let at = (u / QUADS) * ROW_A + (u % QUADS) * 4u;
+      let at = stagedRow(u) * ROW_A + (u % QUADS) * 4u;
       let h = vec4<f16>(pa[s]);
       tile_a[at] = h.x; tile_a[at + 1u] = h.y; tile_a[at + 2u] = h.z; tile_a[at + 3u] = h.w;
     }

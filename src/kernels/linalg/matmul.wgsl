@@ -26,7 +26,7 @@ const X_LOADS = TM * TK / THREADS;
 // Names tile-rows.part.wgsl reads.
 const TILE_ROWS = TM;
 const ROW_LOADS = X_LOADS;
-const STAGE_PER_ROW = TK;
+fn stagedRow(u: u32) -> u32 { return u / TK; } // TK staged loads per x row
 const W_LOADS = TN * TK / THREADS;
 
 var<workgroup> tile_x: array<vec4<f32>, TK * XV>;

@@ -2,7 +2,7 @@
 // the source row of each x element this thread stages (NONE: padding or past M, fixed across the K loop), the
 // weight base of the tile's expert (MOE), and `valid`, the tile's live row prefix (sort-and-pad puts padding
 // last), so row blocks past it skip their products. The including kernel defines TILE_ROWS, ROW_LOADS (x
-// loads per thread), STAGE_PER_ROW (staged loads per x row) and THREADS, and the MOE bindings.
+// loads per thread), THREADS, stagedRow(u) (the tile row of staged x item u) and the MOE bindings.
   var w_base = 0u;
   var src: array<u32, ROW_LOADS>;
 #if MOE
@@ -14,7 +14,7 @@
     if (rows[m0 + r] != NONE) { atomicMax(&shared_valid, r + 1u); }
   }
   for (var s = 0u; s < ROW_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / STAGE_PER_ROW;
+    let m = m0 + stagedRow(li + s * THREADS);
 #if GATHER
     src[s] = rows[m];
 #else
@@ -25,7 +25,7 @@
   let valid = atomicLoad(&shared_valid);
 #else
   for (var s = 0u; s < ROW_LOADS; s++) {
-    let m = m0 + (li + s * THREADS) / STAGE_PER_ROW;
+    let m = m0 + stagedRow(li + s * THREADS);
     src[s] = select(NONE, m, m < params.M);
   }
   let valid = min(TILE_ROWS, params.M - m0);
