@@ -32,7 +32,7 @@ export interface ExpertGemvPlan {
 /**
  * 2 rows per subgroup, 4 subgroups per workgroup: at the 48B shapes (K 2304 → 9 chunks per lane, K 1024 → 4) a
  * lane keeps 8–18 weight chunks in flight and the grid of 1024–2304 subgroups per slot set asks for every byte
- * of the ~38 MB at once, far past the ~3–6 MB Little's law needs at 3 TB/s (see docs/perf.md, session 5).
+ * of the ~38 MB at once, far past the ~3–6 MB Little's law needs at 3 TB/s (see docs/perf-history-5-8.md, session 5).
  */
 export const EXPERT_GEMV_TILES = { rowsPerSubgroup: 2, subgroupsPerWorkgroup: 4 };
 
