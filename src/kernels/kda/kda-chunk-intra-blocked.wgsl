@@ -436,9 +436,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
 
   // Step 2a: each diagonal block's inverse, one thread per column j held in registers (column j of T needs only L
-  // and itself; constant trip counts let the compiler unroll it): T[i][j] = δ_ij − Σ_{m<i} L[i][m] T[m][j], which
-  // gives zeros above the diagonal and ones on it. Written back once every thread has read its block of L.
-  // Written out (#unroll): constant indices keep col in registers.
+  // and itself; written out by #unroll, so constant indices keep col in registers): T[i][j] = δ_ij − Σ_{m<i}
+  // L[i][m] T[m][j], which gives zeros above the diagonal and ones on it. Written back once every thread has read
+  // its block of L.
   var col: array<f32, 16>;
   let diagAt = 16u * (lane / 16u);
   let diagCol = lane % 16u;
