@@ -96,12 +96,18 @@ const out = ctx.tensor([T, H, dv], 'f32', 'out');
 const scratch = allocKdaChunkScratch(ctx, T, H, dk, dv, planF16);
 // The wrapper resolves its dispatches; record the requests it makes so the edited kernels get the same defines,
 // params, bindings and grid.
-const requests = [];
 const dispatch = ctx.dispatch.bind(ctx);
-ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
-const passes = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, plan);
-ctx.dispatch = dispatch;
-const scanRequest = requests[requests.length - 1];
+function recordedPasses(p, s = scratch) {
+  const requests = [];
+  ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
+  try {
+    return { ...kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, s, p), requests };
+  } finally {
+    ctx.dispatch = dispatch;
+  }
+}
+const passes = recordedPasses(plan);
+const scanRequest = passes.requests[passes.requests.length - 1];
 ctx.run([passes.intra, ...passes.scan]);
 await ctx.sync();
 console.log(`${ctx.caps.adapterDescription}: T=${T} H=${H} dk=${dk} dv=${dv} chunk=${plan.chunk}`);
@@ -126,12 +132,9 @@ await time('split passes (4)', () => passes.scan.slice(0, -1));
 for (const off of [[], ['out'], ['split'], ['maxBarrier'], ['latency'], ['out', 'split'], ['out', 'split', 'maxBarrier'], ['out', 'split', 'maxBarrier', 'latency']]) {
   await time(`scan-tc off: ${off.join('+') || 'none'}`, () => [dispatch({ ...scanRequest, kernel: edited(scanRequest.kernel, scanEdits, off) })]);
 }
-requests.length = 0;
-ctx.dispatch = (request) => { requests.push(request); return dispatch(request); };
-const f16 = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, scratch, planF16);
-ctx.dispatch = dispatch;
-const f16IntraRequest = requests[0];
-const f16ScanRequest = requests.find((r) => r.kernel.name.includes('scan-f16'));
+const f16 = recordedPasses(planF16);
+const f16IntraRequest = f16.requests[0];
+const f16ScanRequest = f16.requests.find((r) => r.kernel.name.includes('scan-f16'));
 ctx.run([f16.intra, ...f16.scan]);
 await time('f16 operands: whole chunk (fused intra, scan, outputs)', () => [f16.intra, ...f16.scan]);
 await time('f16 operands: intra (fused split)', () => [f16.intra]);
@@ -149,7 +152,7 @@ for (const off of [[], ['products'], ['step3'], ['cross'], ['diag'], ['cross', '
 for (const tiles of [{ channelSlice: 8 }, { intraProducts: 'tensor-cores' }]) {
   const p = planKdaChunk(ctx, dk, dv, 64, { scan: emulate ? 'emulated' : 'tensor-cores', scanOperands: 'f16', ...tiles });
   const s = allocKdaChunkScratch(ctx, T, H, dk, dv, p);
-  const variant = kdaChunkPasses(ctx, { q, k, g, beta, v, state, out, T, H, dk, dv }, s, p);
+  const variant = recordedPasses(p, s);
   await time(`f16 operands: intra ${JSON.stringify(tiles)} (channel slice ${p.channelSlice}, product slice ${p.productSlice})`, () => [variant.intra]);
   freeKdaChunkScratch(ctx, s);
 }

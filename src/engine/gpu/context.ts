@@ -215,7 +215,6 @@ export class GpuContext {
     return [Math.ceil(groups / y), y];
   }
 
-  /** Encodes the specs into one compute pass and submits; WebGPU orders dependent dispatches itself. */
   /**
    * Builds pipelines under a validation error scope, so a shader Dawn rejects gives a one-line reason (for a
    * probe to fall back on) instead of an uncaptured error at the next sync; undefined when all compiled.
@@ -227,6 +226,7 @@ export class GpuContext {
     return error ? `shader rejected: ${error.message.split('\n')[0].slice(0, 200)}` : undefined;
   }
 
+  /** Encodes the specs into one compute pass and submits; WebGPU orders dependent dispatches itself. */
   run(specs: readonly DispatchSpec[]): void {
     if (specs.length === 0) return;
     const encoder = this.device.createCommandEncoder();
