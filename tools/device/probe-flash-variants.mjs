@@ -13,7 +13,9 @@ import { mlaFlashF16WorkgroupBytes, mlaFlashPrefillF16, roundUpRows } from '../.
 const ctx = await GpuContext.create();
 const plans = JSON.parse(process.argv[2]);
 const lengths = process.argv.slice(3).map(Number);
-const H = 32, Dn = 128, Dr = 64, Dv = 128, Dq = Dn + Dr;
+// PROBE_HEADS dispatches fewer heads: with a middle call's equal workgroups, time against head count shows how
+// many workgroups an SM runs at once (64 workgroups per head at Tq = 8192 and 128 query rows).
+const H = Number(process.env.PROBE_HEADS ?? 32), Dn = 128, Dr = 64, Dv = 128, Dq = Dn + Dr;
 console.log(ctx.caps.adapterDescription);
 let warmMs = 2000;
 for (const spec of lengths.length ? process.argv.slice(3) : ['8192', '16384']) {
@@ -42,7 +44,7 @@ for (const spec of lengths.length ? process.argv.slice(3) : ['8192', '16384']) {
     }
     const error = await ctx.device.popErrorScope();
     if (error) verdict = `rejected: ${error.message.split('\n')[0].slice(0, 200)}`;
-    console.log(`flash-variant | ${mid ? `mid Tq=${mid[0]} KB=${mid[1]}` : `T=${T}`} | ${JSON.stringify(plan)} | ${(mlaFlashF16WorkgroupBytes(plan) / 1024).toFixed(1)} KiB | ${verdict}`);
+    console.log(`flash-variant | H=${H} | ${mid ? `mid Tq=${mid[0]} KB=${mid[1]}` : `T=${T}`} | ${JSON.stringify(plan)} | ${(mlaFlashF16WorkgroupBytes(plan) / 1024).toFixed(1)} KiB | ${verdict}`);
   }
   for (const t of [q, kNope, kRope, v, out, ...(carry ? [carry] : [])]) ctx.arena.free(t);
 }

@@ -2,7 +2,7 @@
 // 25–30 TFLOP/s whatever the tiling, so this probe times the pieces alone: MMAs on register-resident fragments
 // (the ceiling; identical chains get merged by the compiler, so it is not timed), then MMAs fed by workgroup-memory loads and by storage loads, for each f16 config the adapter
 // lists. Each variant keeps 8 independent accumulators per subgroup so the MMA latency is hidden.
-// Usage (after `npm run build`): node tools/device/probe-mma-throughput.mjs [iterations]
+// Usage (after `npm run build`): node tools/device/probe-mma-throughput.mjs [iterations] [feed,feed,…]
 import { GpuContext } from '../../dist/engine/gpu/context.js';
 
 const ctx = await GpuContext.create();
@@ -40,10 +40,17 @@ ${arrayStep(feed === 'array-break')}
   if (dims[1] == 12345u) { subgroupMatrixStore(&out, (wg.x * ${SUBGROUPS}u + sg) * 256u, c0, false, 16u); }
 }`;
   }
+  // 'workgroup-lt' / 'workgroup-rt': the left / right operand loaded column-major (transpose = true), as the
+  // flash prefill loads Kᵀ; both at the padded row stride 40 the staged tiles use, against 'workgroup-40'.
+  // 'workgroup-sN': plain loads at row stride N halves.
+  const wg = feed.startsWith('workgroup');
+  const stride = feed === 'workgroup' ? 16 : feed.startsWith('workgroup-s') ? Number(feed.slice(11)) : 40;
+  const wload = (type, src, at, t) => `subgroupMatrixLoad<${type}>(&${src}, ${at}, ${t}, ${stride}u)`;
   const step = feed === 'regs'
     ? accNames.map((c) => `    ${c} = subgroupMatrixMultiplyAccumulate(l, r, ${c});`).join('\n')
-    : `    let base = (t & 7u) * 512u + sg * 64u;\n` + accNames.map((c, i) =>
-      `    ${c} = subgroupMatrixMultiplyAccumulate(${load(L, feed === 'workgroup' ? 'wl' : 'a', `base + ${(i % 4) * 16}u`)}, ${load(R, feed === 'workgroup' ? 'wr' : 'b', `base + ${(i >> 2) * 16}u`)}, ${c});`).join('\n');
+    : `    let base = (t & 7u) * ${wg && stride > 16 ? 16 : 512}u + sg * 64u;\n` + accNames.map((c, i) => wg
+      ? `    ${c} = subgroupMatrixMultiplyAccumulate(${wload(L, 'wl', `base + ${(i % 4) * 16}u`, feed === 'workgroup-lt')}, ${wload(R, 'wr', `base + ${(i >> 2) * 16}u`, feed === 'workgroup-rt')}, ${c});`
+      : `    ${c} = subgroupMatrixMultiplyAccumulate(${load(L, 'a', `base + ${(i % 4) * 16}u`)}, ${load(R, 'b', `base + ${(i >> 2) * 16}u`)}, ${c});`).join('\n');
   return preamble(cfg) + `${accNames.map((c) => `  var ${c} = ${C}();`).join('\n')}
   for (var t = 0u; t < dims[0]; t++) {
 ${step}
@@ -65,13 +72,13 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
 @group(0) @binding(1) var<storage, read> b: array<f16>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> dims: array<u32>;
-var<workgroup> wl: array<f16, 4608>;
-var<workgroup> wr: array<f16, 4608>;
+var<workgroup> wl: array<f16, 8192>;
+var<workgroup> wr: array<f16, 8192>;
 @compute @workgroup_size(${SUBGROUPS * SG})
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   _ = out[0];
   let sg = li / ${SG}u;
-  for (var e = li; e < 4608u; e += ${SUBGROUPS * SG}u) { wl[e] = a[e]; wr[e] = b[e]; }
+  for (var e = li; e < 8192u; e += ${SUBGROUPS * SG}u) { wl[e] = a[e]; wr[e] = b[e]; }
   workgroupBarrier();
   let l = ${load(L, 'a', 'sg * 16u')};
   let r = ${load(R, 'b', 'sg * 16u')};
@@ -86,7 +93,7 @@ const tOut = ctx.tensor([groups * SUBGROUPS * 256], 'f32', 'out');
 const tDims = ctx.tensor([4], 'u32', 'dims', new Uint32Array([ITER, 0, ACC, 0]));
 console.log(`${ctx.caps.adapterDescription}: subgroup size ${SG}, ${groups} workgroups × ${SUBGROUPS} subgroups, ${ITER} steps × ${ACC} MMAs`);
 for (const cfg of configs) {
-  for (const feed of ['workgroup', 'storage', 'array', 'array-break']) {
+  for (const feed of (process.argv[3] ?? 'workgroup,workgroup-40,workgroup-lt,workgroup-rt,storage,array,array-break').split(',')) {
     let verdict;
     try {
       ctx.device.pushErrorScope('validation');

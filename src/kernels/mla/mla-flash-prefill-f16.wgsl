@@ -61,9 +61,14 @@ const NK = BK / 16u; // = {{NK_FRAGS}}, the unroll count
 const NV = DV / 16u;  // ≤ V_CHUNKS · NK: written-out fragments past NV fold away as constant-false branches
 const THREADS = SGS * SG;
 // One key block's K and V rows in vec4 loads, and each thread's share (fetched one block ahead into registers).
-const K_ITEMS = BK * (DQ / 4u);
+// The nope, rope and V parts are separate item spaces, so a thread's key and column come from divisions by
+// DN / 4, DR / 4 and DV / 4 (shifts at the 48B shape) instead of by DQ / 4 = 48, which the compiler redid every
+// block.
+const KN_ITEMS = BK * (DN / 4u);
+const KR_ITEMS = BK * (DR / 4u);
 const V_ITEMS = BK * (DV / 4u);
-const K_LOADS = (K_ITEMS + THREADS - 1u) / THREADS;
+const KN_LOADS = (KN_ITEMS + THREADS - 1u) / THREADS;
+const KR_LOADS = max(1u, (KR_ITEMS + THREADS - 1u) / THREADS);
 const V_LOADS = (V_ITEMS + THREADS - 1u) / THREADS;
 const MASKED: f32 = -3.0e38;
 const TAU: f32 = {{TAU}};
@@ -87,18 +92,29 @@ var<workgroup> kTile: array<f16, BK * KROW>;
 #endif
 var<workgroup> vTile: array<f16, BK * VROW>;
 
-// Item e of the K rows of the block whose first key is operand row kRel: 4 halves of one key's [nope | rope].
-fn loadK(kRel: u32, e: u32, h: u32) -> vec4<f16> {
-  let key = e / (DQ / 4u);
-  let d = (e % (DQ / 4u)) * 4u;
-#if DR
-  if (d >= DN) { return kRope[((kRel + key) * DR + d - DN) / 4u]; }
-#endif
-  return kNope[((kRel + key) * params.H * DN + h * DN + d) / 4u];
+// Item e of the nope (or rope) K columns of the block whose first key is operand row kRel: 4 halves of one key.
+fn loadKNope(kRel: u32, e: u32, h: u32) -> vec4<f16> {
+  return kNope[((kRel + e / (DN / 4u)) * params.H * DN + h * DN) / 4u + e % (DN / 4u)];
 }
 
+#if DR
+fn loadKRope(kRel: u32, e: u32) -> vec4<f16> {
+  return kRope[(kRel + e / (DR / 4u)) * (DR / 4u) + e % (DR / 4u)];
+}
+#endif
+
 fn loadV(kRel: u32, e: u32, h: u32) -> vec4<f16> {
-  return v[((kRel + e / (DV / 4u)) * params.H * DV + h * DV + (e % (DV / 4u)) * 4u) / 4u];
+  return v[((kRel + e / (DV / 4u)) * params.H * DV + h * DV) / 4u + e % (DV / 4u)];
+}
+
+// This thread's share of one key block's K and V rows, into registers.
+fn fetchBlock(pk: ptr<function, array<vec4<f16>, KN_LOADS>>, pr: ptr<function, array<vec4<f16>, KR_LOADS>>,
+              pv: ptr<function, array<vec4<f16>, V_LOADS>>, kRel: u32, li: u32, h: u32) {
+  for (var i = 0u; i < KN_LOADS; i++) { if (li + i * THREADS < KN_ITEMS) { (*pk)[i] = loadKNope(kRel, li + i * THREADS, h); } }
+#if DR
+  for (var i = 0u; i < KR_LOADS; i++) { if (li + i * THREADS < KR_ITEMS) { (*pr)[i] = loadKRope(kRel, li + i * THREADS); } }
+#endif
+  for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { (*pv)[i] = loadV(kRel, li + i * THREADS, h); } }
 }
 
 @compute @workgroup_size(SGS * SG)
@@ -168,11 +184,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nq = min(BQ, params.Tq - q0);
   let keyEnd = min(params.kEnd, params.qPos0 + q0 + nq);
   var blk = 0u;
-  var pk: array<vec4<f16>, K_LOADS>;
+  var pk: array<vec4<f16>, KN_LOADS>;
+  var pr: array<vec4<f16>, KR_LOADS>;
   var pv: array<vec4<f16>, V_LOADS>;
   if (params.kStart < keyEnd) {
-    for (var i = 0u; i < K_LOADS; i++) { if (li + i * THREADS < K_ITEMS) { pk[i] = loadK(0u, li + i * THREADS, h); } }
-    for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { pv[i] = loadV(0u, li + i * THREADS, h); } }
+    fetchBlock(&pk, &pr, &pv, 0u, li, h);
   }
   for (var k0 = params.kStart; k0 < keyEnd; k0 += BK) {
     blk += 1u;
@@ -180,13 +196,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // Stage this block's K and V rows from the registers fetched during the previous block, then fetch the next
     // block's (the loads' latency hides behind this block's products; staging was a quarter of the time).
     workgroupBarrier(); // the previous block's fragment loads are done
-    for (var i = 0u; i < K_LOADS; i++) {
+    for (var i = 0u; i < KN_LOADS; i++) {
       let e = li + i * THREADS;
-      if (e < K_ITEMS) {
-        let at = (e / (DQ / 4u)) * KROW + (e % (DQ / 4u)) * 4u;
+      if (e < KN_ITEMS) {
+        let at = (e / (DN / 4u)) * KROW + (e % (DN / 4u)) * 4u;
         kTile[at] = pk[i].x; kTile[at + 1u] = pk[i].y; kTile[at + 2u] = pk[i].z; kTile[at + 3u] = pk[i].w;
       }
     }
+#if DR
+    for (var i = 0u; i < KR_LOADS; i++) {
+      let e = li + i * THREADS;
+      if (e < KR_ITEMS) {
+        let at = (e / (DR / 4u)) * KROW + DN + (e % (DR / 4u)) * 4u;
+        kTile[at] = pr[i].x; kTile[at + 1u] = pr[i].y; kTile[at + 2u] = pr[i].z; kTile[at + 3u] = pr[i].w;
+      }
+    }
+#endif
     for (var i = 0u; i < V_LOADS; i++) {
       let e = li + i * THREADS;
       if (e < V_ITEMS) {
@@ -196,8 +221,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     if (k0 + BK < keyEnd) {
-      for (var i = 0u; i < K_LOADS; i++) { if (li + i * THREADS < K_ITEMS) { pk[i] = loadK(kRel + BK, li + i * THREADS, h); } }
-      for (var i = 0u; i < V_LOADS; i++) { if (li + i * THREADS < V_ITEMS) { pv[i] = loadV(kRel + BK, li + i * THREADS, h); } }
+      fetchBlock(&pk, &pr, &pv, kRel + BK, li, h);
     }
 #unroll j NK_FRAGS
     var s_{{j}} = subgroup_matrix_result<f32, 16, 16>();
@@ -220,16 +244,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // the end (no shuffles: those failed here on the H100). The scaled scores stay in registers between the max
     // and the weights (one pass over workgroup memory).
     if (SPLIT_ROWS || owner) {
+      // Columns [0, live) of this block are keys the row may see (before kEnd, not after its own position): one
+      // compare per score instead of three.
+      let live = select(0, clamp(i32(min(params.kEnd, qPos + 1u)) - i32(k0), 0, i32(BK)), rowLive);
       var xs: array<f32, CPL>;
       var tileMax = MASKED;
       for (var c = 0u; c < CPL; c++) {
         let col = c0 + c;
-        xs[c] = select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos);
+        xs[c] = select(MASKED, scores[r * SROW + col] * params.scaleLog2, i32(col) < live);
         tileMax = max(tileMax, xs[c]);
       }
       for (var c = CPL; c < BK; c++) {
         let col = (c0 + c) % BK;
-        tileMax = max(tileMax, select(MASKED, scores[r * SROW + col] * params.scaleLog2, rowLive && k0 + col < params.kEnd && k0 + col <= qPos));
+        tileMax = max(tileMax, select(MASKED, scores[r * SROW + col] * params.scaleLog2, i32(col) < live));
       }
       if (tileMax > mUsed + TAU) {
         // A row's first live block only sets the max: its accumulator and sum are still zero.
