@@ -4,14 +4,15 @@ import { addReference, makeAdd } from '../../src/kernels/elementwise/add.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
 
 describe('norm/rmsnorm', () => {
-  it('normalises random odd-sized rows into a poisoned output', async () => {
+  it('normalises random odd-sized rows into a poisoned output (register path and, past 16 per lane, the loop)', async () => {
     const ctx = await gpu();
-    const rows = randomInt(1, 40) | 1, dim = randomInt(3, 700) | 1;
-    const x = randomArray(rows * dim, 3), w = randomArray(dim);
-    const out = ctx.tensor([rows, dim], 'f32', 'out');
-    ctx.fill(out, NaN);
-    ctx.run([makeRmsNorm(ctx, ctx.tensor([rows, dim], 'f32', 'x', x), ctx.tensor([dim], 'f32', 'w', w), out, 1e-5)]);
-    expect(relativeError(await ctx.readF32(out), rmsNormReference(x, w, rows, dim, 1e-5))).toBeLessThan(1e-5);
+    for (const [rows, dim] of [[randomInt(1, 40) | 1, randomInt(3, 700) | 1], [3, randomInt(4200, 6000) | 1]]) {
+      const x = randomArray(rows * dim, 3), w = randomArray(dim);
+      const out = ctx.tensor([rows, dim], 'f32', 'out');
+      ctx.fill(out, NaN);
+      ctx.run([makeRmsNorm(ctx, ctx.tensor([rows, dim], 'f32', 'x', x), ctx.tensor([dim], 'f32', 'w', w), out, 1e-5)]);
+      expect(relativeError(await ctx.readF32(out), rmsNormReference(x, w, rows, dim, 1e-5))).toBeLessThan(1e-5);
+    }
   });
 
   it('honours eps (1e-6 vs 1e-5 differ on tiny rows)', async () => {
@@ -27,7 +28,7 @@ describe('norm/rmsnorm', () => {
 
   it('fuses the residual add: same bits as add then rmsnorm, odd sizes, poisoned output', async () => {
     const ctx = await gpu();
-    for (const [rows, dim] of [[1, randomInt(3, 900) | 1], [randomInt(2, 30) | 1, randomInt(3, 700) | 1], [3, 2304]]) {
+    for (const [rows, dim] of [[1, randomInt(3, 900) | 1], [randomInt(2, 30) | 1, randomInt(3, 700) | 1], [3, 2304], [2, randomInt(4200, 6000) | 1]]) {
       const x = randomArray(rows * dim, 3), res = randomArray(rows * dim, 2), w = randomArray(dim);
       const fusedX = ctx.tensor([rows, dim], 'f32', 'x', x), fusedOut = ctx.tensor([rows, dim], 'f32', 'out');
       const pairX = ctx.tensor([rows, dim], 'f32', 'x2', x), pairOut = ctx.tensor([rows, dim], 'f32', 'out2');

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   TENSOR_CORE_TILES, TENSOR_CORE_VARIANTS, makeTensorCoreLinear, probeTensorCoreGemm, tensorCoreDispatch, tensorCoreLinearReference,
 } from '../../src/kernels/linalg/gemm-subgroup-matrix.js';
-import { BIG_GEMM_TILES, TENSOR_CORE_MIN_ROWS, linearReference, makeGroupedLinear, makeLinear } from '../../src/kernels/linalg/matmul.js';
+import { BIG_GEMM_TILES, TENSOR_CORE_MIN_ROWS, linearFoldsNorm, linearReference, makeGroupedLinear, makeLinear } from '../../src/kernels/linalg/matmul.js';
+import { rmsNormReference } from '../../src/kernels/norm/rmsnorm.js';
 import { gemvF16Reference, makeGemvF16, planGemvF16 } from '../../src/kernels/linalg/gemv-f16.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/engine/gpu/half.js';
 import type { GpuContext } from '../../src/engine/gpu/context.js';
@@ -164,6 +165,29 @@ describe('linalg/gemv-f16', () => {
     const got = await ctx.readF32(out);
     expect(got.every(Number.isFinite)).toBe(true);
     expect(relativeError(got, gemvF16Reference(x, w, N, K))).toBeLessThan(1e-5);
+  });
+
+  it('folds the RMSNorm of x (decode): random odd N, K a multiple of 8, poisoned output; other paths refuse it', async () => {
+    const ctx = await gpu();
+    const N = randomInt(5, 300) | 1, K = 8 * randomInt(1, 60), eps = 1e-5;
+    const plan = planGemvF16(ctx, K);
+    const x = randomArray(K, 3), gamma = randomArray(K), w = randomArray(N * K);
+    const want = gemvF16Reference(rmsNormReference(x, gamma, 1, K, eps), w, N, K);
+    const tx = ctx.tensor([1, K], 'f32', 'x', x), tw = ctx.tensor([N, K], 'f16', 'w', w), tg = ctx.tensor([K], 'f32', 'gamma', gamma);
+    if (plan.path === 'subgroup') {
+      const out = ctx.tensor([1, N], 'f32', 'out');
+      ctx.fill(out, NaN);
+      ctx.run(makeLinear(ctx, tx, tw, out, { norm: { weight: tg, eps } }));
+      const got = await ctx.readF32(out);
+      expect(got.every(Number.isFinite)).toBe(true);
+      expect(relativeError(got, want)).toBeLessThan(1e-5);
+      expect(linearFoldsNorm(ctx, { ...tw }, 1)).toBe(true);
+      expect(() => makeGemvF16(ctx, tx, tw, out, plan, 0, { weight: ctx.tensor([K + 8], 'f32', 'g2'), eps })).toThrow(/must have/);
+    }
+    const w32 = ctx.tensor([N, K], 'f32', 'w32', w);
+    expect(linearFoldsNorm(ctx, w32, 1)).toBe(false);
+    expect(linearFoldsNorm(ctx, tw, 2)).toBe(false);
+    expect(() => makeLinear(ctx, tx, w32, ctx.tensor([1, N], 'f32', 'o32'), { norm: { weight: tg, eps } })).toThrow(/cannot take a folded RMSNorm/);
   });
 
   it('K not a multiple of 8: no subgroup plan, and makeLinear keeps the plain GEMV, exact', async () => {

@@ -3,7 +3,8 @@
 // name, split-pass ms, GB/s of f16 latent cache, whole decode ms, max relative error, PASS (≤ 5e-4; 2e-3 for q × 20) / FAIL.
 // First a correctness-only pass at 8k keys with sharp queries (q × 20, q × 3e5: the running max keeps rising, so
 // the lazy-rescale path runs), then the timed lengths. A variant that does not compile or validate prints FAIL with the error and the rest go on.
-// Usage (after `npm run -s build`): node tools/device/probe-mla-decode-variants.mjs [Tk ...]   (default 131072 1048576)
+// Usage (after `npm run -s build`): node tools/device/probe-mla-decode-variants.mjs [Tk ...]   (default 131072 1048576);
+// PROBE_VARIANTS=a,b keeps the variants whose names contain a or b.
 import { GpuContext } from '../../dist/engine/gpu/context.js';
 import { timeDispatches } from '../../dist/bench/gpu-timer.js';
 import { relativeErrorOf as relativeError } from '../../dist/bench/kernel-cases.js';
@@ -39,7 +40,7 @@ const variants = [
   { name: 'batch 16k×4ch', opts: { rowLoads: 'batch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },
   { name: 'prefetch 16k×4ch', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: false } },
   { name: 'prefetch 16k×4ch pv-all-heads', opts: { rowLoads: 'prefetch', keyRows: 16, scoreChains: 4, pvAllHeads: true } },
-];
+].filter((v) => !process.env.PROBE_VARIANTS || process.env.PROBE_VARIANTS.split(',').some((part) => v.name.includes(part)));
 
 /** Runs fn inside validation + internal error scopes; returns the first error's message, or undefined. */
 async function scoped(fn) {

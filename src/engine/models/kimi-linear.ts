@@ -11,7 +11,8 @@ import { makeAddRmsNorm, makeRmsNorm } from '../../kernels/norm/rmsnorm.js';
 import { makeAdd } from '../../kernels/elementwise/add.js';
 import { makeCopy } from '../../kernels/elementwise/copy.js';
 import { makeSwiGlu } from '../../kernels/elementwise/swiglu.js';
-import { gemmTiles, makeGroupedLinear, makeLinear, singleBinding, type GpuWeight, type LinearWeight } from '../../kernels/linalg/matmul.js';
+import { gemmTiles, linearFoldsNorm, makeGroupedLinear, makeLinear, singleBinding, type GpuWeight, type LinearWeight } from '../../kernels/linalg/matmul.js';
+import type { FoldedNorm } from '../../kernels/linalg/gemv-f16.js';
 import { tensorCoreChoice } from '../../kernels/linalg/gemm-subgroup-matrix.js';
 import { isQ8, type Q8Weight } from '../../kernels/linalg/q8-format.js';
 import { q8ScratchValues } from '../../kernels/linalg/linear-q8.js';
@@ -42,6 +43,8 @@ export interface SequenceState extends MlaPrefillState {
 }
 
 type Buffers = Record<string, GpuTensor>;
+/** A mixer's input row(s): the normed h, or at decode x itself with the norm its in-projection applies. */
+interface MixerInput { x: GpuTensor; norm?: FoldedNorm }
 
 export class KimiLinearGraph {
   readonly pieceTokens: number;
@@ -63,6 +66,12 @@ export class KimiLinearGraph {
    * convs share one dispatch. CTXBENCH_DISPATCH_FUSION=off keeps them apart (before/after runs).
    */
   readonly dispatchFusion: boolean = process.env.CTXBENCH_DISPATCH_FUSION !== 'off';
+  /**
+   * Decode folds an RMSNorm with no pending residual (each layer's input norm after an MoE combine, the final
+   * norm) into the f16 GEMVs that read its output: each computes the norm of x itself, 27 dispatches fewer per
+   * step on the 48B shape. CTXBENCH_NORM_FOLD=off keeps the norm dispatches (before/after runs).
+   */
+  readonly normFold: boolean = process.env.CTXBENCH_NORM_FOLD !== 'off';
   /** Rows per expert tile of the MoE prefill plan (see moeTileRows below). */
   private readonly moeTileRows: number;
 
@@ -129,8 +138,19 @@ export class KimiLinearGraph {
   /** f16 scratch the prefill linears expand q8 weights into (absent without q8 weights or prefill). */
   readonly dequantScratch?: GpuTensor;
 
-  private linear(x: GpuTensor, w: LinearWeight, out: GpuTensor): DispatchSpec[] {
-    return makeLinear(this.ctx, x, w, out, { dequantScratch: this.dequantScratch });
+  private linear(x: GpuTensor, w: LinearWeight, out: GpuTensor, norm?: FoldedNorm): DispatchSpec[] {
+    return makeLinear(this.ctx, x, w, out, { dequantScratch: this.dequantScratch, ...(norm ? { norm } : {}) });
+  }
+
+  /** The norm to fold into linears over these weights (decode, no pending residual, all f16 GEMVs), if any. */
+  private foldedNorm(T: number, pending: GpuTensor | undefined, weight: GpuTensor, consumers: LinearWeight[]): FoldedNorm | undefined {
+    if (T !== 1 || pending || !this.normFold || !this.dispatchFusion) return undefined;
+    return consumers.every((w) => linearFoldsNorm(this.ctx, w, 1)) ? { weight, eps: this.config.rmsNormEps } : undefined;
+  }
+
+  /** The weights projections() runs for these members: the fused group's at decode, else each member's. */
+  private projectionWeights(T: number, group: FusedProjection | undefined, out: string, members: LinearWeight[]): LinearWeight[] {
+    return T === 1 && group && this.buf[out] ? [group.weight] : members;
   }
 
   /** Fresh sequence state for up to `capacity` tokens (zeroed KDA states and caches). */
@@ -233,9 +253,16 @@ export class KimiLinearGraph {
     };
     for (let i = 0; i < c.numLayers; i++) {
       const layer = w.layers[i];
-      specs.push(...norm(layer.inputNorm, h));
-      if (layer.mixer.kind === 'kda') specs.push(...this.kdaLayer(seq, i, layer.mixer, h, T));
-      else specs.push(...this.mlaLayer(seq, i, layer.mixer, h, T, seqLen));
+      const mixer = layer.mixer;
+      const inWeights = mixer.kind === 'kda'
+        ? this.projectionWeights(T, mixer.inProj, 'mixerIn', [mixer.q, mixer.k, mixer.v, mixer.fa, mixer.b, mixer.ga])
+        : this.projectionWeights(T, mixer.inProj, 'mixerIn', [mixer.q, mixer.kva]);
+      // Decode with x complete (no residual pending): the in-projection GEMV normalises x itself.
+      const inNorm = this.foldedNorm(T, pendingResidual, layer.inputNorm, inWeights);
+      if (!inNorm) specs.push(...norm(layer.inputNorm, h));
+      const mixerIn = inNorm ? { x, norm: inNorm } : { x: h };
+      if (mixer.kind === 'kda') specs.push(...this.kdaLayer(seq, i, mixer, mixerIn, T));
+      else specs.push(...this.mlaLayer(seq, i, mixer, mixerIn, T, seqLen));
       pendingResidual = v('attn');
       specs.push(...norm(layer.postNorm, h));
       if (layer.mlp.kind === 'dense') {
@@ -250,9 +277,13 @@ export class KimiLinearGraph {
       specs.push(...norm(w.finalNorm, v('normed')));
       specs.push(...this.linear(v('normed'), w.lmHead, rowsView(this.logits, T)));
     } else if (T === 1 && this.dispatchFusion) {
-      // One row: it is the last, so the final norm reads x itself (no copy to lastRow).
-      specs.push(...norm(w.finalNorm, this.buf.lastNormed));
-      specs.push(...this.linear(this.buf.lastNormed, w.lmHead, this.logits));
+      // One row: it is the last, so the final norm reads x itself (no copy to lastRow), or lm_head does.
+      const headNorm = this.foldedNorm(T, pendingResidual, w.finalNorm, [w.lmHead]);
+      if (headNorm) specs.push(...this.linear(x, w.lmHead, this.logits, headNorm));
+      else {
+        specs.push(...norm(w.finalNorm, this.buf.lastNormed));
+        specs.push(...this.linear(this.buf.lastNormed, w.lmHead, this.logits));
+      }
     } else {
       if (pendingResidual) specs.push(makeAdd(ctx, x, pendingResidual));
       specs.push(makeCopy(ctx, x, this.buf.lastRow, H, (T - 1) * H, 0));
@@ -267,8 +298,9 @@ export class KimiLinearGraph {
    * the stacked rows into this.buf[out], each member's output a view at its row (same numbers: every output
    * row is the same dot product). Otherwise one linear per member. `views` holds every member's output.
    */
-  private projections(x: GpuTensor, T: number, group: FusedProjection | undefined, out: string, members: [string, MatmulWeight][]):
+  private projections(input: MixerInput, T: number, group: FusedProjection | undefined, out: string, members: [string, MatmulWeight][]):
     { specs: DispatchSpec[]; views: Record<string, GpuTensor> } {
+    const { x, norm } = input;
     const views: Record<string, GpuTensor> = {};
     const vector = this.buf[out];
     if (T === 1 && group && vector) {
@@ -279,21 +311,21 @@ export class KimiLinearGraph {
         views[name] = { buffer: vector.buffer, offset: vector.offset + 4 * row, bytes: 4 * n, shape: [1, n], dtype: 'f32', label: `${out}[${name}]` };
       }
       const N = group.weight.shape[0];
-      return { specs: this.linear(x, group.weight, { ...vector, shape: [1, N], bytes: 4 * N }), views };
+      return { specs: this.linear(x, group.weight, { ...vector, shape: [1, N], bytes: 4 * N }, norm), views };
     }
     const specs: DispatchSpec[] = [];
     for (const [name, w] of members) {
       views[name] = rowsView(this.buf[name], T);
-      specs.push(...this.linear(x, w, views[name]));
+      specs.push(...this.linear(x, w, views[name], norm));
     }
     return { specs, views };
   }
 
-  private kdaLayer(seq: SequenceState, i: number, lw: KdaLayerWeights, h: GpuTensor, T: number): DispatchSpec[] {
+  private kdaLayer(seq: SequenceState, i: number, lw: KdaLayerWeights, input: MixerInput, T: number): DispatchSpec[] {
     const { ctx, config: c } = this;
     const { numHeads: Hk, headDim: Dk, convKernelSize: K } = c.kda;
     const P = Hk * Dk;
-    const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['q', lw.q], ['k', lw.k], ['v', lw.v], ['fa', lw.fa], ['b', lw.b], ['ga', lw.ga]]);
+    const proj = this.projections(input, T, lw.inProj, 'mixerIn', [['q', lw.q], ['k', lw.k], ['v', lw.v], ['fa', lw.fa], ['b', lw.b], ['ga', lw.ga]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const st = seq.kda[i]!;
     // Decode computes f = f_b·(f_a h) inside kdaPrepare and z = g_b·(g_a h) inside the gated norm: two tiny GEMV
@@ -327,11 +359,11 @@ export class KimiLinearGraph {
     return specs;
   }
 
-  private mlaLayer(seq: SequenceState, i: number, lw: MlaLayerWeights, h: GpuTensor, T: number, seqLen?: GpuTensor): DispatchSpec[] {
+  private mlaLayer(seq: SequenceState, i: number, lw: MlaLayerWeights, input: MixerInput, T: number, seqLen?: GpuTensor): DispatchSpec[] {
     const { ctx, config: c } = this;
     const m = c.mla;
     const Hm = m.numHeads, Dn = m.qkNopeHeadDim, Dr = m.qkRopeHeadDim, Dv = m.vHeadDim, R = m.kvLoraRank;
-    const proj = this.projections(h, T, lw.inProj, 'mixerIn', [['mq', lw.q], ['kva', lw.kva]]);
+    const proj = this.projections(input, T, lw.inProj, 'mixerIn', [['mq', lw.q], ['kva', lw.kva]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     const cache = seq.mla[i]!.cache;
     // A recorded step reads the length from the GPU counter; the cache capacity bounds the key range.
@@ -353,7 +385,7 @@ export class KimiLinearGraph {
   /** Dense SwiGLU MLP into this.buf.attn; build() adds it into x inside the next RMSNorm. */
   private denseMlp(lw: DenseMlpWeights, h: GpuTensor, T: number): DispatchSpec[] {
     const { ctx } = this;
-    const proj = this.projections(h, T, lw.gateUp, 'mlpIn', [['dg', lw.gate], ['du', lw.up]]);
+    const proj = this.projections({ x: h }, T, lw.gateUp, 'mlpIn', [['dg', lw.gate], ['du', lw.up]]);
     const v = (name: string) => proj.views[name] ?? rowsView(this.buf[name], T);
     return [
       ...proj.specs,
@@ -410,7 +442,7 @@ export class KimiLinearGraph {
       ...experts(v('em', rows), lw.w2, v('ed', rows), false),
     );
     if (lw.shared) {
-      const proj = this.projections(h, T, lw.shared.gateUp, 'mlpIn', [['sg', lw.shared.gate], ['su', lw.shared.up]]);
+      const proj = this.projections({ x: h }, T, lw.shared.gateUp, 'mlpIn', [['sg', lw.shared.gate], ['su', lw.shared.up]]);
       specs.push(
         ...proj.specs,
         makeSwiGlu(ctx, proj.views.sg, proj.views.su, v('sm')), ...this.linear(v('sm'), lw.shared.down, v('so')),

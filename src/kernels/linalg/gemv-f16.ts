@@ -1,7 +1,7 @@
 // Wrapper for gemv-f16.wgsl: decode GEMV over f16 weights at memory bandwidth (subgroup reductions, 16-byte
 // loads, several rows per workgroup sharing the x chunk). makeLinear picks it for one activation row and f16
 // weights; devices without subgroups, or rows whose length is not a multiple of 8, keep the plain gemv there.
-import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
+import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { requireDtype } from '../elementwise/shapes.js';
@@ -31,9 +31,15 @@ export function planGemvF16(ctx: GpuContext, K: number): GemvF16Plan {
   return { path: 'subgroup', workgroupSize, rowsPerWorkgroup };
 }
 
-/** out[colOffset + n] = W[n, :] · x for the N rows of W (one binding part of a row-split weight); x, out f32. */
+/** An RMSNorm folded into the GEMV that reads its output (decode): γ [K] f32 and the norm's eps. */
+export interface FoldedNorm { weight: GpuTensor; eps: number }
+
+/**
+ * out[colOffset + n] = W[n, :] · x for the N rows of W (one binding part of a row-split weight); x, out f32.
+ * With `norm`, W[n, :] · (rmsnorm(x) ⊙ γ): x is the raw row and the norm is computed inside the dispatch.
+ */
 export function makeGemvF16(
-  ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, plan = planGemvF16(ctx, w.shape[1]), colOffset = 0,
+  ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, plan = planGemvF16(ctx, w.shape[1]), colOffset = 0, norm?: FoldedNorm,
 ): DispatchSpec[] {
   const [N, K] = w.shape;
   requireDtype('gemv f16', w, 'f16');
@@ -44,11 +50,15 @@ export function makeGemvF16(
   const outLen = out.shape.reduce((a, b) => a * b, 1);
   if (xLen !== K) throw new Error(`gemv f16: ${x.label} has ${xLen} values, ${w.label} expects ${K}`);
   if (outLen < colOffset + N) throw new Error(`gemv f16: ${out.label} has ${outLen} values, expected at least ${colOffset + N}`);
+  if (norm) {
+    requireDtype('gemv f16 norm', norm.weight, 'f32');
+    if (norm.weight.shape.reduce((a, b) => a * b, 1) !== K) throw new Error(`gemv f16: norm weight ${norm.weight.label} must have ${K} values`);
+  }
   return [ctx.dispatch({
     kernel,
-    defines: { WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize) },
-    params: [N, K, colOffset, 0],
-    bindings: [x, w, out],
+    defines: { WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize), NORM: Boolean(norm) },
+    params: [N, K, colOffset, f32(norm?.eps ?? 0)],
+    bindings: norm ? [x, w, out, norm.weight] : [x, w, out],
     workgroups: ctx.grid2d(Math.ceil(N / plan.rowsPerWorkgroup)),
   })];
 }

@@ -4,7 +4,7 @@ import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
 import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { DENSE_TILE_MIN_ROWS, tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
-import { makeGemvF16, planGemvF16 } from './gemv-f16.js';
+import { makeGemvF16, planGemvF16, type FoldedNorm } from './gemv-f16.js';
 import { isQ8, type Q8Weight } from './q8-format.js';
 import { makeGroupedLinearQ8, makeLinearQ8 } from './linear-q8.js';
 
@@ -82,11 +82,24 @@ function gemvWorkgroup(ctx: GpuContext): number {
  * own column range. One activation row uses the GEMV kernel. q8 weights over several rows expand into
  * `dequantScratch` (linear-q8.ts).
  */
+/**
+ * Whether makeLinear can apply the RMSNorm of its input itself (`opts.norm`): one activation row on the f16
+ * subgroup GEMV (decode), where every workgroup reads all of x anyway.
+ */
+export function linearFoldsNorm(ctx: GpuContext, weight: LinearWeight, rows: number): boolean {
+  if (rows !== 1 || isQ8(weight) || weight.dtype !== 'f16') return false;
+  const K = weight.shape[1];
+  return !tensorCoreTiles(ctx, weight, 1, K) && planGemvF16(ctx, K).path === 'subgroup';
+}
+
 export function makeLinear(
   ctx: GpuContext, x: GpuTensor, weight: LinearWeight, out: GpuTensor,
-  opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean; dequantScratch?: GpuTensor } = {},
+  opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean; dequantScratch?: GpuTensor; norm?: FoldedNorm } = {},
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
+  if (opts.norm && (!linearFoldsNorm(ctx, weight, x.shape.length === 1 ? 1 : x.shape[0]) || opts.plainGemv || (opts.xRowStride ?? K) !== K)) {
+    throw new Error(`linear: ${weight.label} cannot take a folded RMSNorm here (only one row on the f16 subgroup GEMV)`);
+  }
   const M = x.shape.length === 1 ? 1 : x.shape[0];
   const xK = x.shape[x.shape.length - 1];
   requireDtype('linear', x, 'f32');
@@ -114,7 +127,7 @@ export function makeLinear(
     if (tc) {
       specs.push(tensorCoreDispatch(ctx, { x, w: part, out, M, N: n, K, outStride: N, colOffset: rowStart, xStride }, tc));
     } else if (gemvPlan?.path === 'subgroup') {
-      specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart));
+      specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart, opts.norm));
     } else if (oneRow && (!f16 || K % 2 === 0)) {
       specs.push(ctx.dispatch({
         kernel: gemvKernel,

@@ -13,9 +13,23 @@ export function reductionWorkgroup(ctx: GpuContext, width: number): number {
   return wg;
 }
 
+/**
+ * Elements each invocation keeps in registers (rmsnorm.wgsl's PER path: every load issued before any store), or
+ * 0 for the strided loop where a row would need more than 16 per invocation.
+ */
+function elementsPerInvocation(dim: number, wg: number): number {
+  const per = Math.ceil(dim / wg);
+  return per <= 16 ? per : 0;
+}
+
 /** Subgroup sums where every subgroup of a workgroup has one size (the slot index is li / size). */
 function normSubgroups(ctx: GpuContext): boolean {
   return ctx.caps.hasSubgroups && ctx.caps.subgroupMinSize === ctx.caps.subgroupSize;
+}
+
+function normDefines(ctx: GpuContext, dim: number, residual: boolean) {
+  const wg = reductionWorkgroup(ctx, dim);
+  return { WG: wg, PER: elementsPerInvocation(dim, wg), RESIDUAL: residual, SUBGROUPS: normSubgroups(ctx) };
 }
 
 export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): DispatchSpec {
@@ -28,7 +42,7 @@ export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, ou
   if (x.buffer === out.buffer) throw new Error('rmsnorm: out must not alias x');
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim), SUBGROUPS: normSubgroups(ctx) },
+    defines: normDefines(ctx, dim, false),
     params: [rows, dim, f32(eps), 0],
     bindings: [x, weight, out],
     workgroups: ctx.grid2d(rows),
@@ -50,7 +64,7 @@ export function makeAddRmsNorm(ctx: GpuContext, x: GpuTensor, residual: GpuTenso
   if (weight.buffer === x.buffer || weight.buffer === out.buffer) throw new Error('addRmsNorm: weight must not alias x or out');
   return ctx.dispatch({
     kernel,
-    defines: { WG: reductionWorkgroup(ctx, dim), RESIDUAL: true, SUBGROUPS: normSubgroups(ctx) },
+    defines: normDefines(ctx, dim, true),
     params: [rows, dim, f32(eps), 0],
     bindings: [x, residual, weight, out],
     workgroups: ctx.grid2d(rows),

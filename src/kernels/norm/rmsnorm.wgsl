@@ -32,6 +32,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   if (r >= params.rows) { return; }
   let base = r * params.dim;
   var sum = 0.0;
+#if PER
+  let last = base + params.dim - 1u; // clamped, unpredicated loads: all of them go out before the first store
+  // The row's PER elements per invocation stay in registers, and every load is issued before the first store:
+  // a loop that loads, adds and stores x (which the compiler must assume may alias the other bindings) waited
+  // out one memory latency per step, ~7.6 µs per 2304-wide decode norm on the H100.
+#unroll j PER
+  let i{{j}} = li + {{j}}u * WG;
+#if RESIDUAL
+  let v{{j}} = select(0.0, x[min(base + i{{j}}, last)] + residual[min(base + i{{j}}, last)], i{{j}} < params.dim);
+#else
+  let v{{j}} = select(0.0, x[min(base + i{{j}}, last)], i{{j}} < params.dim);
+#endif
+#endunroll
+#unroll j PER
+  sum = fma(v{{j}}, v{{j}}, sum);
+#endunroll
+#if RESIDUAL
+#unroll j PER
+  if (i{{j}} < params.dim) { x[base + i{{j}}] = v{{j}}; }
+#endunroll
+#endif
+#else
   for (var i = li; i < params.dim; i += WG) {
 #if RESIDUAL
     let v = x[base + i] + residual[base + i];
@@ -41,6 +63,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #endif
     sum = fma(v, v, sum);
   }
+#endif
 #if SUBGROUPS
   // Subgroups are laid out linearly over local_invocation_index on the drivers we run (NVIDIA, Mesa).
   let part = subgroupAdd(sum);
@@ -58,5 +81,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   let total = partial[0];
 #endif
   let inv = inverseSqrt(total / f32(params.dim) + params.eps);
+#if PER
+#unroll j PER
+  if (i{{j}} < params.dim) { out[base + i{{j}}] = v{{j}} * inv * weight[i{{j}}]; }
+#endunroll
+#else
   for (var i = li; i < params.dim; i += WG) { out[base + i] = x[base + i] * inv * weight[i]; }
+#endif
 }
