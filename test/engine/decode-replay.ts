@@ -3,8 +3,8 @@
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { tinyConfig } from '../gpu/tiny-config.js';
 
-/** Loads the tiny random hybrid with `env` set only while loading (undefined deletes a variable). */
-export async function loadTinyWith(env: Record<string, string | undefined>, seed: number, opts: EngineOptions): Promise<Engine> {
+/** Loads the tiny random hybrid (or `config`) with `env` set only while loading (undefined deletes a variable). */
+export async function loadTinyWith(env: Record<string, string | undefined>, seed: number, opts: EngineOptions, config = tinyConfig()): Promise<Engine> {
   const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   const apply = (vars: Record<string, string | undefined>) => {
     for (const [k, v] of Object.entries(vars)) {
@@ -14,17 +14,17 @@ export async function loadTinyWith(env: Record<string, string | undefined>, seed
   };
   apply(env);
   try {
-    return await Engine.load({ randomConfig: tinyConfig(), seed }, opts);
+    return await Engine.load({ randomConfig: config, seed }, opts);
   } finally {
     apply(before);
   }
 }
 
 /** The same seeded tiny engine with `switchName` unset (on) and set to 'off', both kept in `keep` for closing. */
-export async function loadOnAndOff(switchName: string, seed: number, opts: EngineOptions, keep: Engine[]): Promise<[Engine, Engine]> {
-  const on = await loadTinyWith({ [switchName]: undefined }, seed, opts);
+export async function loadOnAndOff(switchName: string, seed: number, opts: EngineOptions, keep: Engine[], config = tinyConfig()): Promise<[Engine, Engine]> {
+  const on = await loadTinyWith({ [switchName]: undefined }, seed, opts, config);
   keep.push(on);
-  const off = await loadTinyWith({ [switchName]: 'off' }, seed, opts);
+  const off = await loadTinyWith({ [switchName]: 'off' }, seed, opts, config);
   keep.push(off);
   return [on, off];
 }

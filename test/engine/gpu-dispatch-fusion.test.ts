@@ -8,7 +8,14 @@ import { loadOnAndOff, prefillThenDecode } from './decode-replay.js';
 
 const V = 97;
 const engines: Engine[] = [];
-afterAll(async () => { for (const e of engines) await e.close(); });
+// The norm fold (gpu-norm-fold.test.ts) rides on dispatch fusion and rounds differently: off for both engines here.
+const normFoldBefore = process.env.CTXBENCH_NORM_FOLD;
+process.env.CTXBENCH_NORM_FOLD = 'off';
+afterAll(async () => {
+  for (const e of engines) await e.close();
+  if (normFoldBefore === undefined) delete process.env.CTXBENCH_NORM_FOLD;
+  else process.env.CTXBENCH_NORM_FOLD = normFoldBefore;
+});
 
 describe('dispatch fusion (residual add + RMSNorm, grouped short convs)', () => {
   it.each([false, true])('allLogits %s: fewer dispatches per decode step, identical logits in prefill and decode', async (allLogits) => {

@@ -3,6 +3,7 @@ import {
   expertGemvReference, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, planExpertGemv, sharedExpertFoldReason, type ExpertGemvPlan,
 } from '../../src/kernels/moe/expert-gemv.js';
 import { swiGluReference } from '../../src/kernels/elementwise/swiglu.js';
+import { rmsNormReference } from '../../src/kernels/norm/rmsnorm.js';
 import type { GpuWeight } from '../../src/kernels/linalg/matmul.js';
 import type { GpuContext } from '../../src/engine/gpu/context.js';
 import { gpu, randomArray, randomInt, relativeError } from '../gpu/context.js';
@@ -77,6 +78,41 @@ describe('moe/expert-gemv', () => {
       expect(relativeError(got.subarray(0, slots * N), ref), `${dtype} N=${N} K=${K}`).toBeLessThan(1e-5);
       expect(got.subarray(slots * N).every(Number.isNaN)).toBe(true);
     }
+  });
+
+  it('folded RMSNorm of x + residual in gate|up|SwiGLU (routed and shared slots) equals the pass over the normed rows', async () => {
+    const ctx = await gpu();
+    for (const [dtype, withShared] of [['f16', true], ['f16', false], ['f32', true]] as const) {
+      const chunk = dtype === 'f16' ? 8 : 4, f16 = dtype === 'f16', eps = 1e-6;
+      const E = randomInt(3, 8), topK = randomInt(1, 3), T = randomInt(1, 3);
+      const I = chunk * randomInt(2, 9), H = chunk * randomInt(3, 41);
+      const routed = T * topK, rows = withShared ? T * (topK + 1) : routed;
+      const x = randomArray(T * H, 3), res = randomArray(T * H, 2), gamma = randomArray(H);
+      const wg = randomArray(E * I * H), wu = randomArray(E * I * H), sg = randomArray(I * H), su = randomArray(I * H);
+      const ids = Array.from({ length: routed }, () => randomInt(0, E - 1));
+      const gate = stackedWeight(ctx, wg, E, I, H, dtype, false, 'wg'), up = stackedWeight(ctx, wu, E, I, H, dtype, false, 'wu');
+      const shared = withShared ? { gate: ctx.tensor([I, H], dtype, 'sg', sg), up: ctx.tensor([I, H], dtype, 'su', su) } : undefined;
+      const out = ctx.tensor([rows + 1, I], 'f32', 'out');
+      ctx.fill(out, NaN);
+      const norm = { weight: ctx.tensor([H], 'f32', 'gamma', gamma), eps, residual: ctx.tensor([T, H], 'f32', 'res', res) };
+      ctx.run(makeExpertGemvSwiGlu(ctx, ctx.tensor([T, H], 'f32', 'x', x), gate, up, ctx.tensor([routed], 'u32', 'ids', ids), out, routed, topK, undefined, shared, norm));
+      const normed = rmsNormReference(x.map((v, i) => v + res[i]), gamma, T, H, eps);
+      const stack = (a: Float32Array, b: Float32Array) => (withShared ? Float32Array.from([...a, ...b]) : a);
+      const idsExt = withShared ? Array.from({ length: rows }, (_, s) => (s % (topK + 1) === topK ? E : ids[Math.floor(s / (topK + 1)) * topK + (s % (topK + 1))])) : ids;
+      const k = withShared ? topK + 1 : topK;
+      const ref = swiGluReference(
+        expertGemvReference(normed, stack(wg, sg), idsExt, rows, k, true, I, H, f16),
+        expertGemvReference(normed, stack(wu, su), idsExt, rows, k, true, I, H, f16),
+      );
+      const got = await ctx.readF32(out);
+      const what = `${dtype}${withShared ? ' shared' : ''} E=${E} topK=${topK} T=${T} I=${I} H=${H}`;
+      expect(relativeError(got.subarray(0, rows * I), ref), what).toBeLessThan(1e-5);
+      expect(got.subarray(rows * I).every(Number.isNaN), what).toBe(true);
+    }
+    const w = stackedWeight(ctx, randomArray(3 * 8 * 16), 3, 8, 16, 'f32', false, 'w');
+    const bad = { weight: ctx.tensor([16], 'f32', 'g'), eps: 1e-6, residual: ctx.tensor([2, 16], 'f32', 'r') };
+    expect(() => makeExpertGemvSwiGlu(ctx, ctx.tensor([1, 16], 'f32', 'x'), w, w, ctx.tensor([2], 'u32', 'ids'), ctx.tensor([2, 8], 'f32', 'o'), 2, 2, undefined, undefined, bad))
+      .toThrow(/residual r must have 16 values, as x/);
   });
 
   // The shared expert folded in as slot topK of each token: the reference is the same projection over stacks

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { makeAdd } from '../../src/kernels/elementwise/add.js';
 import { makeExpertGemv } from '../../src/kernels/moe/expert-gemv.js';
 import { makeMoeCombine } from '../../src/kernels/moe/combine.js';
 import { moeRouteReference } from '../../src/kernels/moe/route.js';
@@ -91,6 +92,15 @@ describe('moe decode path', () => {
     expect(relativeError(await ctx.readF32(tr), expected), `T=${T} topK=${topK} H=${H}`).toBeLessThan(1e-6);
     expect(() => makeMoeCombine(ctx, tr, rows, ctx.tensor([T * topK], 'f32', 'rw2'), ctx.tensor([T * topK], 'u32', 'sp'), T, topK, 'slot'))
       .toThrow(/shared slot needs expert rows in slot order/);
+    // With the attention branch still pending (a folded post-attention norm): x ← (x + attn) + the sum, the same
+    // two f32 adds as the residual add followed by the plain combine.
+    const attn = randomArray(T * H);
+    const x2 = ctx.tensor([T, H], 'f32', 'x2', residual), pairX = ctx.tensor([T, H], 'f32', 'x3', residual);
+    const rw = ctx.tensor([T * topK], 'f32', 'rw3', weights), ta = ctx.tensor([T, H], 'f32', 'attn', attn);
+    ctx.run([makeMoeCombine(ctx, x2, rows, rw, null, T, topK, 'slot', ta)]);
+    ctx.run([makeAdd(ctx, pairX, ta), makeMoeCombine(ctx, pairX, rows, rw, null, T, topK, 'slot')]);
+    expect(Array.from(await ctx.readF32(x2))).toEqual(Array.from(await ctx.readF32(pairX)));
+    expect(() => makeMoeCombine(ctx, x2, rows, rw, null, T, topK, 'slot', x2)).toThrow(/shaped as x and apart from it/);
   });
 
   it('rejects mismatched shapes with a clear error', async () => {

@@ -184,10 +184,29 @@ describe('linalg/gemv-f16', () => {
       expect(linearFoldsNorm(ctx, { ...tw }, 1)).toBe(true);
       expect(() => makeGemvF16(ctx, tx, tw, out, plan, 0, { weight: ctx.tensor([K + 8], 'f32', 'g2'), eps })).toThrow(/must have/);
     }
-    const w32 = ctx.tensor([N, K], 'f32', 'w32', w);
-    expect(linearFoldsNorm(ctx, w32, 1)).toBe(false);
     expect(linearFoldsNorm(ctx, tw, 2)).toBe(false);
-    expect(() => makeLinear(ctx, tx, w32, ctx.tensor([1, N], 'f32', 'o32'), { norm: { weight: tg, eps } })).toThrow(/cannot take a folded RMSNorm/);
+    const tx2 = ctx.tensor([2, K], 'f32', 'x2', [...x, ...x]);
+    expect(() => makeLinear(ctx, tx2, tw, ctx.tensor([2, N], 'f32', 'o2'), { norm: { weight: tg, eps } })).toThrow(/cannot take a folded RMSNorm/);
+  });
+
+  it('folds the RMSNorm of x + residual on every one-row GEMV (f16 subgroup, plain f16 with K even, f32), poisoned output', async () => {
+    const ctx = await gpu();
+    const eps = 1e-6;
+    for (const [dtype, K] of [['f16', 8 * randomInt(1, 60)], ['f16', 8 * randomInt(1, 50) + 2 * randomInt(1, 3)], ['f32', randomInt(3, 500)]] as const) {
+      const N = randomInt(5, 200) | 1;
+      const x = randomArray(K, 3), res = randomArray(K, 2), gamma = randomArray(K), w = randomArray(N * K);
+      const tw = ctx.tensor([N, K], dtype, 'w', w);
+      expect(linearFoldsNorm(ctx, tw, 1), `${dtype} K=${K}`).toBe(true);
+      const out = ctx.tensor([1, N], 'f32', 'out');
+      ctx.fill(out, NaN);
+      const norm = { weight: ctx.tensor([K], 'f32', 'gamma', gamma), eps, residual: ctx.tensor([1, K], 'f32', 'res', res) };
+      ctx.run(makeLinear(ctx, ctx.tensor([1, K], 'f32', 'x', x), tw, out, { norm }));
+      const normed = rmsNormReference(x.map((v, i) => v + res[i]), gamma, 1, K, eps);
+      const want = dtype === 'f16' ? gemvF16Reference(normed, w, N, K) : linearReference(normed, w, 1, N, K);
+      const got = await ctx.readF32(out);
+      expect(got.every(Number.isFinite), `${dtype} K=${K}`).toBe(true);
+      expect(relativeError(got, want), `${dtype} K=${K}`).toBeLessThan(1e-5);
+    }
   });
 
   it('K not a multiple of 8: no subgroup plan, and makeLinear keeps the plain GEMV, exact', async () => {

@@ -148,6 +148,16 @@ export class KimiLinearGraph {
     return consumers.every((w) => linearFoldsNorm(this.ctx, w, 1)) ? { weight, eps: this.config.rmsNormEps } : undefined;
   }
 
+  /**
+   * The post-attention norm to fold into a decode MoE (x + residual normalised inside the router and gate|up
+   * GEMVs, residual added by the combine), where it runs the shared-slot path (moe() below) on foldable GEMVs.
+   */
+  private moeFoldedNorm(T: number, lw: MoeWeights, weight: GpuTensor, residual: GpuTensor | undefined): FoldedNorm | undefined {
+    if (T !== 1 || !residual || !this.normFold || !this.dispatchFusion || !lw.shared) return undefined;
+    if (sharedExpertFoldReason(this.ctx, { gate: lw.w1, up: lw.w3, down: lw.w2 }, lw.shared) || !linearFoldsNorm(this.ctx, lw.router, 1)) return undefined;
+    return { weight, eps: this.config.rmsNormEps, residual };
+  }
+
   /** The weights projections() runs for these members: the fused group's at decode, else each member's. */
   private projectionWeights(T: number, group: FusedProjection | undefined, out: string, members: LinearWeight[]): LinearWeight[] {
     return T === 1 && group && this.buf[out] ? [group.weight] : members;
@@ -264,12 +274,19 @@ export class KimiLinearGraph {
       if (mixer.kind === 'kda') specs.push(...this.kdaLayer(seq, i, mixer, mixerIn, T));
       else specs.push(...this.mlaLayer(seq, i, mixer, mixerIn, T, seqLen));
       pendingResidual = v('attn');
+      // Decode MoE on its folded path: router and gate|up GEMVs normalise x + attn themselves, the combine adds attn.
+      const moeNorm = layer.mlp.kind === 'moe' ? this.moeFoldedNorm(T, layer.mlp, layer.postNorm, pendingResidual) : undefined;
+      if (moeNorm && layer.mlp.kind === 'moe') {
+        pendingResidual = undefined;
+        specs.push(...this.moe(layer.mlp, { x, norm: moeNorm }, x, T));
+        continue;
+      }
       specs.push(...norm(layer.postNorm, h));
       if (layer.mlp.kind === 'dense') {
         specs.push(...this.denseMlp(layer.mlp, h, T));
         pendingResidual = v('attn');
       } else {
-        specs.push(...this.moe(layer.mlp, h, x, T));
+        specs.push(...this.moe(layer.mlp, { x: h }, x, T));
       }
     }
     const H = c.hiddenSize;
@@ -394,8 +411,9 @@ export class KimiLinearGraph {
     ];
   }
 
-  private moe(lw: MoeWeights, h: GpuTensor, x: GpuTensor, T: number): DispatchSpec[] {
+  private moe(lw: MoeWeights, input: MixerInput, x: GpuTensor, T: number): DispatchSpec[] {
     const { ctx, config: c } = this;
+    const { x: h, norm } = input;
     const moe = c.moe;
     const TM = this.moeTileRows;
     const cap = moeCapacity(T, moe.topK, moe.numExperts, TM);
@@ -403,7 +421,7 @@ export class KimiLinearGraph {
     const ids = v('ids', T * moe.topK), rw = v('rw', T * moe.topK), slots = v('slots', T * moe.topK);
     const grouped = { rows: v('rows', cap), tileExpert: v('tiles', cap / TM), capacity: cap, tileRows: TM };
     const specs: DispatchSpec[] = [
-      ...this.linear(h, lw.router, v('router')),
+      ...this.linear(h, lw.router, v('router'), norm),
       makeMoeRoute(ctx, v('router'), lw.bias, ids, rw, T, {
         topK: moe.topK, renormalize: moe.renormalize, routedScalingFactor: moe.routedScalingFactor,
       }),
@@ -429,12 +447,13 @@ export class KimiLinearGraph {
     // Decode fuses gate, up and SwiGLU into one pass over the chosen experts where the subgroup kernel runs.
     if (fold) {
       specs.push(
-        ...makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), routed, moe.topK, undefined, fold),
+        ...makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), routed, moe.topK, undefined, fold, norm),
         ...makeExpertGemv(ctx, v('em', rows), lw.w2, ids, v('ed', rows), routed, moe.topK, false, undefined, fold.down),
-        makeMoeCombine(ctx, x, v('ed', rows), rw, null, T, moe.topK, 'slot'),
+        makeMoeCombine(ctx, x, v('ed', rows), rw, null, T, moe.topK, 'slot', norm?.residual),
       );
       return specs;
     }
+    if (norm) throw new Error('moe: a folded norm needs the decode shared-slot path');
     specs.push(
       ...(direct && expertSwiGluFusable(ctx, lw.w1, lw.w3)
         ? makeExpertGemvSwiGlu(ctx, h, lw.w1, lw.w3, ids, v('em', rows), rows, moe.topK)

@@ -31,8 +31,25 @@ export function planGemvF16(ctx: GpuContext, K: number): GemvF16Plan {
   return { path: 'subgroup', workgroupSize, rowsPerWorkgroup };
 }
 
-/** An RMSNorm folded into the GEMV that reads its output (decode): γ [K] f32 and the norm's eps. */
-export interface FoldedNorm { weight: GpuTensor; eps: number }
+/**
+ * An RMSNorm folded into the GEMV that reads its output (decode): γ [K] f32 and the norm's eps; with `residual`,
+ * the input is x + residual (the add the norm would have stored; whoever writes x next must add it).
+ */
+export interface FoldedNorm { weight: GpuTensor; eps: number; residual?: GpuTensor }
+
+/** Checks a folded norm's tensors against K-long input rows (xValues in all); its defines and extra bindings. */
+export function foldedNormOperands(name: string, norm: FoldedNorm | undefined, K: number, xValues = K): { defines: { NORM: boolean; RESIDUAL: boolean }; bindings: GpuTensor[] } {
+  if (!norm) return { defines: { NORM: false, RESIDUAL: false }, bindings: [] };
+  requireDtype(`${name} norm`, norm.weight, 'f32');
+  if (numelOf(norm.weight) !== K) throw new Error(`${name}: norm weight ${norm.weight.label} must have ${K} values`);
+  if (norm.residual) {
+    requireDtype(`${name} residual`, norm.residual, 'f32');
+    if (numelOf(norm.residual) !== xValues) throw new Error(`${name}: residual ${norm.residual.label} must have ${xValues} values, as x`);
+  }
+  return { defines: { NORM: true, RESIDUAL: Boolean(norm.residual) }, bindings: norm.residual ? [norm.weight, norm.residual] : [norm.weight] };
+}
+
+const numelOf = (t: GpuTensor) => t.shape.reduce((a, b) => a * b, 1);
 
 /**
  * out[colOffset + n] = W[n, :] · x for the N rows of W (one binding part of a row-split weight); x, out f32.
@@ -50,15 +67,12 @@ export function makeGemvF16(
   const outLen = out.shape.reduce((a, b) => a * b, 1);
   if (xLen !== K) throw new Error(`gemv f16: ${x.label} has ${xLen} values, ${w.label} expects ${K}`);
   if (outLen < colOffset + N) throw new Error(`gemv f16: ${out.label} has ${outLen} values, expected at least ${colOffset + N}`);
-  if (norm) {
-    requireDtype('gemv f16 norm', norm.weight, 'f32');
-    if (norm.weight.shape.reduce((a, b) => a * b, 1) !== K) throw new Error(`gemv f16: norm weight ${norm.weight.label} must have ${K} values`);
-  }
+  const folded = foldedNormOperands('gemv f16', norm, K);
   return [ctx.dispatch({
     kernel,
-    defines: { WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize), NORM: Boolean(norm) },
+    defines: { WG: plan.workgroupSize, ROWS: plan.rowsPerWorkgroup, MIN_SG: Math.max(1, ctx.caps.subgroupMinSize), ...folded.defines },
     params: [N, K, colOffset, f32(norm?.eps ?? 0)],
-    bindings: norm ? [x, w, out, norm.weight] : [x, w, out],
+    bindings: [x, w, out, ...folded.bindings],
     workgroups: ctx.grid2d(Math.ceil(N / plan.rowsPerWorkgroup)),
   })];
 }

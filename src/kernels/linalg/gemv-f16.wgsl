@@ -15,6 +15,13 @@ struct Params { N: u32, K: u32, col_offset: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 #if NORM
 @group(0) @binding(4) var<storage, read> gamma: array<vec4<f32>>;
+#if RESIDUAL
+// x is read as x + residual: the residual add the norm's dispatch would have made (the combine stores it).
+@group(0) @binding(5) var<storage, read> residual: array<vec4<f32>>;
+fn rawX(i: u32) -> vec4<f32> { return x[i] + residual[i]; }
+#else
+fn rawX(i: u32) -> vec4<f32> { return x[i]; }
+#endif
 #endif
 
 const WG = {{WG}}u;
@@ -46,8 +53,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #endif
   for (var c = li; c < chunks; c += WG) {
 #if NORM
-    let xlo = x[2u * c];
-    let xhi = x[2u * c + 1u];
+    let xlo = rawX(2u * c);
+    let xhi = rawX(2u * c + 1u);
     sq += dot(xlo, xlo) + dot(xhi, xhi);
     let lo = xlo * gamma[2u * c];
     let hi = xhi * gamma[2u * c + 1u];

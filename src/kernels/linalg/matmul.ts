@@ -1,10 +1,10 @@
 // Wrapper for matmul.wgsl and gemv.wgsl: y = x · Wᵀ (PyTorch linear) for dense and row-split weights, and the
 // grouped (sort-and-pad) form the MoE experts use. Tile sizes come from the device limits.
-import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
+import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
 import type { GpuRowSplit, GpuTensor } from '../../engine/gpu/arena.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { DENSE_TILE_MIN_ROWS, tensorCoreChoice, tensorCoreDispatch, tensorCoreFits, type TensorCoreTiles } from './gemm-subgroup-matrix.js';
-import { makeGemvF16, planGemvF16, type FoldedNorm } from './gemv-f16.js';
+import { foldedNormOperands, makeGemvF16, planGemvF16, type FoldedNorm } from './gemv-f16.js';
 import { isQ8, type Q8Weight } from './q8-format.js';
 import { makeGroupedLinearQ8, makeLinearQ8 } from './linear-q8.js';
 
@@ -87,9 +87,10 @@ function gemvWorkgroup(ctx: GpuContext): number {
  * subgroup GEMV (decode), where every workgroup reads all of x anyway.
  */
 export function linearFoldsNorm(ctx: GpuContext, weight: LinearWeight, rows: number): boolean {
-  if (rows !== 1 || isQ8(weight) || weight.dtype !== 'f16') return false;
+  if (rows !== 1 || isQ8(weight)) return false;
   const K = weight.shape[1];
-  return !tensorCoreTiles(ctx, weight, 1, K) && planGemvF16(ctx, K).path === 'subgroup';
+  if (weight.dtype !== 'f16') return weight.dtype === 'f32';
+  return !tensorCoreTiles(ctx, weight, 1, K) && (planGemvF16(ctx, K).path === 'subgroup' || K % 2 === 0);
 }
 
 export function makeLinear(
@@ -98,7 +99,7 @@ export function makeLinear(
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
   if (opts.norm && (!linearFoldsNorm(ctx, weight, x.shape.length === 1 ? 1 : x.shape[0]) || opts.plainGemv || (opts.xRowStride ?? K) !== K)) {
-    throw new Error(`linear: ${weight.label} cannot take a folded RMSNorm here (only one row on the f16 subgroup GEMV)`);
+    throw new Error(`linear: ${weight.label} cannot take a folded RMSNorm here (only one row on a GEMV)`);
   }
   const M = x.shape.length === 1 ? 1 : x.shape[0];
   const xK = x.shape[x.shape.length - 1];
@@ -129,11 +130,12 @@ export function makeLinear(
     } else if (gemvPlan?.path === 'subgroup') {
       specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart, opts.norm));
     } else if (oneRow && (!f16 || K % 2 === 0)) {
+      const folded = foldedNormOperands('gemv', opts.norm, K);
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
-        defines: { WG: gemvWorkgroup(ctx), W_F16: f16 },
-        params: [n, K, rowStart, 0],
-        bindings: [x, part, out],
+        defines: { WG: gemvWorkgroup(ctx), W_F16: f16, ...folded.defines },
+        params: [n, K, rowStart, f32(opts.norm?.eps ?? 0)],
+        bindings: [x, part, out, ...folded.bindings],
         workgroups: ctx.grid2d(n),
       }));
     } else {

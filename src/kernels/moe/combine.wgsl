@@ -14,6 +14,11 @@ struct Params { tokens: u32, dim: u32, top_k: u32, pad: u32 }
 #if SHARED
 @group(0) @binding({{SHARED_BINDING}}) var<storage, read> shared_out: array<f32>;
 #endif
+#if RESIDUAL
+// The attention branch not yet in x (its norm was folded into the MoE GEMVs): x ← (x + residual) + the sum,
+// the same two f32 adds as the norm's residual add followed by this combine.
+@group(0) @binding({{RESIDUAL_BINDING}}) var<storage, read> residual: array<f32>;
+#endif
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
@@ -46,5 +51,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #if SHARED_SLOT
   acc += expert_out[(t * rows_per_token + params.top_k) * params.dim + i];
 #endif
+#if RESIDUAL
+  x[t * params.dim + i] = (x[t * params.dim + i] + residual[t * params.dim + i]) + acc;
+#else
   x[t * params.dim + i] += acc;
+#endif
 }

@@ -3,11 +3,12 @@
 // bandwidth path) and expert-gemv.wgsl (a workgroup per rows with a reduction through workgroup memory: the
 // fallback for devices without a fixed subgroup size and for rows that do not split into 16-byte chunks, and
 // the 'workgroup' path benches keep for before/after ratios). Prefill keeps the grouped GEMM (makeGroupedLinear).
-import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
+import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { singleBinding, weightParts, type GpuWeight, type LinearWeight } from '../linalg/matmul.js';
 import { isQ8 } from '../linalg/q8-format.js';
+import { foldedNormOperands, type FoldedNorm } from '../linalg/gemv-f16.js';
 import { expertGemvQ8Dispatches } from './expert-gemv-q8.js';
 import { requireDtype } from '../elementwise/shapes.js';
 import { reductionWorkgroup } from '../norm/rmsnorm.js';
@@ -128,9 +129,10 @@ export function makeExpertGemv(
 export function makeExpertGemvSwiGlu(
   ctx: GpuContext, x: GpuTensor, gate: LinearWeight, up: LinearWeight, ids: GpuTensor, out: GpuTensor,
   slots: number, topK: number, plan = planExpertGemv(ctx, gate.shape[2], gate.dtype),
-  shared?: { gate: GpuTensor; up: GpuTensor },
+  shared?: { gate: GpuTensor; up: GpuTensor }, norm?: FoldedNorm,
 ): DispatchSpec[] {
   checkOperands(x, gate, ids, out, slots, topK, true, Boolean(shared));
+  if (norm && (isQ8(gate) || isQ8(up) || plan.path !== 'subgroup')) throw new Error('expert gemv swiglu: a folded RMSNorm needs the f16/f32 subgroup path');
   if (isQ8(gate) || isQ8(up)) {
     if (!isQ8(gate) || !isQ8(up)) throw new Error(`expert gemv swiglu: ${gate.label} is ${gate.dtype}, ${up.label} is ${up.dtype}`);
     if (shared) throw new Error('expert gemv swiglu: the shared expert slot cannot run with q8 experts');
@@ -138,7 +140,7 @@ export function makeExpertGemvSwiGlu(
   }
   const why = swiGluUnfusableReason(gate, up, plan) ?? (shared && (sharedShapeMismatch(gate, shared.gate) ?? sharedShapeMismatch(up, shared.up)));
   if (why) throw new Error(`expert gemv swiglu: ${why}`);
-  return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan, shared && [shared.gate, shared.up]);
+  return subgroupDispatches(ctx, x, [gate, up], ids, out, slots, topK, true, plan, shared && [shared.gate, shared.up], norm);
 }
 
 export function expertSwiGluFusable(ctx: GpuContext, gate: LinearWeight, up: LinearWeight): boolean {
@@ -194,9 +196,10 @@ function sharedShapeMismatch(routed: GpuWeight, shared: GpuTensor): string | und
 
 function subgroupDispatches(
   ctx: GpuContext, x: GpuTensor, weights: GpuWeight[], ids: GpuTensor, out: GpuTensor,
-  slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan, shared?: GpuTensor[],
+  slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan, shared?: GpuTensor[], norm?: FoldedNorm,
 ): DispatchSpec[] {
   const [, N, K] = weights[0].shape;
+  const folded = foldedNormOperands('expert gemv', norm, K, x.shape.reduce((a, b) => a * b, 1));
   const f16 = weights[0].dtype === 'f16';
   if (K % (f16 ? 8 : 4) !== 0) throw new Error(`expert gemv: the subgroup path needs K a multiple of ${f16 ? 8 : 4} (${weights[0].label} has ${K}); plan for this K`);
   const SG = ctx.caps.subgroupSize;
@@ -208,17 +211,20 @@ function subgroupDispatches(
   const sources = shared ? 2 : 1;
   const perSource = swiGlu ? 2 : 1;
   const bindingOf = (source: number, member: number) => 2 + source * perSource + member;
-  const numbers = { B_W0: bindingOf(0, 0), B_W0_UP: bindingOf(0, 1), B_W1: bindingOf(1, 0), B_W1_UP: bindingOf(1, 1), B_IDS: 2 + sources * perSource, B_OUT: 3 + sources * perSource };
+  const numbers = {
+    B_W0: bindingOf(0, 0), B_W0_UP: bindingOf(0, 1), B_W1: bindingOf(1, 0), B_W1_UP: bindingOf(1, 1), B_IDS: 2 + sources * perSource, B_OUT: 3 + sources * perSource,
+    B_GAMMA: 4 + sources * perSource, B_RESIDUAL: 5 + sources * perSource,
+  };
   // The shared slot is computed once, by the first binding part's dispatch.
   const rows = shared ? (slots / topK) * (topK + 1) : slots;
   return parts[0].map(({ part, rowStart }, i) => ctx.dispatch({
     kernel: subgroupKernel,
     defines: {
       SG, SUBGROUPS: plan.subgroupsPerWorkgroup, ROWS: plan.rowsPerSubgroup, CHUNKS, LOADS: Math.ceil(CHUNKS / SG),
-      W_F16: f16, GATHER: gather, SWIGLU: swiGlu, SHARED: Boolean(shared), SOURCES: sources, ...numbers,
+      W_F16: f16, GATHER: gather, SWIGLU: swiGlu, SHARED: Boolean(shared), SOURCES: sources, ...numbers, ...folded.defines,
     },
-    params: [N, K, topK, rowStart, rowStart + part.shape[0], i === 0 ? 1 : 0, 0, 0],
-    bindings: [x, ...parts.map((p) => p[i].part), ...(shared ?? []), ids, out],
+    params: [N, K, topK, rowStart, rowStart + part.shape[0], i === 0 ? 1 : 0, f32(norm?.eps ?? 0), 0],
+    bindings: [x, ...parts.map((p) => p[i].part), ...(shared ?? []), ids, out, ...folded.bindings],
     workgroups: [Math.ceil(N / rowsPerWorkgroup), rows],
   }));
 }
