@@ -9,7 +9,8 @@
 //  UNABSORB: o[h] = W_UV(h) o_lat[h]                                        grid (ceil(Dv/RB), H)
 // Tk is the uniform, or with SEQ_LEN the first word of a GPU counter (bounded by the uniform, which is then
 // the cache capacity), so one recorded dispatch list serves every decode step.
-// dn and r repeat DN and R as runtime loop bounds (constant ones are unrolled; slow compiles on lavapipe).
+// dn and r repeat DN and R as runtime loop bounds where a loop should stay a loop (constant ones are unrolled;
+// slow compiles on lavapipe); the absorb, reduce and unabsorb passes write their few loads per lane out.
 // F16: both split passes read an f16 cache (latent-f16.part.wgsl); all arithmetic stays f32.
 #if QT16
 enable f16;
@@ -48,9 +49,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let part = lane / CB;
   let qRow = h * (DN + DR);
   var acc = 0.0;
-  if (c < R) {
-    for (var d = part; d < params.dn; d += DP) { acc += wkvb[(h * WKVB_ROWS + d) * R + c] * q[qRow + d]; }
-  }
+  // Written out (ABSORB_STEPS = DN / DP per lane) so every load is in flight at once; a loop waited on each.
+  let cc = min(c, R - 1u);
+#unroll j ABSORB_STEPS
+  let d{{j}} = min(part + {{j}}u * DP, DN - 1u);
+  let w{{j}} = wkvb[(h * WKVB_ROWS + d{{j}}) * R + cc] * q[qRow + d{{j}}];
+#endunroll
+#unroll j ABSORB_STEPS
+  acc += select(0.0, w{{j}}, part + {{j}}u * DP < params.dn); // params.dn = DN (and keeps the uniform bound)
+#endunroll
+  if (c >= R) { acc = 0.0; }
   partial[lane] = acc;
   workgroupBarrier();
   if (part == 0u && c < DC) {
@@ -333,8 +341,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(2) var<storage, read> mPart: array<f32>;
 @group(0) @binding(3) var<storage, read> lPart: array<f32>;
 @group(0) @binding(4) var<storage, read_write> oLat: array<f32>; // [H, R]
-// A workgroup owns CB latent columns of one head; its SP lane groups merge every SP-th split online (one
-// pass, a shorter dependent chain) and meet in workgroup memory. Empty splits (past Tk) carry m = MASKED.
+// A workgroup owns CB latent columns of one head; its SP lane groups take every SP-th split (STEPS each, the
+// plan's split count being fixed) and meet in workgroup memory. Two passes over a lane's splits, each written
+// out so all of its loads are in flight at once: the max, then the weighted sums (an online merge chained two
+// dependent loads per split: ~75 µs per layer over 512 splits at 1M on the H100). Empty splits (past Tk) carry
+// m = MASKED and take no part, whatever their partials hold.
 const SP: u32 = {{SP}}u;
 const CB: u32 = WG / SP;
 var<workgroup> partM: array<f32, WG>;
@@ -345,23 +356,30 @@ var<workgroup> partO: array<f32, WG>;
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wg.y;
   let c = wg.x * CB + lane % CB;
+  let cc = min(c, R - 1u);
   let part = lane / CB;
+  let last = params.nSplits - 1u;
+#unroll j STEPS
+  let s{{j}} = part + {{j}}u * SP;
+  let m{{j}} = select(MASKED, mPart[min(s{{j}}, last) * params.H + h], s{{j}} <= last);
+#endunroll
   var m = MASKED;
+#unroll j STEPS
+  m = max(m, m{{j}});
+#endunroll
   var l = 0.0;
   var o = 0.0;
-  if (c < R) {
-    for (var s = part; s < params.nSplits; s += SP) {
-      let ms = mPart[s * params.H + h];
-      if (ms > MASKED) {
-        let mNew = max(m, ms);
-        let keep = exp(m - mNew);
-        let take = exp(ms - mNew);
-        l = l * keep + take * lPart[s * params.H + h];
-        o = o * keep + take * oPart[(s * params.H + h) * R + c];
-        m = mNew;
-      }
-    }
+#unroll j STEPS
+  {
+    let at = min(s{{j}}, last) * params.H + h;
+    let lv = lPart[at];
+    let ov = oPart[at * R + cc];
+    let live = m{{j}} > MASKED;
+    let w = exp(m{{j}} - m);
+    l = select(l, fma(w, lv, l), live);
+    o = select(o, fma(w, ov, o), live);
   }
+#endunroll
   partM[lane] = m;
   partL[lane] = l;
   partO[lane] = o;
@@ -397,10 +415,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let e = wg.x * RB + lane / PARTS;
   let part = lane % PARTS;
   var acc = 0.0;
-  if (e < DV && h < params.H) {
-    let row = (h * WKVB_ROWS + DN + e) * R;
-    for (var c = part; c < params.r; c += PARTS) { acc += wkvb[row + c] * oLat[h * R + c]; }
-  }
+  // Written out (UNABSORB_STEPS = R / PARTS per lane) so every load is in flight at once; a loop waited on each.
+  let row = (min(h, params.H - 1u) * WKVB_ROWS + DN + min(e, DV - 1u)) * R;
+  let oRow = min(h, params.H - 1u) * R;
+#unroll j UNABSORB_STEPS
+  let c{{j}} = min(part + {{j}}u * PARTS, R - 1u);
+  let p{{j}} = wkvb[row + c{{j}}] * oLat[oRow + c{{j}}];
+#endunroll
+#unroll j UNABSORB_STEPS
+  acc += select(0.0, p{{j}}, part + {{j}}u * PARTS < R);
+#endunroll
+  if (e >= DV || h >= params.H) { acc = 0.0; }
   partial[lane] = acc;
   workgroupBarrier();
   for (var stride = PARTS / 2u; stride > 0u; stride /= 2u) {
