@@ -18,18 +18,20 @@ describe('linalg/matmul and gemv', () => {
       expect(relativeError(await ctx.readF32(out), linearReference(x, w, M, N, K))).toBeLessThan(1e-5);
     });
 
-    it(`GEMV ${dtype}: one row, even K (f16 word path) and odd N`, async () => {
+    it(`GEMV ${dtype}: one row, even K (f16 word path) and odd N; loads written out, and past 16 per lane the loop`, async () => {
       const ctx = await gpu();
-      const N = randomInt(3, 300) | 1, K = (randomInt(3, 400) | 1) + 1;
-      const x = randomArray(K);
-      const w = dtype === 'f16' ? roundF16(randomArray(N * K)) : randomArray(N * K);
-      const out = ctx.tensor([1, N], 'f32', 'out');
-      ctx.fill(out, NaN);
-      // plainGemv pins this kernel; one f16 row with K % 8 == 0 would otherwise take gemv-f16 (tested beside it).
-      const specs = makeLinear(ctx, ctx.tensor([1, K], 'f32', 'x', x), ctx.tensor([N, K], dtype, 'w', w), out, { plainGemv: true });
-      expect(specs[0].label).toBe('linalg/gemv');
-      ctx.run(specs);
-      expect(relativeError(await ctx.readF32(out), linearReference(x, w, 1, N, K))).toBeLessThan(1e-5);
+      for (const K of [(randomInt(3, 400) | 1) + 1, 2 * randomInt(4200, 5000)]) {
+        const N = randomInt(3, 300) | 1;
+        const x = randomArray(K);
+        const w = dtype === 'f16' ? roundF16(randomArray(N * K)) : randomArray(N * K);
+        const out = ctx.tensor([1, N], 'f32', 'out');
+        ctx.fill(out, NaN);
+        // plainGemv pins this kernel; one f16 row with K % 8 == 0 would otherwise take gemv-f16 (tested beside it).
+        const specs = makeLinear(ctx, ctx.tensor([1, K], 'f32', 'x', x), ctx.tensor([N, K], dtype, 'w', w), out, { plainGemv: true });
+        expect(specs[0].label).toBe('linalg/gemv');
+        ctx.run(specs);
+        expect(relativeError(await ctx.readF32(out), linearReference(x, w, 1, N, K)), `K=${K}`).toBeLessThan(1e-5);
+      }
     });
   }
 

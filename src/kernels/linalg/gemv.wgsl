@@ -25,14 +25,19 @@ var<workgroup> squares: array<f32, {{WG}}>;
 const WG = {{WG}}u;
 var<workgroup> partial: array<f32, {{WG}}>;
 
-// The value multiplied into W[n, k]: x[k], or with NORM γ[k] · x[k] (its square added to sq).
-fn input(k: u32, sq: ptr<function, f32>) -> f32 {
+// The raw input value x[k] (x + residual with RESIDUAL), and what multiplies W[n, k]: itself, or γ[k] times it.
+fn xin(k: u32) -> f32 {
 #if NORM
-  let v = rawX(k);
-  *sq = fma(v, v, *sq);
-  return v * gamma[k];
+  return rawX(k);
 #else
   return x[k];
+#endif
+}
+fn scaled(k: u32, v: f32) -> f32 {
+#if NORM
+  return v * gamma[k];
+#else
+  return v;
 #endif
 }
 
@@ -45,15 +50,55 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   var sq = 0.0;
 #if W_F16
   // K is even (checked by the wrapper), so each row starts on a word boundary.
-  let row = n * (params.K / 2u);
-  for (var p = li; p < params.K / 2u; p += WG) {
-    let h = unpack2x16float(w[row + p]);
-    let x0 = input(2u * p, &sq);
-    acc = fma(h.x, x0, fma(h.y, input(2u * p + 1u, &sq), acc));
+  let words = params.K / 2u;
+  let row = n * words;
+#if STEPS
+  // STEPS words per lane, every load issued before the first product (a loop waited out each load in turn).
+#unroll j STEPS
+  let p{{j}} = min(li + {{j}}u * WG, words - 1u);
+  let h{{j}} = unpack2x16float(w[row + p{{j}}]);
+  let a{{j}} = xin(2u * p{{j}});
+  let b{{j}} = xin(2u * p{{j}} + 1u);
+  let sa{{j}} = scaled(2u * p{{j}}, a{{j}});
+  let sb{{j}} = scaled(2u * p{{j}} + 1u, b{{j}});
+#endunroll
+#unroll j STEPS
+  if (li + {{j}}u * WG < words) {
+    acc = fma(h{{j}}.x, sa{{j}}, fma(h{{j}}.y, sb{{j}}, acc));
+    sq = fma(b{{j}}, b{{j}}, fma(a{{j}}, a{{j}}, sq));
   }
+#endunroll
+#else
+  for (var p = li; p < words; p += WG) {
+    let h = unpack2x16float(w[row + p]);
+    let a = xin(2u * p);
+    let b = xin(2u * p + 1u);
+    acc = fma(h.x, scaled(2u * p, a), fma(h.y, scaled(2u * p + 1u, b), acc));
+    sq = fma(b, b, fma(a, a, sq));
+  }
+#endif
 #else
   let row = n * params.K;
-  for (var k = li; k < params.K; k += WG) { acc = fma(w[row + k], input(k, &sq), acc); }
+#if STEPS
+#unroll j STEPS
+  let k{{j}} = min(li + {{j}}u * WG, params.K - 1u);
+  let wv{{j}} = w[row + k{{j}}];
+  let a{{j}} = xin(k{{j}});
+  let sa{{j}} = scaled(k{{j}}, a{{j}});
+#endunroll
+#unroll j STEPS
+  if (li + {{j}}u * WG < params.K) {
+    acc = fma(wv{{j}}, sa{{j}}, acc);
+    sq = fma(a{{j}}, a{{j}}, sq);
+  }
+#endunroll
+#else
+  for (var k = li; k < params.K; k += WG) {
+    let a = xin(k);
+    acc = fma(w[row + k], scaled(k, a), acc);
+    sq = fma(a, a, sq);
+  }
+#endif
 #endif
   partial[li] = acc;
 #if NORM

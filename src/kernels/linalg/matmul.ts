@@ -70,6 +70,12 @@ function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: numbe
   return weightParts(weight).every(({ part }) => tensorCoreFits(M, rowsOf(part), K)) ? tiles : undefined;
 }
 
+/** Loads per lane that gemv.wgsl writes out (all in flight at once), or 0 for its loop past 16. */
+function gemvSteps(items: number, wg: number): number {
+  const steps = Math.ceil(items / wg);
+  return steps <= 16 ? steps : 0;
+}
+
 function gemvWorkgroup(ctx: GpuContext): number {
   // Power of two for the tree reduction; a few subgroups wide.
   let wg = 1;
@@ -131,9 +137,10 @@ export function makeLinear(
       specs.push(...makeGemvF16(ctx, x, part, out, gemvPlan, rowStart, opts.norm));
     } else if (oneRow && (!f16 || K % 2 === 0)) {
       const folded = foldedNormOperands('gemv', opts.norm, K);
+      const WG = gemvWorkgroup(ctx);
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
-        defines: { WG: gemvWorkgroup(ctx), W_F16: f16, ...folded.defines },
+        defines: { WG, W_F16: f16, STEPS: gemvSteps(f16 ? K / 2 : K, WG), ...folded.defines },
         params: [n, K, rowStart, f32(opts.norm?.eps ?? 0)],
         bindings: [x, part, out, ...folded.bindings],
         workgroups: ctx.grid2d(n),
