@@ -22,7 +22,7 @@ import { makeMoeCombine } from '../../kernels/moe/combine.js';
 import { EXPERT_GEMV_MAX_TOKENS, expertSwiGluFusable, makeExpertGemv, makeExpertGemvSwiGlu, sharedExpertFoldReason } from '../../kernels/moe/expert-gemv.js';
 import { shortConvGroups } from '../../kernels/kda/short-conv.js';
 import { kdaPrepare } from '../../kernels/kda/kda-prepare.js';
-import { kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
+import { kdaPreparedRecurrentStep, kdaRecurrentStep } from '../../kernels/kda/kda-recurrent.js';
 import { allocKdaChunkScratch, kdaChunkMaxTokens, kdaChunkPrefill, planKdaChunk, type KdaChunkPlan, type KdaChunkScratch } from '../../kernels/kda/kda-chunk.js';
 import { kdaGatedRmsNorm } from '../../kernels/kda/kda-gated-norm.js';
 import { foldableLowRankWeight } from '../../kernels/kda/kda-low-rank-fold.js';
@@ -72,6 +72,8 @@ export class KimiLinearGraph {
    * step on the 48B shape. CTXBENCH_NORM_FOLD=off keeps the norm dispatches (before/after runs).
    */
   readonly normFold: boolean = process.env.CTXBENCH_NORM_FOLD !== 'off';
+  /** Decode's KDA recurrent step prepares its own inputs (kdaPreparedRecurrentStep); CTXBENCH_KDA_PREPARE=off keeps kdaPrepare apart. */
+  readonly kdaPrepareFold: boolean = process.env.CTXBENCH_KDA_PREPARE !== 'off';
   /** Rows per expert tile of the MoE prefill plan (see moeTileRows below). */
   private readonly moeTileRows: number;
 
@@ -356,18 +358,21 @@ export class KimiLinearGraph {
       { x: v('k'), weight: lw.kConv, cache: st.convK, y: v('kc'), T, D: P, K },
       { x: v('v'), weight: lw.vConv, cache: st.convV, y: v('vc'), T, D: P, K },
     ];
+    const prepare = { q: v('qc'), k: v('kc'), f: fbFolded ? { weight: fbFolded, input: v('fa') } : v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias, H: Hk, dk: Dk };
     const specs: DispatchSpec[] = [
       ...proj.specs,
       ...(this.dispatchFusion ? shortConvGroups(ctx, convs) : convs.flatMap((conv) => shortConvGroups(ctx, [conv]))),
       ...(fbFolded ? [] : this.linear(v('fa'), lw.fb, v('f'))),
-      kdaPrepare(ctx, {
-        q: v('qc'), k: v('kc'), f: fbFolded ? { weight: fbFolded, input: v('fa') } : v('f'), b: v('b'), aLog: lw.aLog, dtBias: lw.dtBias,
-        qOut: v('qn'), kOut: v('kn'), gOut: v('g'), betaOut: v('beta'), T, H: Hk, dk: Dk,
-      }),
     ];
-    const delta = { q: v('qn'), k: v('kn'), g: v('g'), beta: v('beta'), v: v('vc'), state: st.state, out: v('o'), T, H: Hk, dk: Dk, dv: Dk };
-    if (T === 1 || !this.kdaScratch) specs.push(kdaRecurrentStep(ctx, delta));
-    else specs.push(...kdaChunkPrefill(ctx, delta, this.kdaScratch, this.kdaPlan));
+    if (T === 1 && this.kdaPrepareFold) {
+      // Decode: the recurrent step prepares q̃, k̂, α and β itself (one dispatch fewer, same numbers).
+      specs.push(kdaPreparedRecurrentStep(ctx, { ...prepare, v: v('vc'), state: st.state, out: v('o'), dv: Dk }));
+    } else {
+      specs.push(kdaPrepare(ctx, { ...prepare, qOut: v('qn'), kOut: v('kn'), gOut: v('g'), betaOut: v('beta'), T }));
+      const delta = { q: v('qn'), k: v('kn'), g: v('g'), beta: v('beta'), v: v('vc'), state: st.state, out: v('o'), T, H: Hk, dk: Dk, dv: Dk };
+      if (T === 1 || !this.kdaScratch) specs.push(kdaRecurrentStep(ctx, delta));
+      else specs.push(...kdaChunkPrefill(ctx, delta, this.kdaScratch, this.kdaPlan));
+    }
     specs.push(
       ...(gbFolded ? [] : this.linear(v('ga'), lw.gb, v('z'))),
       kdaGatedRmsNorm(ctx, { o: v('o'), z: gbFolded ? { weight: gbFolded, input: v('ga') } : v('z'), weight: lw.oNorm, y: v('y'), T, H: Hk, dv: Dk, eps: c.rmsNormEps }),

@@ -1,8 +1,10 @@
 // Wrapper for kda-recurrent.wgsl: the decode step (T = 1) of the KDA delta rule, sharing kdaChunkPrefill's
 // state layout [H, dk, dv] f32 (dv contiguous), so prefill and decode hand the same buffer to each other.
-import type { DispatchSpec, GpuContext } from '../../engine/gpu/context.js';
+import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
 import type { GpuTensor } from '../../engine/gpu/arena.js';
 import { requireF32Elements, requirePositiveInts, resolveRows, type RowView } from './row-view.js';
+import { isLowRankProjection, NO_LOW_RANK, resolveLowRank } from './kda-low-rank-fold.js';
+import type { KdaPrepareArgs } from './kda-prepare.js';
 
 const kernel = { name: 'kda/kda-recurrent', url: new URL('./kda-recurrent.wgsl', import.meta.url) };
 
@@ -43,16 +45,61 @@ export function checkDeltaArgs(name: string, a: KdaDeltaArgs): ReturnType<typeof
  */
 export function kdaRecurrentStep(ctx: GpuContext, a: KdaDeltaArgs): DispatchSpec {
   const v = checkDeltaArgs('kdaRecurrentStep', a);
-  let P = 8;
-  while (a.dk % P !== 0) P /= 2;
-  let CB = 32;
-  while (CB * P > ctx.caps.maxInvocationsPerWorkgroup && CB > 1) CB /= 2;
-  if ((3 * a.dk + CB * P) * 4 > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`kdaRecurrentStep: dk ${a.dk} too large for workgroup memory`);
+  const { P, CB } = recurrentTiles(ctx, 'kdaRecurrentStep', a.dk, 1);
   return ctx.dispatch({
     kernel,
-    defines: { DK: a.dk, P, CB },
+    defines: { DK: a.dk, P, CB, ...NO_LOW_RANK },
     params: [a.T, a.H, a.dv, v.offset, v.rowStride],
     bindings: [a.q, a.k, a.g, a.beta, v.tensor, a.state, a.out],
     workgroups: [Math.ceil(a.dv / CB), a.H],
+  });
+}
+
+/** Threads per column (P, dividing dk) and columns per workgroup (CB) that fit the device; `partials` arrays of WG. */
+function recurrentTiles(ctx: GpuContext, name: string, dk: number, partials: number, extraFloats = 0): { P: number; CB: number } {
+  let P = 8;
+  while (dk % P !== 0) P /= 2;
+  let CB = 32;
+  while (CB * P > ctx.caps.maxInvocationsPerWorkgroup && CB > 1) CB /= 2;
+  if ((3 * dk + partials * CB * P + extraFloats) * 4 > ctx.caps.maxWorkgroupStorageBytes) throw new Error(`${name}: dk ${dk} too large for workgroup memory`);
+  return { P, CB };
+}
+
+/** One decode token's kdaPrepare inputs (T = 1), then the delta rule: what kdaPreparedRecurrentStep reads. */
+export type KdaPreparedDeltaArgs = Omit<KdaPrepareArgs, 'qOut' | 'kOut' | 'gOut' | 'betaOut' | 'T'> & {
+  v: GpuTensor | RowView;
+  state: GpuTensor;
+  out: GpuTensor;
+  dv: number;
+};
+
+/**
+ * kdaPrepare and kdaRecurrentStep for one decode token in one dispatch (kda-recurrent.wgsl PREPARE): each
+ * workgroup prepares its head by kdaPrepare's formulas, so the numbers match the two to f32 rounding.
+ */
+export function kdaPreparedRecurrentStep(ctx: GpuContext, a: KdaPreparedDeltaArgs): DispatchSpec {
+  const name = 'kdaPreparedRecurrentStep';
+  requirePositiveInts(name, { H: a.H, dk: a.dk, dv: a.dv });
+  const P = a.H * a.dk;
+  const q = resolveRows(name, 'q', a.q, 1, P);
+  const k = resolveRows(name, 'k', a.k, 1, P);
+  const b = resolveRows(name, 'b', a.b, 1, a.H);
+  const v = resolveRows(name, 'v', a.v, 1, a.H * a.dv);
+  requireF32Elements(name, 'aLog', a.aLog, a.H);
+  requireF32Elements(name, 'dtBias', a.dtBias, P);
+  requireF32Elements(name, 'state', a.state, a.H * a.dk * a.dv);
+  requireF32Elements(name, 'out', a.out, a.H * a.dv);
+  if (a.state.buffer === a.out.buffer) throw new Error(`${name}: state and out must be different buffers`);
+  const lowRankK = isLowRankProjection(a.f) ? a.f.weight.shape[1] : 0;
+  const tiles = recurrentTiles(ctx, name, a.dk, 2, lowRankK);
+  const WG = tiles.CB * tiles.P;
+  const folded = isLowRankProjection(a.f) ? resolveLowRank(name, 'f', a.f, 1, P, 10, WG) : undefined;
+  const f = folded ? folded.input : resolveRows(name, 'f', a.f as GpuTensor | RowView, 1, P);
+  return ctx.dispatch({
+    kernel,
+    defines: { DK: a.dk, P: tiles.P, CB: tiles.CB, PREPARE: true, ...(folded?.defines ?? { ...NO_LOW_RANK, WG }) },
+    params: [1, a.H, a.dv, v.offset, v.rowStride, q.offset, k.offset, f.offset, b.offset, f32(1 / Math.sqrt(a.dk))],
+    bindings: [q.tensor, k.tensor, f.tensor, b.tensor, v.tensor, a.state, a.out, a.aLog, a.dtBias, ...(folded ? [folded.weight] : [])],
+    workgroups: [Math.ceil(a.dv / tiles.CB), a.H],
   });
 }

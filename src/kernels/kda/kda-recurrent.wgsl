@@ -3,12 +3,32 @@
 // threads that keep DKP = dk / P of its rows in registers (so the state never spills and 32× more threads run
 // than with one thread per column). Per token: S ← Diag(α)S, v' = β(v − Sᵀk), S += k v'ᵀ, o = Sᵀq̃ from the
 // updated S; the two sums over dk meet through workgroup memory.
+// PREPARE (decode, T = 1): the inputs arrive as kdaPrepare takes them (post-conv q, k; the gate f or, LOWRANK,
+// f_a h with f_b; b; A_log; dt_bias) and each workgroup prepares its head's q̃, k̂, α and β itself, by
+// kdaPrepare's formulas (the head's dv / CB workgroups each redo 3·dk values; with dk ≤ kdaPrepare's workgroup,
+// as at 128 on the H100, its sums too): one dispatch fewer per KDA layer.
+#if PREPARE
+struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32, qOffset: u32, kOffset: u32, fOffset: u32, bOffset: u32, qScale: f32 }
+#else
 struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32 }
+#endif
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
+#if PREPARE
+#if LOWRANK
+@group(0) @binding(3) var<storage, read> lowRankIn: array<f32>;
+#include "kda-low-rank-fold.part.wgsl"
+#else
+@group(0) @binding(3) var<storage, read> f: array<f32>;
+#endif
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(8) var<storage, read> aLog: array<f32>;
+@group(0) @binding(9) var<storage, read> dtBias: array<f32>;
+#else
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
+#endif
 @group(0) @binding(5) var<storage, read> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
@@ -22,6 +42,59 @@ var<workgroup> qRow: array<f32, DK>;
 var<workgroup> kRow: array<f32, DK>;
 var<workgroup> alphaRow: array<f32, DK>;
 var<workgroup> partial: array<f32, WG>;
+#if PREPARE
+var<workgroup> partialK: array<f32, WG>;
+
+// kdaPrepare's gate: α = exp(g), g = −e^A_log · softplus(f + dt_bias) (transformers' softplus, threshold 20).
+fn decayOf(fv: f32, h: u32, c: u32) -> f32 {
+  let x = fv + dtBias[c];
+  let sp = select(log(1.0 + exp(x)), x, x > 20.0);
+  return exp(-exp(aLog[h]) * sp);
+}
+
+// Stages the head's q̃, k̂ (normalised as kdaPrepare does: a tree over the lanes' sums) and α; returns β.
+fn prepareHead(h: u32, lane: u32) -> f32 {
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var i = lane; i < DK; i += WG) {
+    let qi = q[params.qOffset + h * DK + i];
+    let ki = k[params.kOffset + h * DK + i];
+    qRow[i] = qi;
+    kRow[i] = ki;
+    sq += qi * qi;
+    sk += ki * ki;
+#if LOWRANK
+#else
+    alphaRow[i] = decayOf(f[params.fOffset + h * DK + i], h, h * DK + i);
+#endif
+  }
+  partial[lane] = sq;
+  partialK[lane] = sk;
+#if LOWRANK
+  stageLowRankRow(params.fOffset, lane);
+#endif
+  workgroupBarrier();
+#if LOWRANK
+  for (var i = lane; i < DK; i += WG) { alphaRow[i] = decayOf(lowRankDot(h * DK + i), h, h * DK + i); }
+#endif
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      partial[lane] += partial[lane + stride];
+      partialK[lane] += partialK[lane + stride];
+    }
+    workgroupBarrier();
+  }
+  let rq = params.qScale / sqrt(partial[0] + 1e-6);
+  let rk = 1.0 / sqrt(partialK[0] + 1e-6);
+  workgroupBarrier(); // every lane has read the sums before the step reuses `partial`
+  for (var i = lane; i < DK; i += WG) {
+    qRow[i] = qRow[i] * rq;
+    kRow[i] = kRow[i] * rk;
+  }
+  workgroupBarrier();
+  return 1.0 / (1.0 + exp(-b[params.bOffset + h]));
+}
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -36,12 +109,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var i = 0u; i < DKP; i++) { s[i] = select(0.0, state[sBase + (i0 + i) * params.dv], ownsColumn); }
   for (var t = 0u; t < params.T; t++) {
     let row = t * params.H + h;
+#if PREPARE
+    let betaRow = prepareHead(h, lane); // T = 1 (the wrapper checks)
+#else
     for (var i = lane; i < DK; i += WG) {
       qRow[i] = q[row * DK + i];
       kRow[i] = k[row * DK + i];
       alphaRow[i] = exp(g[row * DK + i]);
     }
     workgroupBarrier();
+    let betaRow = beta[row];
+#endif
     var kS = 0.0;
     for (var i = 0u; i < DKP; i++) {
       s[i] *= alphaRow[i0 + i];
@@ -52,7 +130,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     kS = 0.0;
     for (var p = 0u; p < P; p++) { kS += partial[p * CB + col]; }
     var vPrime = 0.0;
-    if (ownsColumn) { vPrime = beta[row] * (v[params.vOffset + t * params.vStride + h * params.dv + e] - kS); }
+    if (ownsColumn) { vPrime = betaRow * (v[params.vOffset + t * params.vStride + h * params.dv + e] - kS); }
     var o = 0.0;
     for (var i = 0u; i < DKP; i++) {
       s[i] += kRow[i0 + i] * vPrime;

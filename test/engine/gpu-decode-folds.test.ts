@@ -1,4 +1,4 @@
-// RMSNorms folded into the decode GEMVs (kimi-linear build(), CTXBENCH_NORM_FOLD): every input norm with no
+// Decode folds. RMSNorms folded into the decode GEMVs (kimi-linear build(), CTXBENCH_NORM_FOLD): every input norm with no
 // residual pending (after the embedding and after each MoE layer) and the final norm are computed inside the
 // GEMV that reads them, and each MoE layer's post-attention norm inside its router and gate|up GEMVs (reading
 // x + attn; the combine stores that sum). The recorded decode step has exactly that many dispatches fewer, and
@@ -33,6 +33,28 @@ describe('RMSNorms folded into decode GEMVs', () => {
     const foldable = 1 + kinds.slice(0, -1).filter((k) => k === 'moe').length + (kinds[kinds.length - 1] === 'moe' ? 1 : 0) + moe;
     expect(b.dispatches - a.dispatches).toBe(foldable);
     expect(a.logits.length).toBe(5);
+    a.logits.forEach((row, j) => {
+      expect(row.every(Number.isFinite)).toBe(true);
+      expect(relativeError(row, b.logits[j])).toBeLessThan(1e-5);
+      expect(argmax(row)).toBe(argmax(b.logits[j]));
+    });
+  });
+});
+
+// The KDA recurrent step preparing its own inputs (kdaPreparedRecurrentStep, CTXBENCH_KDA_PREPARE): one dispatch
+// fewer per KDA layer and kdaPrepare's formulas (its sums of squares may associate differently where the two
+// kernels' workgroups differ in width, so the logits agree to f32 rounding).
+describe('KDA prepare folded into the decode recurrent step', () => {
+  it.each(['f16', 'f32'] as const)('%s weights: one dispatch fewer per KDA layer, logits agree', async (dtype) => {
+    const seed = Math.floor(Math.random() * 1e6);
+    const [folded, plain] = await loadOnAndOff('CTXBENCH_KDA_PREPARE', seed, { matmulDtype: dtype, pieceTokens: 32 }, engines);
+    expect(folded.graph.kdaPrepareFold).toBe(true);
+    expect(plain.graph.kdaPrepareFold).toBe(false);
+    const prompt = Array.from({ length: 12 }, () => Math.floor(Math.random() * (V - 1)));
+    const a = await prefillThenDecode(folded, prompt, [9], V, false);
+    const b = await prefillThenDecode(plain, prompt, [9], V, false);
+    expect(b.dispatches - a.dispatches).toBe(folded.config.layerKinds.filter((k) => k === 'kda').length);
+    expect(a.logits.length).toBe(3);
     a.logits.forEach((row, j) => {
       expect(row.every(Number.isFinite)).toBe(true);
       expect(relativeError(row, b.logits[j])).toBeLessThan(1e-5);
