@@ -24,24 +24,7 @@ const DK: u32 = {{DK}}u;
 var<workgroup> qRow: array<f32, DK>;
 var<workgroup> kRow: array<f32, DK>;
 var<workgroup> alphaRow: array<f32, DK>;
-var<workgroup> sumA: array<f32, WG>;
-var<workgroup> sumB: array<f32, WG>;
-
-fn softplus(x: f32) -> f32 {
-  if (x > 20.0) { return x; }
-  return log(1.0 + exp(x));
-}
-
-fn reduceBoth(lane: u32) {
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      sumA[lane] += sumA[lane + stride];
-      sumB[lane] += sumB[lane + stride];
-    }
-    workgroupBarrier();
-  }
-}
+#include "kda-head-math.part.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -49,7 +32,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let dk = params.dk;
   let dv = params.dv;
   let col = h * dk;
-  let decayRate = exp(aLog[h]);
   var sq = 0.0;
   var sk = 0.0;
   for (var i = lane; i < dk; i += WG) {
@@ -57,13 +39,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let ki = k[params.kOffset + col + i];
     qRow[i] = qi;
     kRow[i] = ki;
-    alphaRow[i] = exp(-decayRate * softplus(f[params.fOffset + col + i] + dtBias[col + i]));
+    alphaRow[i] = exp(logDecay(f[params.fOffset + col + i], h, col + i));
     sq += qi * qi;
     sk += ki * ki;
   }
   sumA[lane] = sq;
   sumB[lane] = sk;
-  reduceBoth(lane);
+  reducePair(lane);
   let rq = params.qScale / sqrt(sumA[0] + 1e-6);
   let rk = 1.0 / sqrt(sumB[0] + 1e-6);
   let beta = 1.0 / (1.0 + exp(-b[params.bOffset + h]));
@@ -86,7 +68,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   sumA[lane] = o * o;
   sumB[lane] = 0.0;
-  reduceBoth(lane);
+  reducePair(lane);
   if (ownsColumn) {
     let inv = 1.0 / sqrt(sumA[0] / f32(dv) + params.eps);
     let gate = 1.0 / (1.0 + exp(-z[params.zOffset + h * dv + e]));

@@ -9,30 +9,13 @@ struct Params {
   fOffset: u32, fStride: u32, bOffset: u32, bStride: u32,
 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-#if LOWRANK
-@group(0) @binding(3) var<storage, read> lowRankIn: array<f32>;
-#include "kda-low-rank-fold.part.wgsl"
-#else
-@group(0) @binding(3) var<storage, read> f: array<f32>;
-#endif
-@group(0) @binding(4) var<storage, read> b: array<f32>;
-@group(0) @binding(5) var<storage, read> aLog: array<f32>;
-@group(0) @binding(6) var<storage, read> dtBias: array<f32>;
+#include "kda-prepare-inputs.part.wgsl"
 @group(0) @binding(7) var<storage, read_write> qOut: array<f32>;
 @group(0) @binding(8) var<storage, read_write> kOut: array<f32>;
 @group(0) @binding(9) var<storage, read_write> gOut: array<f32>;
 @group(0) @binding(10) var<storage, read_write> betaOut: array<f32>;
 
-var<workgroup> sumQ: array<f32, {{WG}}>;
-var<workgroup> sumK: array<f32, {{WG}}>;
-
-// transformers' softplus (beta 1, threshold 20, log(1+e^x) rather than log1p).
-fn softplus(x: f32) -> f32 {
-  if (x > 20.0) { return x; }
-  return log(1.0 + exp(x));
-}
+#include "kda-head-math.part.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
@@ -52,22 +35,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
     sq += qi * qi;
     sk += ki * ki;
   }
-  sumQ[lane] = sq;
-  sumK[lane] = sk;
+  sumA[lane] = sq;
+  sumB[lane] = sk;
 #if LOWRANK
   stageLowRankRow(params.fOffset + t * params.fStride, lane);
 #endif
-  workgroupBarrier();
-  for (var stride = {{WG}}u / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      sumQ[lane] += sumQ[lane + stride];
-      sumK[lane] += sumK[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  let rq = params.qScale / sqrt(sumQ[0] + 1e-6);
-  let rk = 1.0 / sqrt(sumK[0] + 1e-6);
-  let decayRate = exp(aLog[h]);
+  reducePair(lane);
+  let rq = params.qScale / sqrt(sumA[0] + 1e-6);
+  let rk = 1.0 / sqrt(sumB[0] + 1e-6);
 #if LOWRANK
 #else
   let fBase = params.fOffset + t * params.fStride + col;
@@ -81,7 +56,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
 #else
     let fi = f[fBase + i];
 #endif
-    gOut[out + i] = -decayRate * softplus(fi + dtBias[col + i]);
+    gOut[out + i] = logDecay(fi, h, col + i);
   }
   if (lane == 0u) {
     betaOut[row] = 1.0 / (1.0 + exp(-b[params.bOffset + t * params.bStride + h]));

@@ -91,7 +91,7 @@ export function kdaPreparedRecurrentStep(ctx: GpuContext, a: KdaPreparedDeltaArg
   requireF32Elements(name, 'out', a.out, a.H * a.dv);
   if (a.state.buffer === a.out.buffer) throw new Error(`${name}: state and out must be different buffers`);
   const lowRankK = isLowRankProjection(a.f) ? a.f.weight.shape[1] : 0;
-  const tiles = recurrentTiles(ctx, name, a.dk, 2, lowRankK);
+  const tiles = recurrentTiles(ctx, name, a.dk, 3, lowRankK); // partial + the head-math part's sumA, sumB
   const WG = tiles.CB * tiles.P;
   const folded = isLowRankProjection(a.f) ? resolveLowRank(name, 'f', a.f, 1, P, 10, WG) : undefined;
   const f = folded ? folded.input : resolveRows(name, 'f', a.f as GpuTensor | RowView, 1, P);
@@ -99,7 +99,7 @@ export function kdaPreparedRecurrentStep(ctx: GpuContext, a: KdaPreparedDeltaArg
     kernel,
     defines: { DK: a.dk, P: tiles.P, CB: tiles.CB, PREPARE: true, ...(folded?.defines ?? { ...NO_LOW_RANK, WG }) },
     params: [1, a.H, a.dv, v.offset, v.rowStride, q.offset, k.offset, f.offset, b.offset, f32(1 / Math.sqrt(a.dk))],
-    bindings: [q.tensor, k.tensor, f.tensor, b.tensor, v.tensor, a.state, a.out, a.aLog, a.dtBias, ...(folded ? [folded.weight] : [])],
+    bindings: [q.tensor, k.tensor, f.tensor, b.tensor, a.aLog, a.dtBias, v.tensor, a.state, a.out, ...(folded ? [folded.weight] : [])],
     workgroups: [Math.ceil(a.dv / tiles.CB), a.H],
   });
 }

@@ -13,25 +13,20 @@ struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32, qOffset: u3
 struct Params { T: u32, H: u32, dv: u32, vOffset: u32, vStride: u32 }
 #endif
 @group(0) @binding(0) var<uniform> params: Params;
+#if PREPARE
+#include "kda-prepare-inputs.part.wgsl"
+@group(0) @binding(7) var<storage, read> v: array<f32>;
+@group(0) @binding(8) var<storage, read_write> state: array<f32>;
+@group(0) @binding(9) var<storage, read_write> out: array<f32>;
+#else
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
-#if PREPARE
-#if LOWRANK
-@group(0) @binding(3) var<storage, read> lowRankIn: array<f32>;
-#include "kda-low-rank-fold.part.wgsl"
-#else
-@group(0) @binding(3) var<storage, read> f: array<f32>;
-#endif
-@group(0) @binding(4) var<storage, read> b: array<f32>;
-@group(0) @binding(8) var<storage, read> aLog: array<f32>;
-@group(0) @binding(9) var<storage, read> dtBias: array<f32>;
-#else
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
-#endif
 @group(0) @binding(5) var<storage, read> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
+#endif
 
 const DK: u32 = {{DK}}u;
 const P: u32 = {{P}}u;
@@ -43,16 +38,9 @@ var<workgroup> kRow: array<f32, DK>;
 var<workgroup> alphaRow: array<f32, DK>;
 var<workgroup> partial: array<f32, WG>;
 #if PREPARE
-var<workgroup> partialK: array<f32, WG>;
+#include "kda-head-math.part.wgsl"
 
-// kdaPrepare's gate: α = exp(g), g = −e^A_log · softplus(f + dt_bias) (transformers' softplus, threshold 20).
-fn decayOf(fv: f32, h: u32, c: u32) -> f32 {
-  let x = fv + dtBias[c];
-  let sp = select(log(1.0 + exp(x)), x, x > 20.0);
-  return exp(-exp(aLog[h]) * sp);
-}
-
-// Stages the head's q̃, k̂ (normalised as kdaPrepare does: a tree over the lanes' sums) and α; returns β.
+// Stages the head's q̃, k̂ (normalised as kdaPrepare does: a tree over the lanes' sums) and α = exp(g); returns β.
 fn prepareHead(h: u32, lane: u32) -> f32 {
   var sq = 0.0;
   var sk = 0.0;
@@ -65,29 +53,21 @@ fn prepareHead(h: u32, lane: u32) -> f32 {
     sk += ki * ki;
 #if LOWRANK
 #else
-    alphaRow[i] = decayOf(f[params.fOffset + h * DK + i], h, h * DK + i);
+    alphaRow[i] = exp(logDecay(f[params.fOffset + h * DK + i], h, h * DK + i));
 #endif
   }
-  partial[lane] = sq;
-  partialK[lane] = sk;
+  sumA[lane] = sq;
+  sumB[lane] = sk;
 #if LOWRANK
   stageLowRankRow(params.fOffset, lane);
 #endif
-  workgroupBarrier();
-#if LOWRANK
-  for (var i = lane; i < DK; i += WG) { alphaRow[i] = decayOf(lowRankDot(h * DK + i), h, h * DK + i); }
-#endif
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      partial[lane] += partial[lane + stride];
-      partialK[lane] += partialK[lane + stride];
-    }
-    workgroupBarrier();
-  }
-  let rq = params.qScale / sqrt(partial[0] + 1e-6);
-  let rk = 1.0 / sqrt(partialK[0] + 1e-6);
-  workgroupBarrier(); // every lane has read the sums before the step reuses `partial`
+  reducePair(lane);
+  let rq = params.qScale / sqrt(sumA[0] + 1e-6);
+  let rk = 1.0 / sqrt(sumB[0] + 1e-6);
   for (var i = lane; i < DK; i += WG) {
+#if LOWRANK
+    alphaRow[i] = exp(logDecay(lowRankDot(h * DK + i), h, h * DK + i));
+#endif
     qRow[i] = qRow[i] * rq;
     kRow[i] = kRow[i] * rk;
   }
