@@ -66,14 +66,14 @@ export class KimiLinearGraph {
    */
   readonly dispatchFusion: boolean = process.env.CTXBENCH_DISPATCH_FUSION !== 'off';
   /**
-   * Decode folds an RMSNorm with no pending residual (each layer's input norm after an MoE combine, the final
-   * norm) into the f16 GEMVs that read its output: each computes the norm of x itself, 27 dispatches fewer per
-   * step on the 48B shape. CTXBENCH_NORM_FOLD=off keeps the norm dispatches (before/after runs).
+   * Decode folds RMSNorms into the GEMVs that read their output, each computing the norm of x itself: the input
+   * norms with no residual pending and the final norm (foldedNorm), and each MoE layer's post-attention norm
+   * (moeFoldedNorm): 53 dispatches fewer per 48B step. CTXBENCH_NORM_FOLD=off keeps them (before/after runs).
    */
   readonly normFold: boolean = process.env.CTXBENCH_NORM_FOLD !== 'off';
   /** Decode's KDA recurrent step prepares its own inputs (kdaPreparedRecurrentStep); CTXBENCH_KDA_PREPARE=off keeps kdaPrepare apart. */
   readonly kdaPrepareFold: boolean = process.env.CTXBENCH_KDA_PREPARE !== 'off';
-  /** Rows per expert tile of the MoE prefill plan (see moeTileRows below). */
+  /** Rows per expert tile of the MoE prefill plan (moeTileRows, kimi-linear-plans.ts). */
   private readonly moeTileRows: number;
 
   /**
@@ -143,7 +143,7 @@ export class KimiLinearGraph {
     return makeLinear(this.ctx, x, w, out, { dequantScratch: this.dequantScratch, ...(norm ? { norm } : {}) });
   }
 
-  /** The norm to fold into linears over these weights (decode, no pending residual, all f16 GEMVs), if any. */
+  /** The norm to fold into linears over these weights (decode, no pending residual, every one a GEMV), if any. */
   private foldedNorm(T: number, pending: GpuTensor | undefined, weight: GpuTensor, consumers: LinearWeight[]): FoldedNorm | undefined {
     if (T !== 1 || pending || !this.normFold || !this.dispatchFusion) return undefined;
     return consumers.every((w) => linearFoldsNorm(this.ctx, w, 1)) ? { weight, eps: this.config.rmsNormEps } : undefined;
