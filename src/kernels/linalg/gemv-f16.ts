@@ -2,7 +2,7 @@
 // loads, several rows per workgroup sharing the x chunk). makeLinear picks it for one activation row and f16
 // weights; devices without subgroups, or rows whose length is not a multiple of 8, keep the plain gemv there.
 import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
-import type { GpuTensor } from '../../engine/gpu/arena.js';
+import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { requireDtype } from '../elementwise/shapes.js';
 
@@ -41,15 +41,13 @@ export interface FoldedNorm { weight: GpuTensor; eps: number; residual?: GpuTens
 export function foldedNormOperands(name: string, norm: FoldedNorm | undefined, K: number, xValues = K): { defines: { NORM: boolean; RESIDUAL: boolean }; bindings: GpuTensor[] } {
   if (!norm) return { defines: { NORM: false, RESIDUAL: false }, bindings: [] };
   requireDtype(`${name} norm`, norm.weight, 'f32');
-  if (numelOf(norm.weight) !== K) throw new Error(`${name}: norm weight ${norm.weight.label} must have ${K} values`);
+  if (numel(norm.weight.shape) !== K) throw new Error(`${name}: norm weight ${norm.weight.label} must have ${K} values`);
   if (norm.residual) {
     requireDtype(`${name} residual`, norm.residual, 'f32');
-    if (numelOf(norm.residual) !== xValues) throw new Error(`${name}: residual ${norm.residual.label} must have ${xValues} values, as x`);
+    if (numel(norm.residual.shape) !== xValues) throw new Error(`${name}: residual ${norm.residual.label} must have ${xValues} values, as x`);
   }
   return { defines: { NORM: true, RESIDUAL: Boolean(norm.residual) }, bindings: norm.residual ? [norm.weight, norm.residual] : [norm.weight] };
 }
-
-const numelOf = (t: GpuTensor) => t.shape.reduce((a, b) => a * b, 1);
 
 /**
  * out[colOffset + n] = W[n, :] · x for the N rows of W (one binding part of a row-split weight); x, out f32.

@@ -7,6 +7,7 @@ import { DENSE_TILE_MIN_ROWS, tensorCoreChoice, tensorCoreDispatch, tensorCoreFi
 import { foldedNormOperands, makeGemvF16, planGemvF16, type FoldedNorm } from './gemv-f16.js';
 import { isQ8, type Q8Weight } from './q8-format.js';
 import { makeGroupedLinearQ8, makeLinearQ8 } from './linear-q8.js';
+import { writtenOutLoads } from '../norm/rmsnorm.js';
 
 const gemmKernel = { name: 'linalg/matmul', url: new URL('./matmul.wgsl', import.meta.url) };
 const gemvKernel = { name: 'linalg/gemv', url: new URL('./gemv.wgsl', import.meta.url) };
@@ -70,12 +71,6 @@ function tensorCoreTiles(ctx: GpuContext, weight: GpuWeight, M: number, K: numbe
   return weightParts(weight).every(({ part }) => tensorCoreFits(M, rowsOf(part), K)) ? tiles : undefined;
 }
 
-/** Loads per lane that gemv.wgsl writes out (all in flight at once), or 0 for its loop past 16. */
-function gemvSteps(items: number, wg: number): number {
-  const steps = Math.ceil(items / wg);
-  return steps <= 16 ? steps : 0;
-}
-
 function gemvWorkgroup(ctx: GpuContext): number {
   // Power of two for the tree reduction; a few subgroups wide.
   let wg = 1;
@@ -84,13 +79,8 @@ function gemvWorkgroup(ctx: GpuContext): number {
 }
 
 /**
- * out[M, N] = x[M, K] · W[N, K]ᵀ. Weights over the binding limit arrive split along N; each part writes its
- * own column range. One activation row uses the GEMV kernel. q8 weights over several rows expand into
- * `dequantScratch` (linear-q8.ts).
- */
-/**
- * Whether makeLinear can apply the RMSNorm of its input itself (`opts.norm`): one activation row on the f16
- * subgroup GEMV (decode), where every workgroup reads all of x anyway.
+ * Whether makeLinear can apply the RMSNorm of its input itself (`opts.norm`): one activation row of f32 or f16
+ * weights on a GEMV (gemv-f16 or gemv.wgsl; decode), where every workgroup reads all of x anyway.
  */
 export function linearFoldsNorm(ctx: GpuContext, weight: LinearWeight, rows: number): boolean {
   if (rows !== 1 || isQ8(weight)) return false;
@@ -99,15 +89,20 @@ export function linearFoldsNorm(ctx: GpuContext, weight: LinearWeight, rows: num
   return !tensorCoreTiles(ctx, weight, 1, K) && (planGemvF16(ctx, K).path === 'subgroup' || K % 2 === 0);
 }
 
+/**
+ * out[M, N] = x[M, K] · W[N, K]ᵀ. Weights over the binding limit arrive split along N; each part writes its
+ * own column range. One activation row uses the GEMV kernel. q8 weights over several rows expand into
+ * `dequantScratch` (linear-q8.ts).
+ */
 export function makeLinear(
   ctx: GpuContext, x: GpuTensor, weight: LinearWeight, out: GpuTensor,
   opts: { xRowStride?: number; tiles?: GemmTiles; plainGemv?: boolean; dequantScratch?: GpuTensor; norm?: FoldedNorm } = {},
 ): DispatchSpec[] {
   const [N, K] = weight.shape;
-  if (opts.norm && (!linearFoldsNorm(ctx, weight, x.shape.length === 1 ? 1 : x.shape[0]) || opts.plainGemv || (opts.xRowStride ?? K) !== K)) {
+  const M = x.shape.length === 1 ? 1 : x.shape[0];
+  if (opts.norm && (!linearFoldsNorm(ctx, weight, M) || opts.plainGemv || (opts.xRowStride ?? K) !== K)) {
     throw new Error(`linear: ${weight.label} cannot take a folded RMSNorm here (only one row on a GEMV)`);
   }
-  const M = x.shape.length === 1 ? 1 : x.shape[0];
   const xK = x.shape[x.shape.length - 1];
   requireDtype('linear', x, 'f32');
   requireDtype('linear', out, 'f32');
@@ -140,7 +135,7 @@ export function makeLinear(
       const WG = gemvWorkgroup(ctx);
       specs.push(ctx.dispatch({
         kernel: gemvKernel,
-        defines: { WG, W_F16: f16, STEPS: gemvSteps(f16 ? K / 2 : K, WG), ...folded.defines },
+        defines: { WG, W_F16: f16, STEPS: writtenOutLoads(f16 ? K / 2 : K, WG), ...folded.defines },
         params: [n, K, rowStart, f32(opts.norm?.eps ?? 0)],
         bindings: [x, part, out, ...folded.bindings],
         workgroups: ctx.grid2d(n),

@@ -227,7 +227,6 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   requireF32Elements(name, 'oLat', scratch.oLat, a.H * a.R);
   // The absorb / reduce / unabsorb passes keep the staged plan's 128-wide workgroups either way.
   const wg = plan.subgroupHeads ? stagedWorkgroupSize(ctx) : plan.workgroupSize;
-  const base: Record<string, number> = { DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg };
   const F16 = a.cache.dtype === 'f16';
   const vec4 = a.R % 4 === 0 && a.Dr % 4 === 0;
   // Lane groups per absorbed column (ABSORB) and lanes per output row (UNABSORB); wg is a power of two.
@@ -238,7 +237,10 @@ export function mlaAbsorbedDecode(ctx: GpuContext, a: MlaAbsorbedDecodeArgs, scr
   while (SP * 16 < plan.splits && SP * 2 <= wg / 8) SP *= 2;
   // Loads per lane written out by the reduce, absorb and unabsorb passes. Every pass gets all three: the
   // preprocessor expands #unroll before it drops the other passes' code.
-  Object.assign(base, { STEPS: Math.ceil(plan.splits / SP), ABSORB_STEPS: Math.ceil(a.Dn / DP), UNABSORB_STEPS: Math.ceil(a.R / PARTS) });
+  const base = {
+    DN: a.Dn, DR: a.Dr, DV: a.Dv, R: a.R, WG: wg,
+    STEPS: Math.ceil(plan.splits / SP), ABSORB_STEPS: Math.ceil(a.Dn / DP), UNABSORB_STEPS: Math.ceil(a.R / PARTS),
+  };
   const params = [a.Tk, a.H, plan.splits, f32(a.scale ?? 1 / Math.sqrt(a.Dn + a.Dr)), a.Dn, a.R];
   const absorb = ctx.dispatch({ kernel, pass: 'absorb', defines: { ...base, ABSORB: true, DP }, params, bindings: [q.tensor, a.wkvb, scratch.qAbs], workgroups: [Math.ceil(DC / (wg / DP)), a.H] });
   const chains = plan.scoreChains ?? TC_CHAINS;

@@ -4,7 +4,7 @@
 // fallback for devices without a fixed subgroup size and for rows that do not split into 16-byte chunks, and
 // the 'workgroup' path benches keep for before/after ratios). Prefill keeps the grouped GEMM (makeGroupedLinear).
 import { f32, type DispatchSpec, type GpuContext } from '../../engine/gpu/context.js';
-import type { GpuTensor } from '../../engine/gpu/arena.js';
+import { numel, type GpuTensor } from '../../engine/gpu/arena.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../engine/gpu/half.js';
 import { singleBinding, weightParts, type GpuWeight, type LinearWeight } from '../linalg/matmul.js';
 import { isQ8 } from '../linalg/q8-format.js';
@@ -199,7 +199,7 @@ function subgroupDispatches(
   slots: number, topK: number, gather: boolean, plan: ExpertGemvPlan, shared?: GpuTensor[], norm?: FoldedNorm,
 ): DispatchSpec[] {
   const [, N, K] = weights[0].shape;
-  const folded = foldedNormOperands('expert gemv', norm, K, x.shape.reduce((a, b) => a * b, 1));
+  const folded = foldedNormOperands('expert gemv', norm, K, numel(x.shape));
   const f16 = weights[0].dtype === 'f16';
   if (K % (f16 ? 8 : 4) !== 0) throw new Error(`expert gemv: the subgroup path needs K a multiple of ${f16 ? 8 : 4} (${weights[0].label} has ${K}); plan for this K`);
   const SG = ctx.caps.subgroupSize;

@@ -14,11 +14,11 @@ export function reductionWorkgroup(ctx: GpuContext, width: number): number {
 }
 
 /**
- * Elements each invocation keeps in registers (rmsnorm.wgsl's PER path: every load issued before any store), or
- * 0 for the strided loop where a row would need more than 16 per invocation.
+ * Loads each of `lanes` invocations takes over `items` when a kernel writes them out, all issued before the
+ * first use (rmsnorm.wgsl PER, gemv.wgsl STEPS), or 0 for the kernel's strided loop past 16 per invocation.
  */
-function elementsPerInvocation(dim: number, wg: number): number {
-  const per = Math.ceil(dim / wg);
+export function writtenOutLoads(items: number, lanes: number): number {
+  const per = Math.ceil(items / lanes);
   return per <= 16 ? per : 0;
 }
 
@@ -29,7 +29,7 @@ function normSubgroups(ctx: GpuContext): boolean {
 
 function normDefines(ctx: GpuContext, dim: number, residual: boolean) {
   const wg = reductionWorkgroup(ctx, dim);
-  return { WG: wg, PER: elementsPerInvocation(dim, wg), RESIDUAL: residual, SUBGROUPS: normSubgroups(ctx) };
+  return { WG: wg, PER: writtenOutLoads(dim, wg), RESIDUAL: residual, SUBGROUPS: normSubgroups(ctx) };
 }
 
 export function makeRmsNorm(ctx: GpuContext, x: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): DispatchSpec {
